@@ -1,0 +1,29 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module layout and dependency direction: see DESIGN.md.
+// MMU is the bottom layer (guest physical memory, paging); CPU and Devices
+// build on it and know nothing of each other; Machine assembles a PC;
+// Frontend is the `novabox` command.
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Novabox",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "novabox", targets: ["Frontend"]),
+    ],
+    targets: [
+        .target(name: "MMU", swiftSettings: optimize),
+        .target(name: "CPU", dependencies: ["MMU"], swiftSettings: optimize),
+        .target(name: "Devices", dependencies: ["MMU"], swiftSettings: optimize),
+        .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices"], swiftSettings: optimize),
+        .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices"], swiftSettings: optimize),
+
+        .testTarget(name: "MMUTests", dependencies: ["MMU"]),
+        .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,57 @@
+import Glibc
+
+/// The machine's one clock, in nanoseconds since power-on. Every timer
+/// device (PIT, RTC, UART pacing) reads it, so all of them agree.
+///
+/// By default it follows the host's monotonic clock. In instruction-count
+/// mode (`-icount SHIFT`, as in QEMU) time is `instructions << shift`
+/// nanoseconds, so a run is reproducible bit for bit.
+public final class MachineClock {
+    public enum Mode: Equatable {
+        case realTime
+        case instructionCount(shift: Int)
+    }
+
+    public let mode: Mode
+    private let origin: UInt64
+    /// Guest instructions retired; the run loop keeps it current.
+    public var instructions: UInt64 = 0
+    /// Time offset accumulated while the machine was paused or idle-skipped.
+    private var skew: Int64 = 0
+
+    public init(mode: Mode = .realTime) {
+        self.mode = mode
+        origin = MachineClock.hostNanoseconds()
+    }
+
+    public static func hostNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// Nanoseconds of guest time since power-on.
+    public var now: UInt64 {
+        switch mode {
+        case .realTime:
+            return UInt64(Int64(MachineClock.hostNanoseconds() &- origin) &+ skew)
+        case .instructionCount(let shift):
+            return UInt64(Int64(instructions << UInt64(shift)) &+ skew)
+        }
+    }
+
+    /// In instruction-count mode a halted CPU retires nothing: the run loop
+    /// jumps time forward to the next timer deadline instead of spinning.
+    public func skip(to deadline: UInt64) {
+        let n = now
+        if deadline > n { skew &+= Int64(deadline - n) }
+    }
+}
+
+/// A device with timers. The run loop calls `advance(to:)` when the
+/// earliest deadline any device asked for has passed.
+public protocol TimedDevice: AnyObject {
+    /// Brings the device's timers up to `now` (raising interrupts that fell
+    /// due) and returns the next time it needs a call, or `UInt64.max`.
+    func advance(to now: UInt64) -> UInt64
+}

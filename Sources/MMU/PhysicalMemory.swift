@@ -1,0 +1,259 @@
+import Glibc
+
+/// A device that answers guest physical accesses in an MMIO range.
+/// Offsets are relative to the start of the mapped range.
+public protocol MMIOHandler: AnyObject {
+    func mmioRead(offset: UInt32, size: Int) -> UInt32
+    func mmioWrite(offset: UInt32, size: Int, value: UInt32)
+}
+
+/// The guest physical address space of a PC (32-bit physical addresses).
+///
+/// Guest RAM is one anonymous host `mmap` for the life of the machine: the
+/// interpreter, the recompiler and KVM memory slots all use it in place.
+/// ROM images live in a second host region (`romArena`).
+///
+/// Every 4 KiB physical page has a read route and a write route, each a
+/// 32-bit entry: a host page inside RAM (`ramRoute(page)`), inside the ROM
+/// arena (`romRoute(page)`), an MMIO handler (`mmioRoute(index)`), or
+/// `unmapped`. Reads of unmapped memory return all ones and writes are
+/// dropped, as on a PC. Routes for the whole 4 GiB cost 8 MiB of tables and
+/// keep the fast path to one load and one compare.
+public final class PhysicalMemory {
+    public static let pageShift = 12
+    public static let pageSize = 1 << pageShift
+    static let pageCount = 1 << (32 - pageShift)
+
+    /// Route encodings.
+    public static let unmapped: UInt32 = 0xFFFF_FFFF
+    static let mmioFlag: UInt32 = 0x8000_0000
+    static let romFlag: UInt32 = 0x4000_0000
+
+    public let ram: UnsafeMutablePointer<UInt8>
+    public let ramSize: Int
+    public private(set) var romArena: UnsafeMutablePointer<UInt8>
+    public private(set) var romArenaSize: Int
+
+    public let readRoutes: UnsafeMutablePointer<UInt32>
+    public let writeRoutes: UnsafeMutablePointer<UInt32>
+    private var mmioHandlers: [(base: UInt32, handler: MMIOHandler)] = []
+
+    /// Bit 20 of every physical address is ANDed with this mask (0 while the
+    /// A20 gate is closed). Only the CPU's accesses are masked, as on a PC.
+    public var a20Mask: UInt32 = 0xFFFF_FFFF
+
+    /// Called with the physical page number whenever a write lands in RAM
+    /// through `write`/`copyIn` (the translation cache listens here).
+    public var onCodePageWrite: ((UInt32) -> Void)? = nil
+    /// One byte per RAM page: nonzero when someone wants to hear about writes.
+    public let watchedPages: UnsafeMutablePointer<UInt8>
+
+    public enum Failure: Error, CustomStringConvertible {
+        case cannotAllocate(Int)
+        public var description: String {
+            switch self {
+            case .cannotAllocate(let n): return "cannot reserve \(n >> 20) MiB of host memory for guest RAM"
+            }
+        }
+    }
+
+    /// Creates `ramSize` bytes of zeroed guest RAM, all of it mapped at
+    /// physical address 0 (the machine punches the legacy holes afterwards).
+    public init(ramSize: Int) throws {
+        precondition(ramSize % PhysicalMemory.pageSize == 0)
+        guard let p = mmap(nil, ramSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              p != MAP_FAILED else { throw Failure.cannotAllocate(ramSize) }
+        ram = p.assumingMemoryBound(to: UInt8.self)
+        self.ramSize = ramSize
+        romArena = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        romArenaSize = 0
+        readRoutes = .allocate(capacity: PhysicalMemory.pageCount)
+        writeRoutes = .allocate(capacity: PhysicalMemory.pageCount)
+        readRoutes.initialize(repeating: PhysicalMemory.unmapped, count: PhysicalMemory.pageCount)
+        writeRoutes.initialize(repeating: PhysicalMemory.unmapped, count: PhysicalMemory.pageCount)
+        watchedPages = .allocate(capacity: ramSize >> PhysicalMemory.pageShift)
+        watchedPages.initialize(repeating: 0, count: ramSize >> PhysicalMemory.pageShift)
+        mapRAM(at: 0, size: UInt32(truncatingIfNeeded: ramSize))
+    }
+
+    deinit {
+        munmap(ram, ramSize)
+        romArena.deallocate()
+        readRoutes.deallocate()
+        writeRoutes.deallocate()
+        watchedPages.deallocate()
+    }
+
+    // MARK: - The memory map
+
+    /// Maps guest RAM 1:1 (guest physical `start` is RAM offset `start`).
+    public func mapRAM(at start: UInt32, size: UInt32) {
+        forEachPage(start, size) { page in
+            readRoutes[Int(page)] = page
+            writeRoutes[Int(page)] = page
+        }
+    }
+
+    /// Maps RAM at a different RAM offset (e.g. memory above the PCI hole).
+    public func mapRAM(at start: UInt32, size: UInt32, ramOffset: Int) {
+        let delta = UInt32(ramOffset >> PhysicalMemory.pageShift) &- (start >> 12)
+        forEachPage(start, size) { page in
+            readRoutes[Int(page)] = page &+ delta
+            writeRoutes[Int(page)] = page &+ delta
+        }
+    }
+
+    /// Appends `image` to the ROM arena and returns its arena offset.
+    public func addROM(_ image: [UInt8]) -> Int {
+        let size = (image.count + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+        let offset = romArenaSize
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: offset + size)
+        grown.update(from: romArena, count: offset)
+        (grown + offset).initialize(repeating: 0xFF, count: size)
+        image.withUnsafeBufferPointer { (grown + offset).update(from: $0.baseAddress!, count: image.count) }
+        romArena.deallocate()
+        romArena = grown
+        romArenaSize = offset + size
+        return offset
+    }
+
+    /// Makes `[start, start+size)` read from the ROM arena at `romOffset`;
+    /// writes are dropped.
+    public func mapROM(at start: UInt32, size: UInt32, romOffset: Int) {
+        let first = UInt32(romOffset >> PhysicalMemory.pageShift) &- (start >> 12)
+        forEachPage(start, size) { page in
+            readRoutes[Int(page)] = PhysicalMemory.romFlag | (page &+ first)
+            writeRoutes[Int(page)] = PhysicalMemory.unmapped
+        }
+    }
+
+    /// Routes a range to an MMIO handler. Offsets seen by the handler are
+    /// relative to `start`.
+    public func mapMMIO(at start: UInt32, size: UInt32, handler: MMIOHandler) {
+        let index = UInt32(mmioHandlers.count)
+        mmioHandlers.append((start, handler))
+        forEachPage(start, size) { page in
+            readRoutes[Int(page)] = PhysicalMemory.mmioFlag | index
+            writeRoutes[Int(page)] = PhysicalMemory.mmioFlag | index
+        }
+    }
+
+    public func unmap(at start: UInt32, size: UInt32) {
+        forEachPage(start, size) { page in
+            readRoutes[Int(page)] = PhysicalMemory.unmapped
+            writeRoutes[Int(page)] = PhysicalMemory.unmapped
+        }
+    }
+
+    /// Sets reads and writes of one range separately, as the i440FX PAM
+    /// registers do for C0000–FFFFF: each direction goes to RAM or to the
+    /// ROM copy at `romOffset` (reads) / is dropped (writes).
+    public func mapShadow(at start: UInt32, size: UInt32, readRAM: Bool, writeRAM: Bool, romOffset: Int?) {
+        forEachPage(start, size) { page in
+            if readRAM {
+                readRoutes[Int(page)] = page
+            } else if let romOffset {
+                let romPage = UInt32(romOffset >> 12) &+ (page &- (start >> 12))
+                readRoutes[Int(page)] = PhysicalMemory.romFlag | romPage
+            } else {
+                readRoutes[Int(page)] = PhysicalMemory.unmapped
+            }
+            writeRoutes[Int(page)] = writeRAM ? page : PhysicalMemory.unmapped
+        }
+    }
+
+    private func forEachPage(_ start: UInt32, _ size: UInt32, _ body: (UInt32) -> Void) {
+        precondition(start & 0xFFF == 0 && size & 0xFFF == 0)
+        var page = start >> 12
+        let end = UInt64(start) + UInt64(size)
+        while UInt64(page) << 12 < end { body(page); page += 1 }
+    }
+
+    // MARK: - Routes to host memory
+
+    /// Host address of physical `address` for reading, or nil for MMIO and
+    /// unmapped memory. Valid up to the end of that 4 KiB page.
+    @inline(__always)
+    public func hostPointer(forReading address: UInt32) -> UnsafeMutablePointer<UInt8>? {
+        route(readRoutes[Int(address >> 12)], address)
+    }
+
+    /// Host address of physical `address` for writing, or nil for MMIO,
+    /// ROM and unmapped memory. Valid up to the end of that 4 KiB page.
+    @inline(__always)
+    public func hostPointer(forWriting address: UInt32) -> UnsafeMutablePointer<UInt8>? {
+        route(writeRoutes[Int(address >> 12)], address)
+    }
+
+    @inline(__always)
+    private func route(_ r: UInt32, _ address: UInt32) -> UnsafeMutablePointer<UInt8>? {
+        if r & (PhysicalMemory.mmioFlag | PhysicalMemory.romFlag) == 0 {
+            return ram + (Int(r) << 12 | Int(address & 0xFFF))
+        }
+        if r & PhysicalMemory.mmioFlag == 0 {
+            return romArena + (Int(r & ~PhysicalMemory.romFlag) << 12 | Int(address & 0xFFF))
+        }
+        return nil
+    }
+
+    /// Whether a write to this physical page must be reported (translated code lives there).
+    @inline(__always)
+    public func isWatched(_ address: UInt32) -> Bool {
+        let r = writeRoutes[Int(address >> 12)]
+        return r & (PhysicalMemory.mmioFlag | PhysicalMemory.romFlag) == 0 && watchedPages[Int(r)] != 0
+    }
+
+    public func watch(page r: UInt32, _ on: Bool) { watchedPages[Int(r)] = on ? 1 : 0 }
+
+    // MARK: - Accesses (1, 2 or 4 bytes; may cross a page boundary)
+
+    public func read(_ address: UInt32, size: Int) -> UInt32 {
+        if Int(address & 0xFFF) + size <= PhysicalMemory.pageSize {
+            let r = readRoutes[Int(address >> 12)]
+            if let p = route(r, address) {
+                switch size {
+                case 1: return UInt32(p.pointee)
+                case 2: return UInt32(UnsafeRawPointer(p).loadUnaligned(as: UInt16.self))
+                default: return UnsafeRawPointer(p).loadUnaligned(as: UInt32.self)
+                }
+            }
+            if r == PhysicalMemory.unmapped { return size == 4 ? 0xFFFF_FFFF : (1 << (size * 8)) - 1 }
+            let (base, handler) = mmioHandlers[Int(r & ~PhysicalMemory.mmioFlag)]
+            return handler.mmioRead(offset: address &- base, size: size)
+        }
+        var value: UInt32 = 0
+        for i in 0..<size { value |= read(address &+ UInt32(i), size: 1) << (8 * i) }
+        return value
+    }
+
+    public func write(_ address: UInt32, size: Int, value: UInt32) {
+        if Int(address & 0xFFF) + size <= PhysicalMemory.pageSize {
+            let r = writeRoutes[Int(address >> 12)]
+            if r & (PhysicalMemory.mmioFlag | PhysicalMemory.romFlag) == 0 {
+                let p = ram + (Int(r) << 12 | Int(address & 0xFFF))
+                switch size {
+                case 1: p.pointee = UInt8(truncatingIfNeeded: value)
+                case 2: UnsafeMutableRawPointer(p).storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
+                default: UnsafeMutableRawPointer(p).storeBytes(of: value, as: UInt32.self)
+                }
+                if watchedPages[Int(r)] != 0 { onCodePageWrite?(r) }
+                return
+            }
+            if r == PhysicalMemory.unmapped || r & PhysicalMemory.mmioFlag == 0 { return }
+            let (base, handler) = mmioHandlers[Int(r & ~PhysicalMemory.mmioFlag)]
+            handler.mmioWrite(offset: address &- base, size: size, value: value)
+            return
+        }
+        for i in 0..<size { write(address &+ UInt32(i), size: 1, value: value >> (8 * i)) }
+    }
+
+    /// Copies bytes out of guest physical memory (DMA, loaders, debugger).
+    public func copyOut(_ address: UInt32, count: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: read(address &+ UInt32($0), size: 1)) }
+    }
+
+    /// Copies bytes into guest physical memory, through the write routes.
+    public func copyIn(_ address: UInt32, _ bytes: [UInt8]) {
+        for (i, b) in bytes.enumerated() { write(address &+ UInt32(i), size: 1, value: UInt32(b)) }
+    }
+}
