@@ -11,7 +11,8 @@ public protocol MMIOHandler: AnyObject {
 ///
 /// Guest RAM is one anonymous host `mmap` for the life of the machine: the
 /// interpreter, the recompiler and KVM memory slots all use it in place.
-/// ROM images live in a second host region (`romArena`).
+/// ROM images and device memory (VGA/VBE video RAM) live in a second host
+/// region, the arena, reserved once so its pointers never move.
 ///
 /// Every 4 KiB physical page has a read route and a write route, each a
 /// 32-bit entry: a host page inside RAM (`ramRoute(page)`), inside the ROM
@@ -27,12 +28,14 @@ public final class PhysicalMemory {
     /// Route encodings.
     public static let unmapped: UInt32 = 0xFFFF_FFFF
     static let mmioFlag: UInt32 = 0x8000_0000
-    static let romFlag: UInt32 = 0x4000_0000
+    static let arenaFlag: UInt32 = 0x4000_0000
 
     public let ram: UnsafeMutablePointer<UInt8>
     public let ramSize: Int
-    public private(set) var romArena: UnsafeMutablePointer<UInt8>
-    public private(set) var romArenaSize: Int
+    /// ROM images and device memory; reserved up front, filled in order.
+    public let arena: UnsafeMutablePointer<UInt8>
+    public private(set) var arenaUsed: Int = 0
+    public static let arenaCapacity = 256 << 20
 
     public let readRoutes: UnsafeMutablePointer<UInt32>
     public let writeRoutes: UnsafeMutablePointer<UInt32>
@@ -65,8 +68,12 @@ public final class PhysicalMemory {
               p != MAP_FAILED else { throw Failure.cannotAllocate(ramSize) }
         ram = p.assumingMemoryBound(to: UInt8.self)
         self.ramSize = ramSize
-        romArena = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
-        romArenaSize = 0
+        guard let a = mmap(nil, PhysicalMemory.arenaCapacity, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), a != MAP_FAILED else {
+            munmap(p, ramSize)
+            throw Failure.cannotAllocate(PhysicalMemory.arenaCapacity)
+        }
+        arena = a.assumingMemoryBound(to: UInt8.self)
         readRoutes = .allocate(capacity: PhysicalMemory.pageCount)
         writeRoutes = .allocate(capacity: PhysicalMemory.pageCount)
         readRoutes.initialize(repeating: PhysicalMemory.unmapped, count: PhysicalMemory.pageCount)
@@ -78,7 +85,7 @@ public final class PhysicalMemory {
 
     deinit {
         munmap(ram, ramSize)
-        romArena.deallocate()
+        munmap(arena, PhysicalMemory.arenaCapacity)
         readRoutes.deallocate()
         writeRoutes.deallocate()
         watchedPages.deallocate()
@@ -103,18 +110,33 @@ public final class PhysicalMemory {
         }
     }
 
-    /// Appends `image` to the ROM arena and returns its arena offset.
-    public func addROM(_ image: [UInt8]) -> Int {
-        let size = (image.count + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
-        let offset = romArenaSize
-        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: offset + size)
-        grown.update(from: romArena, count: offset)
-        (grown + offset).initialize(repeating: 0xFF, count: size)
-        image.withUnsafeBufferPointer { (grown + offset).update(from: $0.baseAddress!, count: image.count) }
-        romArena.deallocate()
-        romArena = grown
-        romArenaSize = offset + size
+    /// Reserves `size` bytes (rounded up to pages) of the arena, filled with
+    /// `fill`, and returns its offset. The memory stays at
+    /// `arena + offset` for the life of the machine.
+    public func allocateArena(_ size: Int, fill: UInt8 = 0) -> Int {
+        let rounded = (size + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1)
+        precondition(arenaUsed + rounded <= PhysicalMemory.arenaCapacity, "device memory arena exhausted")
+        let offset = arenaUsed
+        (arena + offset).initialize(repeating: fill, count: rounded)
+        arenaUsed += rounded
         return offset
+    }
+
+    /// Copies a ROM image into the arena and returns its offset.
+    public func addROM(_ image: [UInt8]) -> Int {
+        let offset = allocateArena(image.count, fill: 0xFF)
+        image.withUnsafeBufferPointer { (arena + offset).update(from: $0.baseAddress!, count: image.count) }
+        return offset
+    }
+
+    /// Maps device memory from the arena (e.g. a linear framebuffer):
+    /// reads and writes go straight to host memory.
+    public func mapDeviceMemory(at start: UInt32, size: UInt32, arenaOffset: Int) {
+        let first = UInt32(arenaOffset >> PhysicalMemory.pageShift) &- (start >> 12)
+        forEachPage(start, size) { page in
+            readRoutes[Int(page)] = PhysicalMemory.arenaFlag | (page &+ first)
+            writeRoutes[Int(page)] = PhysicalMemory.arenaFlag | (page &+ first)
+        }
     }
 
     /// Makes `[start, start+size)` read from the ROM arena at `romOffset`;
@@ -122,7 +144,7 @@ public final class PhysicalMemory {
     public func mapROM(at start: UInt32, size: UInt32, romOffset: Int) {
         let first = UInt32(romOffset >> PhysicalMemory.pageShift) &- (start >> 12)
         forEachPage(start, size) { page in
-            readRoutes[Int(page)] = PhysicalMemory.romFlag | (page &+ first)
+            readRoutes[Int(page)] = PhysicalMemory.arenaFlag | (page &+ first)
             writeRoutes[Int(page)] = PhysicalMemory.unmapped
         }
     }
@@ -154,7 +176,7 @@ public final class PhysicalMemory {
                 readRoutes[Int(page)] = page
             } else if let romOffset {
                 let romPage = UInt32(romOffset >> 12) &+ (page &- (start >> 12))
-                readRoutes[Int(page)] = PhysicalMemory.romFlag | romPage
+                readRoutes[Int(page)] = PhysicalMemory.arenaFlag | romPage
             } else {
                 readRoutes[Int(page)] = PhysicalMemory.unmapped
             }
@@ -179,7 +201,7 @@ public final class PhysicalMemory {
     }
 
     /// Host address of physical `address` for writing, or nil for MMIO,
-    /// ROM and unmapped memory. Valid up to the end of that 4 KiB page.
+    /// ROM and unmapped memory (device memory in the arena is writable). Valid up to the end of that 4 KiB page.
     @inline(__always)
     public func hostPointer(forWriting address: UInt32) -> UnsafeMutablePointer<UInt8>? {
         route(writeRoutes[Int(address >> 12)], address)
@@ -187,11 +209,11 @@ public final class PhysicalMemory {
 
     @inline(__always)
     private func route(_ r: UInt32, _ address: UInt32) -> UnsafeMutablePointer<UInt8>? {
-        if r & (PhysicalMemory.mmioFlag | PhysicalMemory.romFlag) == 0 {
+        if r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 {
             return ram + (Int(r) << 12 | Int(address & 0xFFF))
         }
         if r & PhysicalMemory.mmioFlag == 0 {
-            return romArena + (Int(r & ~PhysicalMemory.romFlag) << 12 | Int(address & 0xFFF))
+            return arena + (Int(r & ~PhysicalMemory.arenaFlag) << 12 | Int(address & 0xFFF))
         }
         return nil
     }
@@ -200,7 +222,7 @@ public final class PhysicalMemory {
     @inline(__always)
     public func isWatched(_ address: UInt32) -> Bool {
         let r = writeRoutes[Int(address >> 12)]
-        return r & (PhysicalMemory.mmioFlag | PhysicalMemory.romFlag) == 0 && watchedPages[Int(r)] != 0
+        return r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 && watchedPages[Int(r)] != 0
     }
 
     public func watch(page r: UInt32, _ on: Bool) { watchedPages[Int(r)] = on ? 1 : 0 }
@@ -229,7 +251,7 @@ public final class PhysicalMemory {
     public func write(_ address: UInt32, size: Int, value: UInt32) {
         if Int(address & 0xFFF) + size <= PhysicalMemory.pageSize {
             let r = writeRoutes[Int(address >> 12)]
-            if r & (PhysicalMemory.mmioFlag | PhysicalMemory.romFlag) == 0 {
+            if r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 {
                 let p = ram + (Int(r) << 12 | Int(address & 0xFFF))
                 switch size {
                 case 1: p.pointee = UInt8(truncatingIfNeeded: value)
@@ -239,7 +261,16 @@ public final class PhysicalMemory {
                 if watchedPages[Int(r)] != 0 { onCodePageWrite?(r) }
                 return
             }
-            if r == PhysicalMemory.unmapped || r & PhysicalMemory.mmioFlag == 0 { return }
+            if r == PhysicalMemory.unmapped { return }
+            if r & PhysicalMemory.mmioFlag == 0 {
+                let p = arena + (Int(r & ~PhysicalMemory.arenaFlag) << 12 | Int(address & 0xFFF))
+                switch size {
+                case 1: p.pointee = UInt8(truncatingIfNeeded: value)
+                case 2: UnsafeMutableRawPointer(p).storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
+                default: UnsafeMutableRawPointer(p).storeBytes(of: value, as: UInt32.self)
+                }
+                return
+            }
             let (base, handler) = mmioHandlers[Int(r & ~PhysicalMemory.mmioFlag)]
             handler.mmioWrite(offset: address &- base, size: size, value: value)
             return
