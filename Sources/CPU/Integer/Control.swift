@@ -1,0 +1,4 @@
+// PLACEHOLDER — being written by the integer-instructions helper; replaced wholesale.
+extension CPU {
+    func executeControl(_ i: Instruction) throws(CPUFault) { throw .invalidOpcode }
+}

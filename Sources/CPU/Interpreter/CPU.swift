@@ -1,0 +1,183 @@
+import MMU
+
+/// The P6-class processor: the reference semantics of Novabox.
+///
+/// One `CPU` interprets one instruction at a time against the `CPUState` at
+/// a stable address and the machine's `PhysicalMemory`. The semantics of
+/// each instruction family live in their own file (Integer/, System/,
+/// X87/); this file holds the fetch–decode–execute loop and the
+/// instruction-boundary work: interrupts, the interrupt shadow, the trap
+/// flag, and turning thrown `CPUFault`s into guest exceptions.
+public final class CPU {
+    public let state: UnsafeMutablePointer<CPUState>
+    public let memory: PhysicalMemory
+    public var io: PortIO
+    public var interruptController: InterruptAcknowledge?
+
+    /// The INTR line, kept current by the machine (the PIC's output).
+    public var interruptRequested = false
+    /// Guest instructions retired since power-on.
+    public var instructionCount: UInt64 = 0
+
+    /// EIP of the instruction being executed (faults report it).
+    public internal(set) var currentEIP: UInt32 = 0
+    /// Set by an instruction that must end the current run batch (a mode
+    /// switch, HLT, a write the machine must see at once).
+    public var stopRequested = false
+
+    /// Observers for tracing and the debugger; nil costs one compare.
+    public var onException: ((_ fault: CPUFault, _ eip: UInt32) -> Void)?
+    public var onInterrupt: ((_ vector: UInt8, _ external: Bool) -> Void)?
+    /// Called after a MOV to CR0/CR3/CR4 or an EFER write: register number
+    /// (4 = CR4, 0xE = EFER), old and new value.
+    public var onControlRegisterWrite: ((_ register: Int, _ old: UInt64, _ new: UInt64) -> Void)?
+    /// A triple fault: the processor shuts down; the machine resets it.
+    public var onTripleFault: (() -> Void)?
+    /// Trace of each executed instruction (EIP and decoded form) — `-d in_asm`.
+    public var onInstruction: ((_ eip: UInt32, _ instruction: Instruction) -> Void)?
+
+    /// Exceptions being delivered (for #DF and triple-fault detection).
+    var deliveryDepth = 0
+    var firstFaultVector: UInt8 = 0
+
+    /// Software TLB and paging state (System/Paging.swift).
+    let tlb: TranslationLookasideBuffer
+
+    public init(state: UnsafeMutablePointer<CPUState>, memory: PhysicalMemory, io: PortIO) {
+        self.state = state
+        self.memory = memory
+        self.io = io
+        self.tlb = TranslationLookasideBuffer()
+        reset()
+    }
+
+    /// Power-on / RESET state (Intel SDM vol. 3, 9.1.1): real mode, CS:IP =
+    /// F000:FFF0 with CS base FFFF0000, so the first fetch reads the BIOS at
+    /// the top of the 4 GiB space.
+    public func reset() {
+        state.pointee = CPUState()
+        state.pointee.rip = 0xFFF0
+        state.pointee.gpr.2 = 0x0000_0633 // EDX = family 6, model 3, stepping 3 (Pentium II)
+        state.pointee.segments.1 = SegmentDescriptorCache(selector: 0xF000, base: 0xFFFF_0000, limit: 0xFFFF, attributes: 0x9B)
+        state.pointee.gdtr = DescriptorTableRegister(base: 0, limit: 0xFFFF)
+        state.pointee.idtr = DescriptorTableRegister(base: 0, limit: 0xFFFF)
+        deliveryDepth = 0
+        tlb.flushAll()
+        stopRequested = true
+    }
+
+    // MARK: - The loop
+
+    /// Executes up to `count` instructions (fewer if an instruction asks the
+    /// batch to stop or the CPU halts). Returns the number retired.
+    @discardableResult
+    public func run(_ count: Int) -> Int {
+        stopRequested = false
+        var done = 0
+        while done < count && !stopRequested {
+            if state.pointee.halted {
+                guard interruptRequested && state.pointee.eflags & EFLAGS.if != 0 else { break }
+            }
+            step()
+            done += 1
+        }
+        return done
+    }
+
+    /// Executes one instruction, or delivers one pending interrupt.
+    public func step() {
+        let s = state
+        if interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow {
+            if let pic = interruptController {
+                s.pointee.halted = false
+                let vector = pic.acknowledgeInterrupt()
+                onInterrupt?(vector, true)
+                deliverExternalInterrupt(vector)
+                return
+            }
+        }
+        if s.pointee.halted { return }
+        s.pointee.interruptShadow = false
+        let trapAfter = s.pointee.eflags & EFLAGS.tf != 0
+        currentEIP = UInt32(truncatingIfNeeded: s.pointee.rip)
+        do {
+            let i = try fetchAndDecode()
+            if let trace = onInstruction { trace(currentEIP, i) }
+            var next = currentEIP &+ UInt32(i.length)
+            if !s.pointee.segments.1.is32Bit { next &= 0xFFFF }
+            s.pointee.rip = UInt64(next)
+            try execute(i)
+            instructionCount &+= 1
+            if trapAfter {
+                s.pointee.dr.6 |= 0x4000 // BS: single step
+                deliverException(.debug, eip: UInt32(truncatingIfNeeded: s.pointee.rip))
+            }
+        } catch {
+            let eip = error.isTrap ? UInt32(truncatingIfNeeded: s.pointee.rip) : currentEIP
+            if !error.isTrap { s.pointee.rip = UInt64(currentEIP) }
+            instructionCount &+= error.isTrap ? 1 : 0
+            onException?(error, currentEIP)
+            deliverException(error, eip: eip)
+        }
+    }
+
+    // MARK: - Modes
+
+    @inline(__always) public var protectedMode: Bool { state.pointee.cr0 & 1 != 0 }
+    @inline(__always) public var pagingEnabled: Bool { state.pointee.cr0 & 0x8000_0000 != 0 }
+    @inline(__always) public var virtual8086: Bool { state.pointee.eflags & EFLAGS.vm != 0 }
+    @inline(__always) public var cpl: UInt8 { state.pointee.cpl }
+
+    // MARK: - Registers (by encoding number)
+
+    @inline(__always) var gprBase: UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(state) // gpr is the first field of CPUState
+    }
+
+    @inline(__always) public func reg32(_ r: UInt8) -> UInt32 {
+        gprBase.load(fromByteOffset: Int(r) << 3, as: UInt32.self)
+    }
+    @inline(__always) public func setReg32(_ r: UInt8, _ v: UInt32) {
+        gprBase.storeBytes(of: UInt64(v), toByteOffset: Int(r) << 3, as: UInt64.self)
+    }
+    @inline(__always) public func reg16(_ r: UInt8) -> UInt16 {
+        gprBase.load(fromByteOffset: Int(r) << 3, as: UInt16.self)
+    }
+    @inline(__always) public func setReg16(_ r: UInt8, _ v: UInt16) {
+        gprBase.storeBytes(of: v, toByteOffset: Int(r) << 3, as: UInt16.self)
+    }
+    /// 8-bit registers: 0–3 = AL, CL, DL, BL; 4–7 = AH, CH, DH, BH.
+    @inline(__always) public func reg8(_ r: UInt8) -> UInt8 {
+        gprBase.load(fromByteOffset: Int(r & 3) << 3 | Int(r >> 2), as: UInt8.self)
+    }
+    @inline(__always) public func setReg8(_ r: UInt8, _ v: UInt8) {
+        gprBase.storeBytes(of: v, toByteOffset: Int(r & 3) << 3 | Int(r >> 2), as: UInt8.self)
+    }
+    /// A general register of `size` bytes, zero-extended.
+    @inline(__always) public func register(_ r: UInt8, size: Int) -> UInt32 {
+        switch size {
+        case 1: return UInt32(reg8(r))
+        case 2: return UInt32(reg16(r))
+        default: return reg32(r)
+        }
+    }
+    @inline(__always) public func setRegister(_ r: UInt8, size: Int, _ v: UInt32) {
+        switch size {
+        case 1: setReg8(r, UInt8(truncatingIfNeeded: v))
+        case 2: setReg16(r, UInt16(truncatingIfNeeded: v))
+        default: setReg32(r, v)
+        }
+    }
+
+    public var eip: UInt32 {
+        get { UInt32(truncatingIfNeeded: state.pointee.rip) }
+        set { state.pointee.rip = UInt64(newValue) }
+    }
+
+    /// The segment register cache `seg`.
+    @inline(__always)
+    public func segment(_ seg: SegmentRegister) -> UnsafeMutablePointer<SegmentDescriptorCache> {
+        let offset = MemoryLayout<CPUState>.offset(of: \CPUState.segments)! + seg.rawValue * MemoryLayout<SegmentDescriptorCache>.stride
+        return (UnsafeMutableRawPointer(state) + offset).assumingMemoryBound(to: SegmentDescriptorCache.self)
+    }
+}

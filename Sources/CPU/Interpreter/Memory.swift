@@ -1,0 +1,200 @@
+import MMU
+
+/// How an access reaches memory: for the segment checks, the page
+/// protection checks and the #PF error code.
+public struct MemoryAccess: Equatable {
+    public var write: Bool
+    /// Checked as a CPL-3 access by paging. Descriptor-table and TSS
+    /// accesses are supervisor accesses whatever the CPL.
+    public var user: Bool
+    public var fetch: Bool
+    public init(write: Bool, user: Bool, fetch: Bool = false) {
+        self.write = write; self.user = user; self.fetch = fetch
+    }
+}
+
+/// Segmentation, the linear-to-physical step and the byte-level accesses
+/// every instruction uses. Paging itself (walk, TLB) is System/Paging.swift.
+extension CPU {
+    // MARK: - Segmentation
+
+    /// Checks an access of `size` bytes at `offset` in `seg` and returns the
+    /// linear address (SDM vol. 3, 5.3 limit checking, 5.7 type checking).
+    @inline(__always)
+    public func linearAddress(_ seg: SegmentRegister, _ offset: UInt32, size: Int, write: Bool) throws(CPUFault) -> UInt32 {
+        let s = segment(seg)
+        if protectedMode && !virtual8086 {
+            // A null selector loaded into DS/ES/FS/GS leaves the cache
+            // marked not present: any use faults.
+            let a = s.pointee.attributes
+            if a & 0x80 == 0 { throw seg == .ss ? .stackFault(0) : .generalProtection(0) }
+            if write {
+                if a & 0x1A != 0x12 { throw seg == .ss ? .stackFault(0) : .generalProtection(0) } // writable data only
+            } else if a & 0x1A == 0x18 {
+                throw .generalProtection(0) // execute-only code
+            }
+        }
+        let last = UInt64(offset) + UInt64(size - 1)
+        let limit = UInt64(s.pointee.limit)
+        if s.pointee.attributes & 0x1C == 0x14 {
+            // Expand-down data: valid offsets are limit+1 … 0xFFFF or 0xFFFFFFFF.
+            let top: UInt64 = s.pointee.is32Bit ? 0xFFFF_FFFF : 0xFFFF
+            if UInt64(offset) <= limit || last > top { throw seg == .ss ? .stackFault(0) : .generalProtection(0) }
+        } else if last > limit {
+            throw seg == .ss ? .stackFault(0) : .generalProtection(0)
+        }
+        return UInt32(truncatingIfNeeded: s.pointee.base) &+ offset
+    }
+
+    // MARK: - Linear accesses
+
+    /// The access kind for ordinary data accesses at the current CPL.
+    @inline(__always) func dataAccess(write: Bool) -> MemoryAccess {
+        MemoryAccess(write: write, user: state.pointee.cpl == 3)
+    }
+
+    /// Linear → physical for one access that does not cross a page.
+    @inline(__always)
+    public func physicalAddress(_ linear: UInt32, _ access: MemoryAccess) throws(CPUFault) -> UInt32 {
+        if !pagingEnabled { return linear & memory.a20Mask }
+        return try translate(linear, access) & memory.a20Mask
+    }
+
+    public func readLinear(_ linear: UInt32, size: Int, _ access: MemoryAccess) throws(CPUFault) -> UInt32 {
+        if Int(linear & 0xFFF) + size <= 4096 {
+            let pa = try physicalAddress(linear, access)
+            if let p = memory.hostPointer(forReading: pa) {
+                switch size {
+                case 1: return UInt32(p.pointee)
+                case 2: return UInt32(UnsafeRawPointer(p).loadUnaligned(as: UInt16.self))
+                default: return UnsafeRawPointer(p).loadUnaligned(as: UInt32.self)
+                }
+            }
+            return memory.read(pa, size: size)
+        }
+        // Crosses a page: translate both pages before reading either.
+        _ = try physicalAddress(linear, access)
+        _ = try physicalAddress(linear &+ UInt32(size - 1), access)
+        var v: UInt32 = 0
+        for k in 0..<size {
+            let pa = try physicalAddress(linear &+ UInt32(k), access)
+            v |= memory.read(pa, size: 1) << (8 * UInt32(k))
+        }
+        return v
+    }
+
+    public func writeLinear(_ linear: UInt32, size: Int, value: UInt32, _ access: MemoryAccess) throws(CPUFault) {
+        if Int(linear & 0xFFF) + size <= 4096 {
+            let pa = try physicalAddress(linear, access)
+            memory.write(pa, size: size, value: value)
+            return
+        }
+        // Crosses a page: both translations must succeed before any byte is written.
+        let first = try physicalAddress(linear, access)
+        _ = try physicalAddress(linear &+ UInt32(size - 1), access)
+        _ = first
+        for k in 0..<size {
+            let pa = try physicalAddress(linear &+ UInt32(k), access)
+            memory.write(pa, size: 1, value: value >> (8 * UInt32(k)))
+        }
+    }
+
+    // MARK: - Segmented accesses (what instructions use)
+
+    @inline(__always)
+    public func read(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) -> UInt32 {
+        let la = try linearAddress(seg, offset, size: size, write: false)
+        return try readLinear(la, size: size, dataAccess(write: false))
+    }
+
+    @inline(__always)
+    public func write(_ seg: SegmentRegister, _ offset: UInt32, size: Int, value: UInt32) throws(CPUFault) {
+        let la = try linearAddress(seg, offset, size: size, write: true)
+        try writeLinear(la, size: size, value: value, dataAccess(write: true))
+    }
+
+    /// Checks that a write would succeed (segment and paging) without
+    /// writing: for instructions that must not change memory partially.
+    public func probeWrite(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) {
+        let la = try linearAddress(seg, offset, size: size, write: true)
+        _ = try physicalAddress(la, dataAccess(write: true))
+        _ = try physicalAddress(la &+ UInt32(size - 1), dataAccess(write: true))
+    }
+
+    /// Reads `count` bytes (e.g. an m80 or a descriptor-table image).
+    public func readBytes(_ seg: SegmentRegister, _ offset: UInt32, count: Int) throws(CPUFault) -> [UInt8] {
+        let la = try linearAddress(seg, offset, size: count, write: false)
+        var out = [UInt8](repeating: 0, count: count)
+        for k in 0..<count {
+            out[k] = UInt8(try readLinear(la &+ UInt32(k), size: 1, dataAccess(write: false)))
+        }
+        return out
+    }
+
+    public func writeBytes(_ seg: SegmentRegister, _ offset: UInt32, _ bytes: [UInt8]) throws(CPUFault) {
+        let la = try linearAddress(seg, offset, size: bytes.count, write: true)
+        _ = try physicalAddress(la, dataAccess(write: true))
+        _ = try physicalAddress(la &+ UInt32(bytes.count - 1), dataAccess(write: true))
+        for (k, b) in bytes.enumerated() {
+            try writeLinear(la &+ UInt32(k), size: 1, value: UInt32(b), dataAccess(write: true))
+        }
+    }
+
+    // MARK: - Supervisor (system) accesses: descriptor tables, TSS, IDT
+
+    public func readSystem(_ linear: UInt32, size: Int) throws(CPUFault) -> UInt32 {
+        try readLinear(linear, size: size, MemoryAccess(write: false, user: false))
+    }
+
+    public func writeSystem(_ linear: UInt32, size: Int, value: UInt32) throws(CPUFault) {
+        try writeLinear(linear, size: size, value: value, MemoryAccess(write: true, user: false))
+    }
+
+    // MARK: - Instruction fetch
+
+    /// Fetches and decodes the instruction at CS:EIP. Bytes are fetched
+    /// only as far as the instruction needs, so a fault on the next page or
+    /// past the segment limit happens only if the instruction reaches it.
+    func fetchAndDecode() throws(CPUFault) -> Instruction {
+        let cs = segment(.cs)
+        let eip = currentEIP
+        let linear = UInt32(truncatingIfNeeded: cs.pointee.base) &+ eip
+        let limit = cs.pointee.limit
+        // Bytes allowed by the segment limit.
+        guard eip <= limit else { throw .generalProtection(0) }
+        let inSegment = Int(min(UInt64(limit) - UInt64(eip) + 1, 15))
+        let access = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
+        let inPage = 4096 - Int(linear & 0xFFF)
+        let pa = try physicalAddress(linear, access)
+        let default32 = cs.pointee.is32Bit
+        if inPage >= inSegment, let p = memory.hostPointer(forReading: pa) {
+            let i = Decoder.decode(p, count: inSegment, default32: default32)
+            if i.op == .incomplete { throw .generalProtection(0) }
+            return try checked(i)
+        }
+        // Slow path: MMIO/unmapped code or an instruction near a page end.
+        var buffer: (UInt64, UInt64) = (0, 0)
+        return try withUnsafeMutableBytes(of: &buffer) { raw throws(CPUFault) -> Instruction in
+            let bytes = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let first = min(inPage, inSegment)
+            for k in 0..<first { bytes[k] = UInt8(memory.read(pa &+ UInt32(k), size: 1)) }
+            var i = Decoder.decode(bytes, count: first, default32: default32)
+            if i.op == .incomplete && first < inSegment {
+                let pa2 = try physicalAddress(linear &+ UInt32(first), access)
+                for k in first..<inSegment { bytes[k] = UInt8(memory.read(pa2 &+ UInt32(k - first), size: 1)) }
+                i = Decoder.decode(bytes, count: inSegment, default32: default32)
+            }
+            if i.op == .incomplete { throw .generalProtection(0) }
+            return try checked(i)
+        }
+    }
+
+    @inline(__always)
+    private func checked(_ i: Instruction) throws(CPUFault) -> Instruction {
+        switch i.op {
+        case .invalid: throw .invalidOpcode
+        case .tooLong: throw .generalProtection(0)
+        default: return i
+        }
+    }
+}

@@ -1,0 +1,5 @@
+// PLACEHOLDER — being written by the system helper; replaced wholesale.
+extension CPU {
+    func executeSystem(_ i: Instruction) throws(CPUFault) { throw .invalidOpcode }
+    func executeMoveSystemRegister(_ i: Instruction) throws(CPUFault) { throw .invalidOpcode }
+}
