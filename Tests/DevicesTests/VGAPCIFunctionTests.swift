@@ -130,6 +130,6 @@ final class VGAPCIFunctionTests: XCTestCase {
         XCTAssertEqual(bench.memory.read(bar + 0x600, size: 4), 8, "extension registers: 8 bytes")
         XCTAssertEqual(bench.memory.read(bar + 0x604, size: 4), 0x1E1E_1E1E, "little-endian framebuffer")
         bench.memory.write(bar + 0x604, size: 4, value: 0xBEBE_BEBE)
-        XCTAssertTrue(pci.framebufferIsBigEndian)
+        XCTAssertTrue(bench.vga.framebufferIsBigEndian)
     }
 }

@@ -55,6 +55,9 @@ public final class VGA: PortDevice {
     var crtc = [UInt8](repeating: 0, count: VGA.crtcCount)
     var dac = VGADAC()
     var vbe = BochsVBE(videoMemorySize: VGA.videoMemorySize)
+    /// Byte order of 15/16/24/32-bit VBE pixels, chosen through QEMU's
+    /// extension register in PCI BAR 2 (Linux selects it for its pixel format).
+    public internal(set) var framebufferIsBigEndian = false
 
     // MARK: Decoded memory-access state (kept by `decodeMemoryAccess`)
 

@@ -39,9 +39,6 @@ public final class VGAPCIFunction: PCIDevice, MMIOHandler {
     private var registersMappedAt: UInt32?
     private var romMappedAt: UInt32?
 
-    /// Framebuffer byte order chosen through the extension registers.
-    public private(set) var framebufferIsBigEndian = false
-
     /// `vgaBIOS` is the option ROM image (vgabios-stdvga.bin), at most 16 MiB.
     public init(vga: VGA, memory: PhysicalMemory, vgaBIOS: [UInt8]) {
         self.vga = vga
@@ -125,8 +122,8 @@ public final class VGAPCIFunction: PCIDevice, MMIOHandler {
 
     public func mmioWrite(offset: UInt32, size: Int, value: UInt32) {
         if offset == VGAPCIFunction.extensionOffset + 4 && size == 4 {
-            if value == VGAPCIFunction.littleEndianFramebuffer { framebufferIsBigEndian = false }
-            if value == VGAPCIFunction.bigEndianFramebuffer { framebufferIsBigEndian = true }
+            if value == VGAPCIFunction.littleEndianFramebuffer { vga.framebufferIsBigEndian = false }
+            if value == VGAPCIFunction.bigEndianFramebuffer { vga.framebufferIsBigEndian = true }
             return
         }
         var i = 0
@@ -157,7 +154,7 @@ public final class VGAPCIFunction: PCIDevice, MMIOHandler {
         if let port = vgaPort(at) { return vga.readRegister(port) }
         if at >= VGAPCIFunction.extensionOffset && at < VGAPCIFunction.extensionOffset + VGAPCIFunction.extensionSize {
             let register = at < VGAPCIFunction.extensionOffset + 4 ? VGAPCIFunction.extensionSize
-                : framebufferIsBigEndian ? VGAPCIFunction.bigEndianFramebuffer : VGAPCIFunction.littleEndianFramebuffer
+                : vga.framebufferIsBigEndian ? VGAPCIFunction.bigEndianFramebuffer : VGAPCIFunction.littleEndianFramebuffer
             return UInt8(truncatingIfNeeded: register >> (8 * (at & 3)))
         }
         return 0  // the empty EDID area and reserved space
