@@ -93,6 +93,22 @@ final class VGARenderTests: XCTestCase {
         XCTAssertEqual(pixels[2 * 640 + 9], 0xFF00_0000)
     }
 
+    func testCGAModeInterleavesScanLinesAndTwoBitPixels() {
+        bench.program(.cga320x200)
+        setDAC(0x13, 0x3F, 0, 0)
+        setDAC(0x15, 0, 0x3F, 0)
+        setDAC(0x17, 0, 0, 0x3F)
+        bench.writeByte(0xB8000, 0b11_10_01_00)   // line 0, pixels 0–3: colours 3, 2, 1, 0
+        bench.writeByte(0xB8001, 0b00_01_10_11)   // pixels 4–7
+        bench.writeByte(0xBA000, 0b01_00_00_00)   // line 1 lives 8 KiB further
+        let (pixels, width, height) = render()
+        XCTAssertEqual(width, 320)
+        XCTAssertEqual(height, 200)
+        let (red, green, blue, black): (UInt32, UInt32, UInt32, UInt32) = (0xFFFF_0000, 0xFF00_FF00, 0xFF00_00FF, 0xFF00_0000)
+        XCTAssertEqual(Array(pixels[0..<8]), [blue, green, red, black, black, red, green, blue])
+        XCTAssertEqual(Array(pixels[320..<322]), [red, black])
+    }
+
     func testVBEPackedPixelFormats() {
         bench.dispi(3, 32)
         bench.dispi(1, 640)
