@@ -52,7 +52,6 @@ struct BochsVBE {
     }
 
     var isEnabled: Bool { enableBits & BochsVBE.enabledBit != 0 }
-    var linearFramebufferEnabled: Bool { enableBits & BochsVBE.linearFramebufferBit != 0 }
     var eightBitDAC: Bool { enableBits & BochsVBE.eightBitDACBit != 0 }
 
     /// Bytes from one scan line to the next in video memory. In the 4-bit
@@ -76,8 +75,8 @@ struct BochsVBE {
     /// Byte offset in VRAM that the 64 KiB bank window at A0000h starts at.
     var bankOffset: Int { Int(bank) << 16 }
 
-    /// What a write did to the enable state, for the VGA to act on.
-    enum Transition { case none, enabled(clearMemory: Bool), disabled }
+    /// Whether a write switched a mode on, for the VGA to act on.
+    enum Transition { case none, enabled(clearMemory: Bool) }
 
     /// Register `index` as the guest reads it.
     func read(_ index: UInt16) -> UInt16 {
@@ -134,7 +133,7 @@ struct BochsVBE {
                 correct()
                 return .enabled(clearMemory: enableBits & BochsVBE.noClearMemoryBit == 0)
             }
-            return wasEnabled && !isEnabled ? .disabled : .none
+            return .none
         }
         correct()
         return .none

@@ -24,7 +24,9 @@ public final class VGA: PortDevice {
     /// Index, data, and the second data port QEMU also decodes.
     public static let vbePorts: ClosedRange<UInt16> = 0x1CE...0x1D0
 
-    let memory: PhysicalMemory
+    /// Unowned: the memory map holds the VGA as its window's handler, and
+    /// VRAM lives in the map's arena, so the map outlives the device.
+    unowned let memory: PhysicalMemory
     let clock: MachineClock
     /// Offset of VRAM in `memory.arena` (for mapping the linear framebuffer).
     public let videoMemoryArenaOffset: Int
@@ -275,7 +277,7 @@ public final class VGA: PortDevice {
             // The bank window must decode at A0000h, 64 KiB, graphics: set
             // the memory map as QEMU's card does, whatever the VGA registers said.
             graphics[6] = (graphics[6] & ~0x0C) | 0x04 | 0x01
-        case .disabled, .none:
+        case .none:
             break
         }
         dac.eightBitWide = vbe.eightBitDAC

@@ -26,7 +26,8 @@ public final class VGAPCIFunction: PCIDevice, MMIOHandler {
     static let bigEndianFramebuffer: UInt32 = 0xBEBE_BEBE
 
     public let vga: VGA
-    private let memory: PhysicalMemory
+    /// Unowned: the memory map holds this function as BAR 2's handler.
+    private unowned let memory: PhysicalMemory
     /// The VGA BIOS as given (for a firmware that loads it from a file,
     /// e.g. fw_cfg "vgaroms/vgabios-stdvga.bin").
     public let vgaBIOSImage: [UInt8]
