@@ -150,10 +150,17 @@ public final class PhysicalMemory {
     }
 
     /// Routes a range to an MMIO handler. Offsets seen by the handler are
-    /// relative to `start`.
+    /// relative to `start`. Mapping the same handler at the same base again
+    /// (a PCI BAR written back, decoding toggled, a window reopened) reuses
+    /// its slot, so a guest cannot grow the handler table by repeating it.
     public func mapMMIO(at start: UInt32, size: UInt32, handler: MMIOHandler) {
-        let index = UInt32(mmioHandlers.count)
-        mmioHandlers.append((start, handler))
+        let index: UInt32
+        if let existing = mmioHandlers.firstIndex(where: { $0.base == start && $0.handler === handler }) {
+            index = UInt32(existing)
+        } else {
+            index = UInt32(mmioHandlers.count)
+            mmioHandlers.append((start, handler))
+        }
         forEachPage(start, size) { page in
             readRoutes[Int(page)] = PhysicalMemory.mmioFlag | index
             writeRoutes[Int(page)] = PhysicalMemory.mmioFlag | index
