@@ -10,6 +10,9 @@ final class ProgrammableIntervalTimerTests: XCTestCase {
     lazy var pit = ProgrammableIntervalTimer(clock: clock, irq0: InterruptLine(sink, 0))
     lazy var portB = SystemControlPortB(pit: pit, clock: clock)
 
+    /// The timer powers on at machine time 0.
+    override func setUp() { _ = portB }
+
     /// The first nanosecond at which `ticks` input clocks have passed.
     func time(ofTick ticks: UInt64) -> UInt64 { (ticks * 1_000_000_000 + 1_193_181) / 1_193_182 }
 

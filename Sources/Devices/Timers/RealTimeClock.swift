@@ -252,7 +252,7 @@ public final class RealTimeClock: PortDevice, TimedDevice {
     private var is24Hour: Bool { registerB & Self.hour24 != 0 }
 
     private func encode(_ v: Int) -> UInt8 {
-        isBinary ? UInt8(v) : UInt8(v / 10 << 4 | v % 10)
+        isBinary ? UInt8(v) : UInt8((v / 10) << 4 | v % 10)
     }
 
     private func decode(_ v: UInt8) -> Int {
