@@ -135,6 +135,20 @@ final class RealTimeClockTests: XCTestCase {
         XCTAssertEqual(read(0x00), 0x59)
     }
 
+    func testResetClearsInterruptEnablesButKeepsTime() {
+        write(0x0B, 0x72)          // PIE, AIE, UIE
+        write(0x40, 0x5A)
+        clock.set(nanoseconds: 1_000_000_000)
+        _ = rtc.advance(to: clock.now)
+        XCTAssertTrue(sink.level(8))
+        rtc.reset()
+        XCTAssertFalse(sink.level(8))
+        XCTAssertEqual(read(0x0B), 0x02)
+        XCTAssertEqual(read(0x0C), 0x00)
+        XCTAssertEqual(read(0x00), 0x59)
+        XCTAssertEqual(read(0x40), 0x5A)
+    }
+
     func testNMIMaskBitAndIndexReadBack() {
         rtc.outb(0x70, 0x8F)
         XCTAssertTrue(rtc.nmiMasked)

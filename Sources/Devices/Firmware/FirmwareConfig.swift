@@ -56,6 +56,12 @@ public final class FirmwareConfig: PortDevice {
         items[Self.fileDirectoryKey] = directory()
     }
 
+    /// Selector back to the signature, DMA address register cleared; items stay.
+    public func reset() {
+        select(Self.signatureKey)
+        dmaAddress = 0
+    }
+
     public func register(on bus: IOBus) {
         bus.register(self, ports: 0x510...0x511)
         bus.register(self, ports: 0x514...0x51B)

@@ -70,6 +70,18 @@ public final class RealTimeClock: PortDevice, TimedDevice {
         bus.register(self, ports: [0x70, 0x71])
     }
 
+    /// The RESET pin, pulled with the system reset: the interrupt enables
+    /// and square-wave output of register B and all flags of register C
+    /// clear. Time, format and CMOS RAM survive, as on battery.
+    public func reset() {
+        let now = Int64(clock.now)
+        bringFlagsUp(to: now)
+        cmos[0x0B] &= ~(Self.periodicEnable | Self.alarmEnable | Self.updateEnable | 0x08)
+        flags = 0
+        irq.lower()
+        onReschedule?(nextDeadline(after: now))
+    }
+
     // MARK: - NVRAM for the machine
 
     /// The boot devices SeaBIOS's QEMU code reads from bytes 3Dh and 38h.
