@@ -112,6 +112,32 @@ final class ProgrammableIntervalTimerTests: XCTestCase {
         XCTAssertEqual(latchAndRead(2), 236)
     }
 
+    func testMode1OneShotTriggeredByGate() {
+        pit.outb(0x43, 0xB2)          // counter 2, LSB/MSB, mode 1
+        pit.outb(0x42, 5); pit.outb(0x42, 0)
+        func out(atTick t: UInt64) -> Bool {
+            clock.set(nanoseconds: time(ofTick: t))
+            return portB.inb(0x61) & 0x20 != 0
+        }
+        XCTAssertTrue(out(atTick: 9), "waits for a trigger")
+        clock.set(nanoseconds: time(ofTick: 10))
+        portB.outb(0x61, 0x01)        // gate rises: trigger
+        XCTAssertTrue(out(atTick: 10))
+        XCTAssertFalse(out(atTick: 11), "low from the clock after the trigger")
+        XCTAssertFalse(out(atTick: 15))
+        XCTAssertTrue(out(atTick: 16), "for N clocks")
+    }
+
+    func testMode4StrobeRaisesIRQ0AfterTheLowClock() {
+        pit.outb(0x43, 0x38)          // counter 0, LSB/MSB, mode 4
+        pit.outb(0x40, 10); pit.outb(0x40, 0)
+        XCTAssertEqual(pit.advance(to: 0), time(ofTick: 12), "low at N+1 clocks after the write, high one clock later")
+        clock.set(nanoseconds: time(ofTick: 11))
+        XCTAssertFalse(pit.output(ofCounter: 0))
+        _ = pit.advance(to: time(ofTick: 12))
+        XCTAssertEqual(sink.edges(0), 1)
+    }
+
     func testReadBackStatus() {
         pit.outb(0x43, 0x34)
         pit.outb(0x43, 0xE2)   // read-back: status only, counter 0

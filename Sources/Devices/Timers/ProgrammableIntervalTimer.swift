@@ -116,7 +116,8 @@ public final class ProgrammableIntervalTimer: PortDevice, TimedDevice {
         } else {
             writeControl(v, at: t)
         }
-        if index == 0 || (index == 3 && (v >> 6 == 0 || v >> 6 == 3)) {
+        // Counter 0's data and control words are what move the IRQ0 deadline.
+        if index == 0 || (index == 3 && v >> 6 == 0) {
             onReschedule?(nextDeadline)
         }
     }

@@ -18,7 +18,8 @@ import Glibc
 public final class RealTimeClock: PortDevice, TimedDevice {
     // Register B bits.
     static let setBit: UInt8 = 0x80, periodicEnable: UInt8 = 0x40, alarmEnable: UInt8 = 0x20
-    static let updateEnable: UInt8 = 0x10, binaryMode: UInt8 = 0x04, hour24: UInt8 = 0x02
+    static let updateEnable: UInt8 = 0x10, squareWaveEnable: UInt8 = 0x08
+    static let binaryMode: UInt8 = 0x04, hour24: UInt8 = 0x02
     // Register C flags.
     static let irqFlag: UInt8 = 0x80, periodicFlag: UInt8 = 0x40, alarmFlag: UInt8 = 0x20, updateFlag: UInt8 = 0x10
 
@@ -76,7 +77,7 @@ public final class RealTimeClock: PortDevice, TimedDevice {
     public func reset() {
         let now = Int64(clock.now)
         bringFlagsUp(to: now)
-        cmos[0x0B] &= ~(Self.periodicEnable | Self.alarmEnable | Self.updateEnable | 0x08)
+        cmos[0x0B] &= ~(Self.periodicEnable | Self.alarmEnable | Self.updateEnable | Self.squareWaveEnable)
         flags = 0
         irq.lower()
         onReschedule?(nextDeadline(after: now))
