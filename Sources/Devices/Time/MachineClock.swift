@@ -54,4 +54,8 @@ public protocol TimedDevice: AnyObject {
     /// Brings the device's timers up to `now` (raising interrupts that fell
     /// due) and returns the next time it needs a call, or `UInt64.max`.
     func advance(to now: UInt64) -> UInt64
+    /// Set by the run loop. A guest register write can move the device's
+    /// next deadline (a new PIT count, an RTC rate change); the device then
+    /// calls this with the new deadline so the run loop need not poll.
+    var onReschedule: ((_ deadline: UInt64) -> Void)? { get set }
 }
