@@ -24,9 +24,13 @@ struct Descriptor {
     var isWritableData: Bool { isData && high & 0x200 != 0 }
     var systemType: SystemDescriptorType? { isSystem ? SystemDescriptorType(rawValue: type) : nil }
 
-    /// The hidden-cache form, loaded with `selector`.
+    /// The hidden-cache form, loaded with `selector`. A code or data
+    /// segment is cached with its accessed bit set, as loading sets it in
+    /// the descriptor (`markAccessed`).
     func cache(selector: UInt16) -> SegmentDescriptorCache {
-        SegmentDescriptorCache(selector: selector, descriptorLow: low, high: high)
+        var c = SegmentDescriptorCache(selector: selector, descriptorLow: low, high: high)
+        if !isSystem { c.attributes |= 1 }
+        return c
     }
 
     // MARK: Gates (call, interrupt, trap, task)

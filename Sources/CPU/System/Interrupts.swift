@@ -86,6 +86,7 @@ extension CPU {
                 if hardware && CPU.combinesToDoubleFault(first: vector, second: nested.vector) {
                     vector = 8
                     errorCode = 0
+                    onException?(.doubleFault(), returnEIP)
                 } else {
                     vector = nested.vector
                     errorCode = CPU.pushesErrorCode(nested.vector) ? nested.errorCode ?? 0 : nil
