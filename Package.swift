@@ -19,6 +19,8 @@ let package = Package(
         .target(name: "Devices", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices"], swiftSettings: optimize),
         .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices"], swiftSettings: optimize),
+        .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU"],
+                          path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
 
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),

@@ -91,6 +91,14 @@ public final class PhysicalMemory {
         watchedPages.deallocate()
     }
 
+    /// Bytes of guest RAM the host has actually backed (pages touched).
+    public func residentRAMBytes() -> Int {
+        let pages = ramSize >> PhysicalMemory.pageShift
+        var vec = [UInt8](repeating: 0, count: pages)
+        guard mincore(ram, ramSize, &vec) == 0 else { return 0 }
+        return vec.reduce(0) { $0 + Int($1 & 1) } << PhysicalMemory.pageShift
+    }
+
     // MARK: - The memory map
 
     /// Maps guest RAM 1:1 (guest physical `start` is RAM offset `start`).

@@ -1,1 +1,230 @@
 import CPU
+import Devices
+import Glibc
+import MMU
+
+/// A PC assembled from a `MachineConfiguration`: an i440FX/PIIX3 chipset
+/// with the ISA devices SeaBIOS expects, guest RAM, the firmware, and one
+/// P6 CPU; and the run loop that drives it.
+///
+/// Physical memory map (as QEMU's "pc" machine, which SeaBIOS knows):
+///   0 – 9FFFF        conventional RAM
+///   A0000 – BFFFF    the VGA window (MMIO)
+///   C0000 – FFFFF    option ROMs and the BIOS, or shadow RAM under the PAM registers
+///   100000 – RAM end RAM
+///   E0000000 –       PCI memory (the VGA linear framebuffer)
+///   top 4 GiB – size the BIOS image, read-only
+public final class Machine {
+    public let configuration: MachineConfiguration
+    public let memory: PhysicalMemory
+    public let cpu: CPU
+    public let clock: MachineClock
+    public let ioBus = IOBus()
+    public let board: Motherboard
+    let stateStorage = CPUStateStorage()
+    let trace: TraceLog?
+
+    public enum ExitReason: Equatable {
+        case timeLimit
+        /// The guest reset with `-no-reboot` (a triple fault included).
+        case guestReset(tripleFault: Bool)
+        case stopped
+    }
+
+    private var resetRequested = false
+    private var tripleFault = false
+    private var stopRequested = false
+
+    public init(_ configuration: MachineConfiguration) throws(MachineError) {
+        self.configuration = configuration
+        let bios = try FirmwareFile.systemBIOS(configuration.biosPath)
+        let vgaBIOS = try FirmwareFile.vgaBIOS(configuration.vgaBIOSPath)
+        do {
+            memory = try PhysicalMemory(ramSize: configuration.ramSize)
+        } catch {
+            throw MachineError("\(error); try a smaller -m")
+        }
+        if let shift = configuration.instructionCountShift {
+            clock = MachineClock(mode: .instructionCount(shift: shift))
+        } else {
+            clock = MachineClock(mode: .realTime)
+        }
+        trace = configuration.trace.any ? try TraceLog(path: configuration.trace.file, lineLimit: configuration.trace.lineLimit) : nil
+
+        let ports = MachinePorts(bus: ioBus)
+        cpu = CPU(state: stateStorage.pointer, memory: memory, io: ports)
+        board = Motherboard(memory: memory, ioBus: ioBus, clock: clock, bios: bios, vgaBIOS: vgaBIOS,
+                            ramSize: configuration.ramSize)
+        ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
+        cpu.interruptController = board
+        board.onResetRequest = { [unowned self] in self.resetRequested = true; self.cpu.stopRequested = true }
+        cpu.onTripleFault = { [unowned self] in
+            self.tripleFault = true
+            self.resetRequested = true
+        }
+        connectConsoles()
+        connectTrace()
+    }
+
+    // MARK: - Consoles
+
+    private var serialOut: OutputSink?
+    private var debugOut: OutputSink?
+
+    private func connectConsoles() {
+        serialOut = OutputSink(configuration.serial)
+        if let sink = serialOut { board.uart.output = { sink.put($0) } }
+        debugOut = OutputSink(configuration.debugConsole)
+        if let sink = debugOut { board.debugConsole.output = { sink.put($0) } }
+    }
+
+    /// Bytes for COM1 from host threads (stdin, later the window).
+    public let serialInputQueue = InputQueue()
+
+    // MARK: - Tracing
+
+    private func connectTrace() {
+        guard let trace else { return }
+        let t = configuration.trace
+        if t.exceptions {
+            cpu.onException = { [unowned self] fault, eip in
+                let cs = self.cpu.segment(.cs).pointee.selector
+                trace.log("exception \(fault.name) (vector \(fault.vector))\(fault.errorCode.map { " error \(hex($0, 4))" } ?? "") at \(hex(cs, 4)):\(hex(eip, 8)) icount \(self.cpu.instructionCount)")
+            }
+            cpu.onInterrupt = { [unowned self] vector, _ in
+                trace.log("interrupt vector \(hex(vector, 2)) at \(hex(self.cpu.segment(.cs).pointee.selector, 4)):\(hex(self.cpu.eip, 8)) icount \(self.cpu.instructionCount)")
+            }
+        }
+        if t.modes {
+            cpu.onControlRegisterWrite = { [unowned self] register, old, new in
+                trace.log(ModeChange.describe(register: register, old: old, new: new) + " at \(hex(self.cpu.currentEIP, 8)) icount \(self.cpu.instructionCount)")
+            }
+        }
+        if t.ports {
+            ioBus.trace = { port, size, value, isWrite in
+                trace.log("\(isWrite ? "out" : "in ") port \(hex(port, 4)) size \(size) value \(hex(value, size * 2))")
+            }
+        }
+        if t.instructions {
+            cpu.onInstruction = { [unowned self] eip, instruction in
+                let cs = self.cpu.segment(.cs).pointee
+                trace.log("\(hex(cs.selector, 4)):\(hex(eip, 8))  \(Disassembler.text(instruction, address: eip))")
+            }
+        }
+    }
+
+    // MARK: - Running
+
+    /// Instructions per batch between device polls. Small enough that timer
+    /// interrupts arrive within a few microseconds of guest time.
+    static let batch = 4096
+
+    /// Runs until the guest clock reaches `guestSeconds` (default: the
+    /// configured `-timeout`), a reset with `-no-reboot`, or `stop()`.
+    /// Can be called again to continue.
+    public func run(until guestSeconds: Double? = nil) -> ExitReason {
+        let limitNs = (guestSeconds ?? configuration.timeLimit).map { UInt64($0 * 1e9) }
+        var nextDeadline: UInt64 = 0
+        defer { flushConsoles() }
+        while true {
+            let now = clock.now
+            if let limitNs, now >= limitNs { return .timeLimit }
+            nextDeadline = min(nextDeadline, board.nextDeadline)
+            if now >= nextDeadline { nextDeadline = board.advanceTimers(to: now) }
+            if let limitNs { nextDeadline = min(nextDeadline, limitNs) }
+            if serialInputQueue.hasData { board.uart.receive(serialInputQueue.drain()) }
+            cpu.interruptRequested = board.interruptPending
+            if stopRequested { return .stopped }
+            if resetRequested {
+                resetRequested = false
+                if configuration.noReboot { return .guestReset(tripleFault: tripleFault) }
+                tripleFault = false
+                reset()
+                continue
+            }
+            if cpu.state.pointee.halted && !(cpu.interruptRequested && cpu.state.pointee.eflags & EFLAGS.if != 0) {
+                idle(until: nextDeadline)
+                continue
+            }
+            let n = cpu.run(Machine.batch)
+            clock.instructions &+= UInt64(n)
+        }
+    }
+
+    /// A halted CPU waits for the next timer deadline instead of spinning.
+    private func idle(until deadline: UInt64) {
+        switch clock.mode {
+        case .instructionCount:
+            clock.skip(to: deadline)
+        case .realTime:
+            let now = clock.now
+            guard deadline > now else { return }
+            let wait = min(deadline - now, 10_000_000)
+            flushConsoles()
+            var ts = timespec(tv_sec: 0, tv_nsec: Int(wait))
+            nanosleep(&ts, nil)
+        }
+    }
+
+    public func stop() { stopRequested = true; cpu.stopRequested = true }
+
+    /// A system reset: the CPU and the chipset return to power-on state;
+    /// RAM keeps its contents, as on a PC.
+    public func reset() {
+        board.reset()
+        cpu.reset()
+    }
+
+    public func flushConsoles() {
+        serialOut?.flush()
+        debugOut?.flush()
+        trace?.flush()
+    }
+
+    /// The VGA text screen as lines of text, or nil in a graphics mode.
+    public func textScreen() -> [String]? { board.vga.textScreen()?.lines }
+}
+
+/// The CPU's view of the I/O bus. After every access the machine refreshes
+/// the CPU's interrupt line, so an EOI or unmask takes effect at once.
+final class MachinePorts: PortIO {
+    let bus: IOBus
+    var afterAccess: (() -> Void)?
+    init(bus: IOBus) { self.bus = bus }
+    func portRead(_ port: UInt16, size: Int) -> UInt32 {
+        let v = bus.read(port, size: size)
+        afterAccess?()
+        return v
+    }
+    func portWrite(_ port: UInt16, size: Int, value: UInt32) {
+        bus.write(port, size: size, value: value)
+        afterAccess?()
+    }
+}
+
+/// Buffered byte output to stdout or a file.
+final class OutputSink {
+    private let file: UnsafeMutablePointer<FILE>
+    private let owns: Bool
+
+    init?(_ target: MachineConfiguration.CharacterTarget) {
+        switch target {
+        case .none: return nil
+        case .stdio: file = stdout; owns = false
+        case .file(let path):
+            guard let f = fopen(path, "w") else { return nil }
+            file = f; owns = true
+        }
+    }
+    deinit { fflush(file); if owns { fclose(file) } }
+    func put(_ byte: UInt8) {
+        fputc(Int32(byte), file)
+        if byte == 0x0A { fflush(file) }
+    }
+    func flush() { fflush(file) }
+}
+
+func hex<T: BinaryInteger>(_ v: T, _ digits: Int) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, digits - s.count)) + s
+}

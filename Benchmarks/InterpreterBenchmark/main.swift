@@ -1,0 +1,114 @@
+import CPU
+import Foundation
+import Glibc
+import Machine
+import MMU
+
+/// Interpreter speed, start-up time and host memory: the figures issue
+/// "machine" asks for. Release build only:
+///     swift build -c release && .build/release/novabox-bench
+/// Each figure is the median of several runs.
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+final class NoPorts: PortIO {
+    func portRead(_ port: UInt16, size: Int) -> UInt32 { 0xFFFF_FFFF }
+    func portWrite(_ port: UInt16, size: Int, value: UInt32) {}
+}
+
+/// A CPU-bound guest loop in flat 32-bit protected mode: integer ALU work,
+/// a memory load and store, a shift, and a counted branch — the mix of a
+/// checksum or decompressor inner loop.
+let loop: [UInt8] = [
+    0xB9, 0x00, 0x00, 0x00, 0x10,       // mov ecx, 0x10000000
+    0x31, 0xC0,                         // xor eax, eax
+    0xBE, 0x00, 0x00, 0x18, 0x00,       // mov esi, 0x180000
+    // top:
+    0x03, 0x06,                         // add eax, [esi]
+    0x89, 0xC2,                         // mov edx, eax
+    0xC1, 0xE2, 0x05,                   // shl edx, 5
+    0x31, 0xD0,                         // xor eax, edx
+    0x89, 0x46, 0x04,                   // mov [esi+4], eax
+    0x83, 0xC6, 0x04,                   // add esi, 4
+    0x81, 0xE6, 0xFC, 0xFF, 0x18, 0x00, // and esi, 0x18fffc
+    0x49,                               // dec ecx
+    0x75, 0xE6,                         // jnz top
+    0xF4,                               // hlt
+]
+
+func interpreterMIPS(instructions: Int) -> Double {
+    let storage = CPUStateStorage()
+    let memory = try! PhysicalMemory(ramSize: 4 << 20)
+    let cpu = CPU(state: storage.pointer, memory: memory, io: NoPorts())
+    let s = storage.pointer
+    s.pointee.cr0 |= 1
+    for seg in SegmentRegister.allCases {
+        cpu.segment(seg).pointee = SegmentDescriptorCache(selector: seg == .cs ? 8 : 16, base: 0, limit: 0xFFFF_FFFF,
+                                                          attributes: (seg == .cs ? 0x9B : 0x93) | 0xC000)
+    }
+    s.pointee.rip = 0x10_0000
+    memory.copyIn(0x10_0000, loop)
+    let start = now()
+    var done = 0
+    while done < instructions { done += cpu.run(100_000) }
+    let elapsed = now() - start
+    return Double(done) / elapsed / 1e6
+}
+
+func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+
+func startupMilliseconds(binary: String) -> Double? {
+    // Wall time of a whole `novabox` process that runs the firmware's first
+    // instructions and exits: an upper bound on start-up to the first
+    // guest instruction.
+    var pid: pid_t = 0
+    let args = [binary, "-serial", "none", "-timeout", "0.000001"]
+    var cargs = args.map { strdup($0) } + [nil]
+    defer { cargs.forEach { free($0) } }
+    let t0 = now()
+    guard posix_spawn(&pid, binary, nil, nil, &cargs, environ) == 0 else { return nil }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return (now() - t0) * 1000
+}
+
+func residentMiB() -> Double {
+    guard let f = fopen("/proc/self/status", "r") else { return 0 }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, 256, f) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("VmRSS:") {
+            return Double(s.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0) / 1024
+        }
+    }
+    return 0
+}
+
+let runs = 5
+print("novabox-bench: \(runs) runs each, median reported")
+let mips = (0..<runs).map { _ in interpreterMIPS(instructions: 50_000_000) }
+print(String(format: "interpreter, CPU-bound loop: %.1f M guest instructions/s (runs: %@)", median(mips),
+             mips.map { String(format: "%.1f", $0) }.joined(separator: ", ")))
+
+let binary = CommandLine.arguments[0].replacingOccurrences(of: "novabox-bench", with: "novabox")
+let startups = (0..<runs).compactMap { _ in startupMilliseconds(binary: binary) }
+if !startups.isEmpty {
+    print(String(format: "start-up to first guest instruction (whole process, upper bound): %.1f ms", median(startups)))
+}
+
+var config = MachineConfiguration()
+config.serial = .none
+config.instructionCountShift = 2
+let before = residentMiB()
+if let machine = try? Machine(config) {
+    _ = machine.run(until: 3)
+    let after = residentMiB()
+    let touchedRAM = Double(machine.memory.residentRAMBytes()) / 1048576
+    print(String(format: "host memory: %.1f MiB resident after 3 s of SeaBIOS (guest RAM resident %.1f MiB; beyond guest RAM %.1f MiB; process before the machine %.1f MiB)",
+                 after, touchedRAM, after - touchedRAM, before))
+}

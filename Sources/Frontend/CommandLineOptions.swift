@@ -1,0 +1,124 @@
+import Machine
+
+/// A command-line mistake: one line for the user, exit code 2.
+struct UsageError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// QEMU-style options (`-m 256M`, `-serial stdio`, `-nographic`), parsed
+/// by hand: they are single-dash long flags, which argument-parsing
+/// libraries read as bundles of short flags.
+struct CommandLineOptions {
+    var configuration = MachineConfiguration()
+    var showHelp = false
+    var showVersion = false
+
+    static let usage = """
+    usage: novabox [options]
+
+    Machine:
+      -m SIZE               guest RAM (e.g. 128M, 1G; default 128M; 2M–3G)
+      -bios FILE            firmware image (default \(MachineConfiguration.defaultBIOS))
+      -vga-bios FILE        VGA option ROM (default \(MachineConfiguration.defaultVGABIOS))
+      -no-reboot            stop instead of resetting when the guest resets or triple-faults
+      -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
+
+    Console:
+      -serial stdio|file:PATH|none    COM1 (default stdio)
+      -debugcon stdio|file:PATH|none  the firmware debug port 0x402/0xE9 (default none)
+      -display none         no window (the only display for now)
+      -nographic            same as -display none with the serial port on stdio
+      -text-screen PATH|-   print the VGA text screen when the run ends
+      -timeout SECONDS      end the run after SECONDS of guest time
+
+    Tracing:
+      -d CATEGORIES         comma-separated: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all
+      -D FILE               write the trace to FILE instead of stderr
+
+      -h, -help             this text
+      -version              the version
+    """
+
+    static func parse(_ args: [String]) throws(UsageError) -> CommandLineOptions {
+        var o = CommandLineOptions()
+        var k = 0
+        func value(_ flag: String) throws(UsageError) -> String {
+            k += 1
+            guard k < args.count else { throw UsageError("\(flag) needs a value (see novabox -help)") }
+            return args[k]
+        }
+        while k < args.count {
+            let raw = args[k]
+            // Accept --flag as well as -flag, like QEMU.
+            let flag = raw.hasPrefix("--") ? String(raw.dropFirst()) : raw
+            switch flag {
+            case "-h", "-help": o.showHelp = true
+            case "-version": o.showVersion = true
+            case "-m":
+                let text = try value(flag)
+                guard let size = parseSize(text) else {
+                    throw UsageError("-m \(text): not a size; write it like 128M or 1G")
+                }
+                guard size >= MachineConfiguration.minimumRAM && size <= MachineConfiguration.maximumRAM else {
+                    throw UsageError("-m \(text): out of range; Novabox takes 2M to 3G of guest RAM")
+                }
+                o.configuration.ramSize = size
+            case "-bios": o.configuration.biosPath = try value(flag)
+            case "-vga-bios": o.configuration.vgaBIOSPath = try value(flag)
+            case "-no-reboot": o.configuration.noReboot = true
+            case "-icount":
+                let text = try value(flag)
+                // QEMU accepts both `-icount 3` and `-icount shift=3`.
+                let first = text.split(separator: ",").first.map(String.init) ?? ""
+                guard let shift = Int(first.hasPrefix("shift=") ? String(first.dropFirst(6)) : first),
+                      (0...10).contains(shift) else {
+                    throw UsageError("-icount \(text): give a shift from 0 to 10 (ns per instruction = 2^shift)")
+                }
+                o.configuration.instructionCountShift = shift
+            case "-serial": o.configuration.serial = try characterTarget(flag, try value(flag))
+            case "-debugcon": o.configuration.debugConsole = try characterTarget(flag, try value(flag))
+            case "-display":
+                let v = try value(flag)
+                guard v == "none" else {
+                    throw UsageError("-display \(v): only -display none is available in this build")
+                }
+            case "-nographic": o.configuration.serial = .stdio
+            case "-text-screen": o.configuration.textScreenDump = try value(flag)
+            case "-timeout":
+                let text = try value(flag)
+                guard let s = Double(text), s > 0 else { throw UsageError("-timeout \(text): give a number of seconds") }
+                o.configuration.timeLimit = s
+            case "-d":
+                let v = try value(flag)
+                if let bad = o.configuration.trace.enable(v) {
+                    throw UsageError("-d \(bad): unknown trace category; known: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all")
+                }
+            case "-D": o.configuration.trace.file = try value(flag)
+            default:
+                throw UsageError("unknown option \(raw) (see novabox -help)")
+            }
+            k += 1
+        }
+        return o
+    }
+
+    /// `128M`, `1G`, `65536K`, or a bare number of MiB (as QEMU reads it).
+    static func parseSize(_ text: String) -> Int? {
+        guard let last = text.last else { return nil }
+        let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
+        if let unit = units[last] {
+            guard let n = Int(text.dropLast()), n > 0, n <= Int(Int32.max) else { return nil }
+            return n * unit
+        }
+        guard let n = Int(text), n > 0, n <= 1 << 20 else { return nil }
+        return n << 20
+    }
+
+    static func characterTarget(_ flag: String, _ v: String) throws(UsageError) -> MachineConfiguration.CharacterTarget {
+        if v == "stdio" { return .stdio }
+        if v == "none" || v == "null" { return .none }
+        if v.hasPrefix("file:"), v.count > 5 { return .file(String(v.dropFirst(5))) }
+        throw UsageError("\(flag) \(v): use stdio, file:PATH or none")
+    }
+}

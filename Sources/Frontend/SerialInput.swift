@@ -1,0 +1,33 @@
+import Glibc
+import Machine
+
+/// Feeds standard input to COM1 when the serial port is on stdio: a reader
+/// thread hands bytes to the machine's thread through a locked queue.
+enum SerialInput {
+    static func start(_ machine: Machine) {
+        guard machine.configuration.serial == .stdio else { return }
+        let queue = machine.serialInputQueue
+        Thread.detach {
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while true {
+                let n = read(0, &buffer, buffer.count)
+                if n <= 0 { return }
+                queue.push(Array(buffer[0..<n]))
+            }
+        }
+    }
+}
+
+enum Thread {
+    static func detach(_ body: @escaping () -> Void) {
+        final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var tid = pthread_t()
+        pthread_create(&tid, nil, { arg in
+            let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
+            b.body()
+            return nil
+        }, box)
+        pthread_detach(tid)
+    }
+}

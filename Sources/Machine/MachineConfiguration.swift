@@ -1,0 +1,71 @@
+import Devices
+
+/// Everything a PC is assembled from: what the command line describes.
+public struct MachineConfiguration {
+    public enum CharacterTarget: Equatable {
+        case none
+        case stdio
+        case file(String)
+    }
+
+    public var ramSize: Int = 128 << 20
+    public var biosPath: String = MachineConfiguration.defaultBIOS
+    public var vgaBIOSPath: String = MachineConfiguration.defaultVGABIOS
+    public var serial: CharacterTarget = .stdio
+    public var debugConsole: CharacterTarget = .none
+    /// `-no-reboot`: a guest reset (or triple fault) ends the run instead.
+    public var noReboot = false
+    /// `-icount SHIFT`: time advances 2^SHIFT ns per guest instruction.
+    public var instructionCountShift: Int? = nil
+    /// `-d` categories and `-D` file.
+    public var trace: TraceOptions = TraceOptions()
+    /// Ends the run after this much guest time (seconds).
+    public var timeLimit: Double? = nil
+    /// Where to print the VGA text screen when the run ends (`-` = stdout).
+    public var textScreenDump: String? = nil
+
+    public static let defaultBIOS = "/usr/share/seabios/bios-256k.bin"
+    public static let defaultVGABIOS = "/usr/share/seabios/vgabios-stdvga.bin"
+    /// Largest RAM below the PCI hole (no memory above 4 GiB yet).
+    public static let maximumRAM = 3 << 30
+    public static let minimumRAM = 2 << 20
+
+    public init() {}
+}
+
+/// `-d` categories (QEMU's names where they exist) and where they go.
+public struct TraceOptions {
+    public var exceptions = false   // int: exceptions and interrupts
+    public var modes = false        // cpu_mode: PE, PG, PAE, WP… changes with the EIP
+    public var ports = false        // ioport
+    public var instructions = false // in_asm: every executed instruction, disassembled
+    public var file: String? = nil
+    /// Lines written at most, so a long run cannot fill the disk.
+    public var lineLimit = 1_000_000
+
+    public init() {}
+
+    public static let categories: [(name: String, help: String)] = [
+        ("int", "exceptions and interrupts, with vector, error code and EIP"),
+        ("cpu_mode", "mode changes: CR0.PE/PG/WP, CR4.PAE/PSE, CR3 loads, with the EIP"),
+        ("ioport", "every port read and write"),
+        ("in_asm", "every executed instruction with its disassembly"),
+    ]
+
+    public var any: Bool { exceptions || modes || ports || instructions }
+
+    /// Parses `int,cpu_mode,...`; returns the unknown name on error.
+    public mutating func enable(_ list: String) -> String? {
+        for name in list.split(separator: ",") {
+            switch name {
+            case "int": exceptions = true
+            case "cpu_mode": modes = true
+            case "ioport": ports = true
+            case "in_asm": instructions = true
+            case "all": exceptions = true; modes = true; ports = true; instructions = true
+            default: return String(name)
+            }
+        }
+        return nil
+    }
+}

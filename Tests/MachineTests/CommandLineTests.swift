@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+
+/// The `novabox` command as a user meets it: bad input gets one line on
+/// stderr and exit code 2, never a stack trace.
+final class CommandLineTests: XCTestCase {
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    /// The novabox binary built next to this test bundle.
+    var novabox: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for dir in [bundle, bundle.deletingLastPathComponent()] {
+            let candidate = dir.appendingPathComponent("novabox").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return bundle.appendingPathComponent("novabox").path
+    }
+
+    func run(_ args: [String]) throws -> Result {
+        guard FileManager.default.isExecutableFile(atPath: novabox) else {
+            throw XCTSkip("the novabox binary is not built next to the tests (\(novabox)); run swift build first")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: novabox)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func assertOneLineError(_ args: [String], mentions words: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try run(args)
+        XCTAssertEqual(r.status, 2, "exit status for \(args)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "expected one line, got: \(r.stderr)", file: file, line: line)
+        for w in words { XCTAssertTrue(r.stderr.contains(w), "'\(w)' missing in: \(r.stderr)", file: file, line: line) }
+    }
+
+    func testMissingFirmwareSaysWhatToDo() throws {
+        try assertOneLineError(["-bios", "/nonexistent/bios.bin", "-display", "none"], mentions: ["/nonexistent/bios.bin", "-bios"])
+    }
+
+    func testFirmwareOfTheWrongSize() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("novabox-bad-bios-\(getpid()).bin").path
+        FileManager.default.createFile(atPath: path, contents: Data(repeating: 0, count: 1000))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try assertOneLineError(["-bios", path], mentions: [path, "64 KiB"])
+    }
+
+    func testMemorySizeThatIsNotASize() throws {
+        try assertOneLineError(["-m", "lots"], mentions: ["-m lots", "128M"])
+    }
+
+    func testMemorySizeOutOfRange() throws {
+        try assertOneLineError(["-m", "64G"], mentions: ["-m 64G", "out of range"])
+        try assertOneLineError(["-m", "1K"], mentions: ["out of range"])
+    }
+
+    func testUnknownFlag() throws {
+        try assertOneLineError(["-frobnicate"], mentions: ["unknown option -frobnicate", "-help"])
+    }
+
+    func testUnknownTraceCategory() throws {
+        try assertOneLineError(["-d", "int,bogus"], mentions: ["bogus", "cpu_mode"])
+    }
+
+    func testHelpListsTheFlags() throws {
+        let r = try run(["-help"])
+        XCTAssertEqual(r.status, 0)
+        for flag in ["-m SIZE", "-bios", "-serial", "-debugcon", "-no-reboot", "-icount", "-d CATEGORIES", "-D FILE", "-text-screen"] {
+            XCTAssertTrue(r.stdout.contains(flag), "help lacks \(flag)")
+        }
+    }
+}
