@@ -22,6 +22,7 @@ public final class Machine {
     public let ioBus = IOBus()
     public let board: Motherboard
     let stateStorage = CPUStateStorage()
+    private var coprocessorError: CoprocessorErrorPort?
     let trace: TraceLog?
 
     public enum ExitReason: Equatable {
@@ -57,6 +58,7 @@ public final class Machine {
                             ramSize: configuration.ramSize)
         ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
         cpu.interruptController = board
+        coprocessorError = CoprocessorErrorPort(cpu: cpu, board: board, bus: ioBus)
         board.onResetRequest = { [unowned self] in self.resetRequested = true; self.cpu.stopRequested = true }
         cpu.onTripleFault = { [unowned self] in
             self.tripleFault = true
@@ -92,7 +94,7 @@ public final class Machine {
                 trace.log("exception \(fault.name) (vector \(fault.vector))\(fault.errorCode.map { " error \(hex($0, 4))" } ?? "") at \(hex(cs, 4)):\(hex(eip, 8)) icount \(self.cpu.instructionCount)")
             }
             cpu.onInterrupt = { [unowned self] vector, _ in
-                trace.log("interrupt vector \(hex(vector, 2)) at \(hex(self.cpu.segment(.cs).pointee.selector, 4)):\(hex(self.cpu.eip, 8)) icount \(self.cpu.instructionCount)")
+                trace.log("interrupt \(hex(vector, 2))h at \(hex(self.cpu.segment(.cs).pointee.selector, 4)):\(hex(self.cpu.eip, 8)) icount \(self.cpu.instructionCount)")
             }
         }
         if t.modes {
