@@ -102,6 +102,13 @@ public enum Disassembler {
         for operand in [i.operands.0, i.operands.1, i.operands.2] where operand.kind != .none {
             texts.append(text(operand, of: i, address: address))
         }
+        // ST(i) from ModRM.rm is written st(i) even for i = 0; the implied
+        // stack top next to it is written st. In the two-register forms the
+        // ST(i) is the destination for DC and DE, the source otherwise.
+        if i.operands.0.kind == .fpuStack {
+            let explicit = i.operands.1.kind != .fpuStack || i.opcode == 0xDC || i.opcode == 0xDE ? 0 : 1
+            texts[explicit] = "st(\(i.modrmRM))"
+        }
         return texts
     }
 
