@@ -127,7 +127,7 @@ public enum Disassembler {
             let next = address &+ UInt32(i.length)
             return hex((next &+ i.immediate) & mask(operand.size))
         case .farPointer: return hex(i.immediate2 & 0xFFFF) + ":" + hex(i.immediate & mask(operand.size - 2))
-        case .absolute: return segmentName(UInt8(i.segment.rawValue)) + ":" + hex(i.displacement & mask(i.addressSize))
+        case .absolute: return segmentPrefix(i) + hex(i.displacement & mask(i.addressSize))
         case .constant: return "\(operand.register)"
         }
     }
@@ -137,7 +137,7 @@ public enum Disassembler {
         let size = i.operands.0.size
         let keyword = sizeKeyword(size, of: i)
         let wide = i.addressSize == 4
-        let source = keyword + segmentName(UInt8(i.segment.rawValue)) + ":" + (wide ? "[esi]" : "[si]")
+        let source = keyword + segmentPrefix(i) + (wide ? "[esi]" : "[si]")
         let destination = keyword + "es:" + (wide ? "[edi]" : "[di]")
         let accumulator = registerName(0, size: size)
         switch i.op {
@@ -159,7 +159,7 @@ public enum Disassembler {
         let sibPresent = wide && i.hasModRM && i.modrmRM == 4
         let showsEIZ = sibPresent && i.index == Instruction.noRegister && (i.scale != 0 || i.base != 4)
         if i.base == Instruction.noRegister && i.index == Instruction.noRegister && !showsEIZ {
-            return segmentName(UInt8(i.segment.rawValue)) + ":" + hex(i.displacement & mask(i.addressSize))
+            return segmentPrefix(i) + hex(i.displacement & mask(i.addressSize))
         }
         var parts = ""
         if i.base != Instruction.noRegister { parts = registerName(i.base, size: i.addressSize) }
@@ -174,7 +174,7 @@ public enum Disassembler {
                               : Int64(Int16(truncatingIfNeeded: i.displacement))
             parts += signed < 0 ? "-" + hex(UInt32(-signed)) : "+" + hex(UInt32(signed))
         }
-        return (i.hasSegmentOverride ? segmentName(UInt8(i.segment.rawValue)) + ":" : "") + "[" + parts + "]"
+        return (i.hasSegmentOverride ? segmentPrefix(i) : "") + "[" + parts + "]"
     }
 
     static func sizeKeyword(_ size: UInt8, of i: Instruction) -> String {
