@@ -139,6 +139,34 @@ final class SystemMachineCodeTests: XCTestCase {
         XCTAssertEqual(bench.descriptorHigh(tss) >> 8 & 0xFF, 0x89, "not busy any more")
     }
 
+    func testVirtual8086ModeAndTheMonitor() {
+        // CPL 0: push dword 0 (GS) / 0 (FS) / 0x3000 (DS) / 0 (ES) / 0x3000 (SS)
+        //     push dword 0xFFFE (ESP) / 0x20202 (EFLAGS: VM, IF) / 0x2000 (CS) / 0 (EIP)
+        //     iret
+        let kernel: [UInt8] = [
+            0x6a, 0x00, 0x6a, 0x00, 0x68, 0x00, 0x30, 0x00, 0x00, 0x6a, 0x00, 0x68, 0x00, 0x30, 0x00, 0x00,
+            0x68, 0xfe, 0xff, 0x00, 0x00, 0x68, 0x02, 0x02, 0x02, 0x00, 0x68, 0x00, 0x20, 0x00, 0x00, 0x6a,
+            0x00, 0xcf,
+        ]
+        // V86 at 2000:0000: mov ax, 0x1234 / mov [0x10], ax / int 0x21 (IOPL 0: #GP to the monitor)
+        let v86: [UInt8] = [0xb8, 0x34, 0x12, 0xa3, 0x10, 0x00, 0xcd, 0x21]
+        // #GP handler: mov ebx, [esp] / mov ecx, [esp+4] / mov edx, [esp+12] / hlt
+        let monitor: [UInt8] = [0x8b, 0x1c, 0x24, 0x8b, 0x4c, 0x24, 0x04, 0x8b, 0x54, 0x24, 0x0c, 0xf4]
+        bench.protectedMode()
+        bench.memory.copyIn(0x10_0000, kernel)
+        bench.memory.copyIn(0x2_0000, v86)
+        bench.memory.copyIn(0x10_0100, monitor)
+        bench.setIDTGate(13, Descriptors.gate(selector: Selector.code0, offset: 0x10_0100, type: 0xE, dpl: 0))
+        runUntilHalted()
+        XCTAssertEqual(bench.read16(0x3_0010), 0x1234, "V86 code wrote through DS = 0x3000 (linear 0x30010)")
+        XCTAssertEqual(cpu.reg32(3), 0, "#GP(0)")
+        XCTAssertEqual(cpu.reg32(1), 6, "the INT instruction's IP, to be emulated by the monitor")
+        XCTAssertEqual(cpu.reg32(2) & EFLAGS.vm, EFLAGS.vm, "the interrupted EFLAGS has VM set")
+        XCTAssertFalse(cpu.virtual8086)
+        XCTAssertEqual(bench.stack(10), [0, 6, 0x2000, 0x2_0202, 0xFFFE, 0x3000, 0, 0x3000, 0, 0],
+                       "error code, EIP, CS, EFLAGS, ESP, SS, ES, DS, FS, GS of the V86 task")
+    }
+
     func testTripleFault() {
         // lidt [idt0] / int3 / hlt / idt0: dw 0, dd 0
         let program: [UInt8] = [0x0f, 0x01, 0x1e, 0x07, 0x7c, 0xcc, 0xf4, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]
