@@ -55,8 +55,6 @@ enum Descriptors {
 
 extension CPUTestBench {
     func write32(_ address: UInt32, _ value: UInt32) { memory.write(address, size: 4, value: value) }
-    func read32(_ address: UInt32) -> UInt32 { memory.read(address, size: 4) }
-    func read16(_ address: UInt32) -> UInt32 { memory.read(address, size: 2) }
 
     func setDescriptor(_ selector: UInt16, _ d: UInt64, table: UInt32 = Layout.gdt) {
         let at = table + UInt32(selector & 0xFFF8)

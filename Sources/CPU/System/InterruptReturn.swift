@@ -36,7 +36,7 @@ extension CPU {
     /// traps to the monitor (#GP(0)); with IOPL 3 it pops like real mode
     /// but leaves IOPL (and VM, VIF, VIP) alone.
     private func returnWithinVirtual8086(_ size: UInt32) throws(CPUFault) {
-        guard state.pointee.eflags & EFLAGS.iopl == EFLAGS.iopl else { throw .generalProtection(0) }
+        guard iopl == 3 else { throw .generalProtection(0) }
         let (offset, selector, flags) = try peekReturnFrame(size)
         try loadCodeSegmentRealOrVirtual8086(selector, offset)
         let keep = EFLAGS.iopl | EFLAGS.vm | EFLAGS.vif | EFLAGS.vip
@@ -123,7 +123,6 @@ extension CPU {
     private func mergeReturnFlags(_ flags: UInt32, size: UInt32, oldCPL: UInt8) {
         var mask = EFLAGS.arithmetic | EFLAGS.tf | EFLAGS.df | EFLAGS.nt
         if size == 4 { mask |= EFLAGS.rf | EFLAGS.ac | EFLAGS.id }
-        let iopl = UInt8((state.pointee.eflags & EFLAGS.iopl) >> 12)
         if oldCPL <= iopl { mask |= EFLAGS.if }
         if oldCPL == 0 {
             mask |= EFLAGS.iopl

@@ -110,7 +110,7 @@ extension CPU {
     /// the next instruction). In virtual-8086 mode INT n (only) is
     /// IOPL-sensitive: with IOPL < 3 it raises #GP(0) for the monitor.
     func softwareInterrupt(_ vector: UInt8, ioplSensitive: Bool) throws(CPUFault) {
-        if ioplSensitive && virtual8086 && state.pointee.eflags & EFLAGS.iopl != EFLAGS.iopl {
+        if ioplSensitive && virtual8086 && iopl < 3 {
             throw .generalProtection(0)
         }
         onInterrupt?(vector, false)

@@ -111,7 +111,6 @@ extension CPU {
     /// clear. #GP(0) when the bitmap says no or lies past the TSS limit.
     public func checkIOPermission(_ port: UInt16, size: Int) throws(CPUFault) {
         guard protectedMode else { return }
-        let iopl = UInt8((state.pointee.eflags & EFLAGS.iopl) >> 12)
         if !virtual8086 && cpl <= iopl { return }
         let tr = state.pointee.tr
         guard tr.present, tr.type == SystemDescriptorType.busyTSS32.rawValue, tr.limit >= 0x67 else {

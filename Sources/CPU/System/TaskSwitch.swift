@@ -112,7 +112,9 @@ extension CPU {
             state.pointee.ldtr = d.cache(selector: ldt)
         }
         if virtual8086 {
-            for (k, seg) in SegmentRegister.allCases.enumerated() { loadVirtual8086Segment(seg, image.selectors[k]) }
+            for (k, seg) in SegmentRegister.allCases.enumerated() where k < image.selectors.count {
+                loadVirtual8086Segment(seg, image.selectors[k])
+            }
             return
         }
         let cs = image.selectors[SegmentRegister.cs.rawValue]
@@ -191,10 +193,9 @@ extension CPU {
         return (UInt16(try readSystem(base &+ offset &+ 2, size: 2)), try readSystem(base &+ offset, size: 2))
     }
 
-    /// The target of JMP/CALL to a TSS or task gate, or of an interrupt
-    /// through a task gate: a TSS descriptor in the GDT that is available
-    /// (not busy) and present. `outside` and type errors raise
-    /// `invalid(selector)`.
+    /// The TSS a task gate (or LTR) names: a descriptor in the GDT for an
+    /// available (not busy) TSS, else #GP(selector); present, else
+    /// #NP(selector).
     func availableTSS(_ selector: UInt16) throws(CPUFault) -> Descriptor {
         let gp = CPUFault.generalProtection(UInt32(selector & 0xFFFC))
         guard selector & 4 == 0 else { throw gp }

@@ -9,10 +9,13 @@
 /// it on a miss and caches the result; nothing here is cached.
 ///
 /// Physical addresses: PAE entries carry address bits 35:32 (MAXPHYADDR is
-/// 36 on a P6, so bits 63:36 are reserved), but the i440FX host bridge this
-/// machine models decodes only HA[31:3]: bits 35:32 are dropped and such an
-/// address lands in the low 4 GiB, as it would on that board. Accessed and
-/// dirty flags are set only when the translation succeeds.
+/// 36 on a P6, so only bits 63:36 are reserved), but this machine's
+/// physical address space is 32 bits and memory above 4 GiB is not
+/// modelled: bits 35:32 are dropped, so such an address aliases into the
+/// low 4 GiB. (A 440-series host bridge would instead terminate the access
+/// — reads return 0, writes are discarded.) Guests with less than 4 GiB
+/// never map memory there. Accessed and dirty flags are set only when the
+/// translation succeeds.
 public enum PageWalk {
     /// Error-code bits of a page fault (SDM vol. 3, figure 4-12).
     public static let present: UInt32 = 1 << 0
