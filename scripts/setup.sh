@@ -5,7 +5,7 @@
 # (or already installed).
 set -uo pipefail
 
-packages=(seabios libsdl2-dev zlib1g-dev liblzf-dev binutils gcc)
+packages=(seabios libsdl2-dev zlib1g-dev liblzf-dev binutils gcc nasm)
 
 missing=()
 for p in "${packages[@]}"; do

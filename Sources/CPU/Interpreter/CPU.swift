@@ -46,7 +46,6 @@ public final class CPU {
 
     /// Exceptions being delivered (for #DF and triple-fault detection).
     var deliveryDepth = 0
-    var firstFaultVector: UInt8 = 0
 
     /// Software TLB and paging state (System/Paging.swift).
     let tlb: TranslationLookasideBuffer

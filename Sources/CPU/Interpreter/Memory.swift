@@ -72,9 +72,10 @@ extension CPU {
             }
             return memory.read(pa, size: size)
         }
-        // Crosses a page: translate both pages before reading either.
+        // Crosses a page: translate both pages before reading either. A
+        // fault on the second page reports that page's first byte in CR2.
         _ = try physicalAddress(linear, access)
-        _ = try physicalAddress(linear &+ UInt32(size - 1), access)
+        _ = try physicalAddress((linear &+ UInt32(size - 1)) & ~0xFFF, access)
         var v: UInt32 = 0
         for k in 0..<size {
             let pa = try physicalAddress(linear &+ UInt32(k), access)
@@ -90,9 +91,8 @@ extension CPU {
             return
         }
         // Crosses a page: both translations must succeed before any byte is written.
-        let first = try physicalAddress(linear, access)
-        _ = try physicalAddress(linear &+ UInt32(size - 1), access)
-        _ = first
+        _ = try physicalAddress(linear, access)
+        _ = try physicalAddress((linear &+ UInt32(size - 1)) & ~0xFFF, access)
         for k in 0..<size {
             let pa = try physicalAddress(linear &+ UInt32(k), access)
             memory.write(pa, size: 1, value: value >> (8 * UInt32(k)))
@@ -118,7 +118,7 @@ extension CPU {
     public func probeWrite(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) {
         let la = try linearAddress(seg, offset, size: size, write: true)
         _ = try physicalAddress(la, dataAccess(write: true))
-        _ = try physicalAddress(la &+ UInt32(size - 1), dataAccess(write: true))
+        _ = try physicalAddress((la &+ UInt32(size - 1)) & ~0xFFF, dataAccess(write: true))
     }
 
     /// Reads `count` bytes (e.g. an m80 or a descriptor-table image).
@@ -134,7 +134,7 @@ extension CPU {
     public func writeBytes(_ seg: SegmentRegister, _ offset: UInt32, _ bytes: [UInt8]) throws(CPUFault) {
         let la = try linearAddress(seg, offset, size: bytes.count, write: true)
         _ = try physicalAddress(la, dataAccess(write: true))
-        _ = try physicalAddress(la &+ UInt32(bytes.count - 1), dataAccess(write: true))
+        _ = try physicalAddress((la &+ UInt32(bytes.count - 1)) & ~0xFFF, dataAccess(write: true))
         for (k, b) in bytes.enumerated() {
             try writeLinear(la &+ UInt32(k), size: 1, value: UInt32(b), dataAccess(write: true))
         }
