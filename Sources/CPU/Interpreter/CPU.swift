@@ -57,7 +57,7 @@ public final class CPU {
     public func reset() {
         state.pointee = CPUState()
         state.pointee.rip = 0xFFF0
-        state.pointee.gpr.2 = 0x0000_0633 // EDX = family 6, model 3, stepping 3 (Pentium II)
+        state.pointee.gpr.2 = UInt64(CPUIDTable.signature) // EDX = the CPUID signature (SDM 9.1.4)
         state.pointee.segments.1 = SegmentDescriptorCache(selector: 0xF000, base: 0xFFFF_0000, limit: 0xFFFF, attributes: 0x9B)
         state.pointee.gdtr = DescriptorTableRegister(base: 0, limit: 0xFFFF)
         state.pointee.idtr = DescriptorTableRegister(base: 0, limit: 0xFFFF)

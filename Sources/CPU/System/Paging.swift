@@ -1,8 +1,141 @@
-// PLACEHOLDER — being written by the system helper; replaced wholesale.
+import MMU
+
+/// The processor's side of paging: a software TLB in front of `PageWalk`,
+/// the PDPTE registers of PAE paging, and the invalidations the
+/// architecture defines (SDM vol. 3, 4.10.4): MOV CR3 drops non-global
+/// entries, INVLPG one page, CR0.PG/WP and CR4.PGE/PAE/PSE changes all.
+///
+/// The TLB is direct-mapped on the linear page number. Each entry keeps the
+/// access rights already resolved into four permission bits, so a hit is
+/// one tag compare and one mask test; a miss, a write to a page whose dirty
+/// flag is not yet set, or a denied access walks the tables again (the walk
+/// sets D, or raises the #PF with fresh rights).
 final class TranslationLookasideBuffer {
-    func flushAll() {}
+    struct Entry {
+        /// Linear page address | `valid`, or 0 when empty.
+        var tag: UInt32
+        var frame: UInt32
+        var flags: UInt32
+    }
+
+    /// 1024 entries map 4 MiB of working set: enough for a BIOS or a boot
+    /// loader, small enough that flushing is a short loop.
+    static let entryCount = 1024
+    static let valid: UInt32 = 1
+
+    // Entry flags. The first four are what an access needs.
+    static let userRead: UInt32 = 1 << 0
+    static let userWrite: UInt32 = 1 << 1
+    static let supervisorWrite: UInt32 = 1 << 2
+    static let dirty: UInt32 = 1 << 3
+    static let global: UInt32 = 1 << 4
+    static let largePage: UInt32 = 1 << 5
+
+    let entries: UnsafeMutablePointer<Entry>
+    /// Whether any entry came from a 4 MiB / 2 MiB page: INVLPG must then
+    /// drop every piece of that page, which may sit in other slots.
+    private var holdsLargePages = false
+    /// PDPTE registers, loaded at MOV CR3/CR0/CR4 in PAE mode.
+    var pageDirectoryPointers = PageDirectoryPointers()
+
+    init() {
+        entries = .allocate(capacity: TranslationLookasideBuffer.entryCount)
+        entries.initialize(repeating: Entry(tag: 0, frame: 0, flags: 0), count: TranslationLookasideBuffer.entryCount)
+    }
+
+    deinit { entries.deallocate() }
+
+    @inline(__always)
+    func slot(_ linear: UInt32) -> UnsafeMutablePointer<Entry> {
+        entries + Int((linear >> 12) & UInt32(TranslationLookasideBuffer.entryCount - 1))
+    }
+
+    /// The flags an access needs from an entry.
+    @inline(__always)
+    static func requirement(_ access: MemoryAccess) -> UInt32 {
+        if access.user { return access.write ? userRead | userWrite | dirty : userRead }
+        return access.write ? supervisorWrite | dirty : 0
+    }
+
+    func fill(_ linear: UInt32, _ t: PageTranslation, writeProtect: Bool) {
+        var flags: UInt32 = 0
+        if t.user { flags |= TranslationLookasideBuffer.userRead }
+        if t.user && t.writable { flags |= TranslationLookasideBuffer.userWrite }
+        if t.writable || !writeProtect { flags |= TranslationLookasideBuffer.supervisorWrite }
+        if t.dirty { flags |= TranslationLookasideBuffer.dirty }
+        if t.global { flags |= TranslationLookasideBuffer.global }
+        if t.largePage { flags |= TranslationLookasideBuffer.largePage; holdsLargePages = true }
+        slot(linear).pointee = Entry(tag: linear & 0xFFFF_F000 | TranslationLookasideBuffer.valid, frame: t.frame, flags: flags)
+    }
+
+    func flushAll() {
+        for k in 0..<TranslationLookasideBuffer.entryCount { entries[k].tag = 0 }
+        holdsLargePages = false
+    }
+
+    /// MOV CR3 and task switches: global translations survive.
+    func flushNonGlobal() {
+        for k in 0..<TranslationLookasideBuffer.entryCount where entries[k].flags & TranslationLookasideBuffer.global == 0 {
+            entries[k].tag = 0
+        }
+    }
+
+    /// INVLPG and page faults: the page holding `linear`, global or not.
+    func flush(page linear: UInt32) {
+        let s = slot(linear)
+        if s.pointee.tag & 0xFFFF_F000 == linear & 0xFFFF_F000 { s.pointee.tag = 0 }
+        guard holdsLargePages else { return }
+        // The large page's size is not kept: dropping every entry that came
+        // from any large page is a superset of what must go.
+        for k in 0..<TranslationLookasideBuffer.entryCount where entries[k].flags & TranslationLookasideBuffer.largePage != 0 {
+            entries[k].tag = 0
+        }
+        holdsLargePages = false
+    }
 }
+
 extension CPU {
-    /// Linear → physical through the page tables (paging is on).
-    func translate(_ linear: UInt32, _ access: MemoryAccess) throws(CPUFault) -> UInt32 { linear }
+    /// Linear → physical through the page tables (paging is on). A TLB hit
+    /// costs a compare; a miss walks the tables. A fault sets CR2 and drops
+    /// any TLB entry for the page.
+    @inline(__always)
+    func translate(_ linear: UInt32, _ access: MemoryAccess) throws(CPUFault) -> UInt32 {
+        let e = tlb.slot(linear)
+        let need = TranslationLookasideBuffer.requirement(access)
+        if e.pointee.tag == linear & 0xFFFF_F000 | TranslationLookasideBuffer.valid && e.pointee.flags & need == need {
+            return e.pointee.frame | (linear & 0xFFF)
+        }
+        return try translateMiss(linear, access)
+    }
+
+    @inline(never)
+    func translateMiss(_ linear: UInt32, _ access: MemoryAccess) throws(CPUFault) -> UInt32 {
+        let control = pagingControl
+        do {
+            let t = try PageWalk.translate(linear, PageAccess(write: access.write, user: access.user), control, memory)
+            tlb.fill(linear, t, writeProtect: control.writeProtect)
+            return t.frame | (linear & 0xFFF)
+        } catch {
+            tlb.flush(page: linear)
+            state.pointee.cr2 = UInt64(linear)
+            throw .pageFault(error.errorCode)
+        }
+    }
+
+    /// What the walk reads from CR0, CR3, CR4 and the PDPTE registers.
+    var pagingControl: PagingControl {
+        let cr0 = UInt32(truncatingIfNeeded: state.pointee.cr0), cr4 = UInt32(truncatingIfNeeded: state.pointee.cr4)
+        return PagingControl(cr3: UInt32(truncatingIfNeeded: state.pointee.cr3), pse: cr4 & CR4.pse != 0, pae: cr4 & CR4.pae != 0,
+                             writeProtect: cr0 & CR0.wp != 0, globalPages: cr4 & CR4.pge != 0,
+                             pageDirectoryPointers: tlb.pageDirectoryPointers)
+    }
+
+    /// Loads the PDPTE registers from CR3 when PAE paging is (becoming)
+    /// active; #GP(0) if a present entry sets a reserved bit.
+    func loadPageDirectoryPointers(cr3: UInt64) throws(CPUFault) {
+        guard let pointers = PageWalk.loadPageDirectoryPointers(cr3: UInt32(truncatingIfNeeded: cr3), memory) else {
+            throw .generalProtection(0)
+        }
+        tlb.pageDirectoryPointers = pointers
+    }
 }
