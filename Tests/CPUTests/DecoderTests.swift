@@ -82,6 +82,23 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(decode([0x64, 0x8B, 0x45, 0x00]).segment, .fs)
     }
 
+    func testDefaultSegmentFollowsTheBaseRegister() {
+        // 16-bit: [bp+si], [bp+di] and [bp+disp] use SS; [disp16] and the rest DS.
+        for rm: UInt8 in 0 ... 7 {
+            XCTAssertEqual(decode([0x8B, 0x40 | rm, 0x10], false).segment, [2, 3, 6].contains(rm) ? .ss : .ds, "rm \(rm)")
+        }
+        XCTAssertEqual(decode([0x8B, 0x06, 0x00, 0x10], false).segment, .ds)
+        // 32-bit: an ESP or EBP base uses SS (also through SIB); [disp32] and an index alone DS.
+        for base: UInt8 in 0 ... 7 where base != 4 {
+            XCTAssertEqual(decode([0x8B, 0x40 | base, 0x10]).segment, base == 5 ? .ss : .ds, "base \(base)")
+            XCTAssertEqual(decode([0x8B, 0x44, 0x08 | base, 0x10]).segment, [4, 5].contains(base) ? .ss : .ds)
+        }
+        XCTAssertEqual(decode([0x8B, 0x44, 0x24, 0x10]).segment, .ss)
+        XCTAssertEqual(decode([0x8B, 0x04, 0x2D, 0, 0, 0, 0]).segment, .ds)  // [ebp*1+disp32]: EBP is the index
+        XCTAssertEqual(decode([0x8B, 0x05, 0, 0, 0, 0]).segment, .ds)
+        XCTAssertEqual(decode([0x26, 0x8B, 0x45, 0x00]).segment, .es)       // an override wins
+    }
+
     func testOffsetsAndFarPointers() {
         let moffs = decode([0xA1, 0x34, 0x12], false)
         XCTAssertEqual(moffs.operands.1, Operand(.absolute, size: 2))
@@ -153,6 +170,9 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(decode([0xD9, 0xEE]).op, .fldz)
         XCTAssertEqual(decode([0xDB, 0x08]).op, .invalid)     // FISTTP is SSE3
         XCTAssertEqual(text([0xDC, 0xC1]), "fadd   st(1),st")
+        XCTAssertEqual(text([0xD8, 0xC0]), "fadd   st,st(0)")
+        XCTAssertEqual(text([0xDE, 0xC0]), "faddp  st(0),st")
+        XCTAssertEqual(text([0xD9, 0xC8]), "fxch   st(0)")
     }
 
     func testSystemAndSizedMemoryOperands() {
@@ -162,6 +182,7 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(decode([0x0F, 0xC7, 0x08]).operands.0, Operand(.memory, size: 8))    // CMPXCHG8B
         let cr = decode([0x0F, 0x20, 0x00])                    // MOV eax, cr0: mod ignored, no disp
         XCTAssertEqual(cr.length, 3)
+        XCTAssertFalse(cr.isMemoryForm)
         XCTAssertEqual(cr.operands.0, Operand(.register, size: 4, register: 0))
         XCTAssertEqual(cr.operands.1, Operand(.control, size: 4, register: 0))
         XCTAssertEqual(decode([0x0F, 0x23, 0xF8]).operands.0, Operand(.debug, size: 4, register: 7))

@@ -13,7 +13,8 @@ struct ObjdumpComparison {
     var bothInvalid = 0
     /// Too long for 15 bytes: objdump has no matching notion, not compared.
     var tooLong = 0
-    var expected: [String: Int] = [:]
+    /// Listed disagreements: how many, and the first case seen, for the log.
+    var expected: [String: (count: Int, example: String)] = [:]
     var failures: [String] = []
 
     mutating func compare(_ cases: [[UInt8]], default32: Bool, objdump: [ObjdumpLine?]) {
@@ -40,20 +41,20 @@ struct ObjdumpComparison {
                 bothInvalid += 1
             case (false, true):
                 if let why = ObjdumpDialect.whyInvalidOnP6(c) {
-                    expected[why, default: 0] += 1
+                    note(why, "[\(hex)] ours: \(ourText), objdump: \(theirs.text)")
                 } else {
                     failures.append("[\(hex)] we say #UD, objdump: \(theirs.text) (\(theirs.length) bytes)")
                 }
             case (true, false):
                 if let why = ObjdumpDialect.whyValidOnP6(c, ours: ours) {
-                    expected[why, default: 0] += 1
+                    note(why, "[\(hex)] ours: \(ourText), objdump: \(theirs.text)")
                 } else {
                     failures.append("[\(hex)] objdump says (bad), we: \(ourText) (\(ours.length) bytes)")
                 }
             case (true, true):
                 if Int(ours.length) != theirs.length {
                     if let why = ObjdumpDialect.whyLengthDiffers(c, ours: ours, objdumpMnemonic: theirMnemonic) {
-                        expected[why, default: 0] += 1
+                        note(why, "[\(hex)] ours: \(ourText), objdump: \(theirs.text)")
                     } else {
                         failures.append("[\(hex)] length \(ours.length) (\(ourText)), objdump \(theirs.length) (\(theirs.text))")
                     }
@@ -65,7 +66,7 @@ struct ObjdumpComparison {
                 if mine == reference {
                     textAgreed += 1
                 } else if let why = ObjdumpDialect.whyTextDiffers(c, objdumpMnemonic: theirMnemonic) {
-                    expected[why, default: 0] += 1
+                    note(why, "[\(hex)] ours: \(ourText), objdump: \(theirs.text)")
                 } else {
                     failures.append("[\(hex)] text: ours \"\(mine)\", objdump \"\(reference)\" (raw \"\(theirs.text)\")")
                 }
@@ -73,13 +74,18 @@ struct ObjdumpComparison {
         }
     }
 
+    mutating func note(_ why: String, _ example: String) {
+        let seen = expected[why]
+        expected[why] = ((seen?.count ?? 0) + 1, seen?.example ?? example)
+    }
+
     var summary: String {
         let rate = bothValid == 0 ? 0 : Double(textAgreed) * 100 / Double(bothValid)
         var lines = ["\(compared) cases: \(bothValid) decoded by both with equal length, "
                      + "\(textAgreed) with equal text (\(String(format: "%.2f", rate))%), "
                      + "\(bothInvalid) invalid for both, \(tooLong) too long, \(failures.count) unexplained"]
-        for (why, count) in expected.sorted(by: { $0.key < $1.key }) {
-            lines.append("  expected: \(why): \(count)")
+        for (why, seen) in expected.sorted(by: { $0.key < $1.key }) {
+            lines.append("  expected: \(why): \(seen.count), e.g. \(seen.example)")
         }
         return lines.joined(separator: "\n")
     }

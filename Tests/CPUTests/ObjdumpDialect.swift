@@ -111,8 +111,6 @@ enum ObjdumpDialect {
         } else if intelSized.contains(mnemonic) && c.operandSize32 {
             mnemonic += "d"
         }
-        // Rule: objdump writes ST(0) as st(0) when it is the ST(i) operand; we always write st.
-        if operands.contains("st(0)") { operands = operands.replacingOccurrences(of: "st(0)", with: "st") }
         // Rule: objdump does not wrap a rel8 target to 16 bits under a 16-bit
         // operand size; the CPU does (IP is 16 bits wide), and so do we.
         if !c.operandSize32, branches.contains(mnemonic) || (mnemonic.hasPrefix("j") && ours.op == .jcc),

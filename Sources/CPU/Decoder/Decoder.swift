@@ -88,17 +88,21 @@ private struct InstructionDecoding {
             let modrm = nextStructural()
             instruction.modrm = modrm
             instruction.hasModRM = true
-            let registerForm = modrm >= 0xC0
+            let isRegister = modrm >= 0xC0
             if entry.attributes.contains(.group) {
                 let member = OpcodeTable.groupBase + Int(entry.link) * 16
-                    + (registerForm ? 8 : 0) + Int((modrm >> 3) & 7)
+                    + (isRegister ? 8 : 0) + Int((modrm >> 3) & 7)
                 entry = table[member]
                 if entry.attributes.contains(.row) {
                     entry = table[OpcodeTable.rowBase + Int(entry.link) * 8 + Int(modrm & 7)]
                 }
                 if entry.operands.0 != .none { specs = entry.operands }
             }
-            if !registerForm && !entry.attributes.contains(.registerForm) {
+            if entry.attributes.contains(.registerForm) {
+                // MOV CRn/DRn: the CPU reads mod as 3 whatever it says; so
+                // does the recorded ModRM, and with it `isMemoryForm`.
+                instruction.modrm = modrm | 0xC0
+            } else if !isRegister {
                 decodeAddress(modrm: modrm, addressSize32: addressSize32)
             }
         }
@@ -235,18 +239,18 @@ private struct InstructionDecoding {
     mutating func operand(_ spec: OperandSpec) -> Operand {
         let operandSize = instruction.operandSize
         let modrm = instruction.modrm
-        let registerForm = modrm >= 0xC0
+        let isRegister = modrm >= 0xC0
         let reg = (modrm >> 3) & 7
         let rm = modrm & 7
         switch spec {
         case .none: return .none
-        case .Eb: return registerForm ? Operand(.register, size: 1, register: rm) : Operand(.memory, size: 1)
-        case .Ew: return registerForm ? Operand(.register, size: 2, register: rm) : Operand(.memory, size: 2)
+        case .Eb: return isRegister ? Operand(.register, size: 1, register: rm) : Operand(.memory, size: 1)
+        case .Ew: return isRegister ? Operand(.register, size: 2, register: rm) : Operand(.memory, size: 2)
         case .Ev:
-            return registerForm ? Operand(.register, size: operandSize, register: rm)
+            return isRegister ? Operand(.register, size: operandSize, register: rm)
                                 : Operand(.memory, size: operandSize)
         case .MwRv:
-            return registerForm ? Operand(.register, size: operandSize, register: rm) : Operand(.memory, size: 2)
+            return isRegister ? Operand(.register, size: operandSize, register: rm) : Operand(.memory, size: 2)
         case .Rd: return Operand(.register, size: 4, register: rm)
         case .M: return memoryOnly(size: operandSize)
         case .Mb: return memoryOnly(size: 1)

@@ -102,6 +102,13 @@ public enum Disassembler {
         for operand in [i.operands.0, i.operands.1, i.operands.2] where operand.kind != .none {
             texts.append(text(operand, of: i, address: address))
         }
+        // ST(i) from ModRM.rm is written st(i) even for i = 0; the implied
+        // stack top next to it is written st. In the two-register forms the
+        // ST(i) is the destination for DC and DE, the source otherwise.
+        if i.operands.0.kind == .fpuStack {
+            let explicit = i.operands.1.kind != .fpuStack || i.opcode == 0xDC || i.opcode == 0xDE ? 0 : 1
+            texts[explicit] = "st(\(i.modrmRM))"
+        }
         return texts
     }
 
@@ -120,7 +127,7 @@ public enum Disassembler {
             let next = address &+ UInt32(i.length)
             return hex((next &+ i.immediate) & mask(operand.size))
         case .farPointer: return hex(i.immediate2 & 0xFFFF) + ":" + hex(i.immediate & mask(operand.size - 2))
-        case .absolute: return segmentName(UInt8(i.segment.rawValue)) + ":" + hex(i.displacement & mask(i.addressSize))
+        case .absolute: return segmentPrefix(i) + hex(i.displacement & mask(i.addressSize))
         case .constant: return "\(operand.register)"
         }
     }
@@ -130,7 +137,7 @@ public enum Disassembler {
         let size = i.operands.0.size
         let keyword = sizeKeyword(size, of: i)
         let wide = i.addressSize == 4
-        let source = keyword + segmentName(UInt8(i.segment.rawValue)) + ":" + (wide ? "[esi]" : "[si]")
+        let source = keyword + segmentPrefix(i) + (wide ? "[esi]" : "[si]")
         let destination = keyword + "es:" + (wide ? "[edi]" : "[di]")
         let accumulator = registerName(0, size: size)
         switch i.op {
@@ -152,7 +159,7 @@ public enum Disassembler {
         let sibPresent = wide && i.hasModRM && i.modrmRM == 4
         let showsEIZ = sibPresent && i.index == Instruction.noRegister && (i.scale != 0 || i.base != 4)
         if i.base == Instruction.noRegister && i.index == Instruction.noRegister && !showsEIZ {
-            return segmentName(UInt8(i.segment.rawValue)) + ":" + hex(i.displacement & mask(i.addressSize))
+            return segmentPrefix(i) + hex(i.displacement & mask(i.addressSize))
         }
         var parts = ""
         if i.base != Instruction.noRegister { parts = registerName(i.base, size: i.addressSize) }
@@ -167,7 +174,7 @@ public enum Disassembler {
                               : Int64(Int16(truncatingIfNeeded: i.displacement))
             parts += signed < 0 ? "-" + hex(UInt32(-signed)) : "+" + hex(UInt32(signed))
         }
-        return (i.hasSegmentOverride ? segmentName(UInt8(i.segment.rawValue)) + ":" : "") + "[" + parts + "]"
+        return (i.hasSegmentOverride ? segmentPrefix(i) : "") + "[" + parts + "]"
     }
 
     static func sizeKeyword(_ size: UInt8, of i: Instruction) -> String {

@@ -79,7 +79,8 @@ public struct Operand: Equatable {
         case constant
     }
     public var kind: Kind
-    /// Size in bytes (1, 2, 4, 6, 8, 10; 14/28, 94/108, 512 for x87 state).
+    /// Size in bytes (1, 2, 4, 6, 8, 10; 14/28, 94/108 for x87 state; 0 for the
+    /// 512-byte FXSAVE area, which does not fit in a byte: the op implies it).
     public var size: UInt8
     public var register: UInt8
 

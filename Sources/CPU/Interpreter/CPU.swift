@@ -35,6 +35,14 @@ public final class CPU {
     public var onTripleFault: (() -> Void)?
     /// Trace of each executed instruction (EIP and decoded form) — `-d in_asm`.
     public var onInstruction: ((_ eip: UInt32, _ instruction: Instruction) -> Void)?
+    /// The FERR# output (MS-DOS-compatible x87 error reporting, CR0.NE = 0):
+    /// true when an unmasked x87 exception is pending, false when software
+    /// clears it. A PC routes it to IRQ13.
+    public var onFPUError: ((_ asserted: Bool) -> Void)?
+    /// The IGNNE# input: while asserted (and CR0.NE = 0), waiting x87
+    /// instructions ignore a pending error instead of freezing. A PC
+    /// asserts it on a write to port F0h and releases it when FERR# drops.
+    public var ignoreNumericError = false
 
     /// Exceptions being delivered (for #DF and triple-fault detection).
     var deliveryDepth = 0
