@@ -99,16 +99,6 @@ struct DifferentialOutcome {
     var memoryChanges: [UInt32]
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and the same sequence
-/// on every run for a given seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The decoder tests' SplitMix64 (ObjdumpComparison.swift) as a standard
+/// generator, for `Int.random(in:using:)` and `shuffle(using:)`.
+extension SplitMix64: RandomNumberGenerator {}

@@ -12,6 +12,11 @@
 /// The first exception ends a case: `onException` captures the state at
 /// that moment (the host harness records its signal frame, i.e. the state
 /// the exception was raised with) and the delivery that follows is ignored.
+/// A software interrupt (INT n, INT3, INTO, INT1) is announced through
+/// `onInterrupt` before its gate is checked: it ends the case unless that
+/// check raises an exception in the same step. The gates lead to a ring-0
+/// code segment and the TSS holds a ring-0 stack, so a delivery that passes
+/// its checks completes without raising anything else.
 final class DifferentialInterpreter {
     typealias L = DifferentialLayout
 
@@ -24,8 +29,10 @@ final class DifferentialInterpreter {
     static let idtBase: UInt32 = 0x1800
     /// A 32-bit TSS without an I/O permission bitmap (its map base is past
     /// the limit), as Linux has for a process that never called ioperm:
-    /// IN/OUT at CPL 3 with IOPL 0 raise #GP.
+    /// IN/OUT at CPL 3 with IOPL 0 raise #GP. Its ring-0 stack (SS0 = 18h,
+    /// ESP0) lies in RAM outside the code page and the data region.
     static let tssBase: UInt32 = 0x1100
+    static let ringZeroStack: UInt32 = 0x5F00
     /// Linux x86-64 GDT (arch/x86/include/asm/segment.h): 1 = KERNEL32_CS,
     /// 2 = KERNEL_CS (64-bit), 3 = KERNEL_DS, 4 = USER32_CS (23h),
     /// 5 = USER_DS (2Bh), 6 = USER_CS (64-bit, 33h). Attribute words as
@@ -35,6 +42,7 @@ final class DifferentialInterpreter {
     static let userGates: Set<Int> = [3, 4, 0x80]
 
     private var captured: DifferentialOutcome?
+    private var softwareInterrupt: DifferentialOutcome?
     private var initialData: [UInt8] = []
 
     init(selectors: [UInt16]) {
@@ -50,16 +58,20 @@ final class DifferentialInterpreter {
         for v in 0..<256 {
             let dpl: UInt32 = DifferentialInterpreter.userGates.contains(v) ? 3 : 0
             let offset: UInt32 = 0xFFFF_F000 + UInt32(v) * 16
-            memory.write(DifferentialInterpreter.idtBase + UInt32(8 * v), size: 4, value: 0x0010 << 16 | offset & 0xFFFF)
+            memory.write(DifferentialInterpreter.idtBase + UInt32(8 * v), size: 4, value: 0x0008 << 16 | offset & 0xFFFF)
             memory.write(DifferentialInterpreter.idtBase + UInt32(8 * v + 4), size: 4,
                          value: offset & 0xFFFF_0000 | 0x8E00 | dpl << 13)
         }
+        memory.write(DifferentialInterpreter.tssBase + 4, size: 4, value: DifferentialInterpreter.ringZeroStack)
+        memory.write(DifferentialInterpreter.tssBase + 8, size: 2, value: 0x18)
         memory.write(DifferentialInterpreter.tssBase + 0x66, size: 2, value: 0x68)
         bench.cpu.onException = { [unowned self] fault, _ in
             self.capture(DifferentialFault(vector: fault.vector, errorCode: fault.errorCode ?? 0, eip: self.bench.cpu.eip))
         }
         bench.cpu.onInterrupt = { [unowned self] vector, external in
-            if !external { self.capture(DifferentialFault(vector: vector, errorCode: 0, eip: self.bench.cpu.eip)) }
+            if !external && self.softwareInterrupt == nil {
+                self.softwareInterrupt = self.snapshot(fault: DifferentialFault(vector: vector, errorCode: 0, eip: self.bench.cpu.eip))
+            }
         }
     }
 
@@ -119,6 +131,7 @@ final class DifferentialInterpreter {
         initialData.withUnsafeBufferPointer { (memory.ram + Int(L.dataBase)).update(from: $0.baseAddress!, count: L.dataSize) }
 
         captured = nil
+        softwareInterrupt = nil
         let end = L.codeBase + UInt32(c.code.count)
         var steps = 0
         while captured == nil && cpu.eip != end {
@@ -128,6 +141,7 @@ final class DifferentialInterpreter {
             }
             cpu.step()
             steps += 1
+            if captured == nil { captured = softwareInterrupt }
         }
         return captured ?? snapshot(fault: nil)
     }

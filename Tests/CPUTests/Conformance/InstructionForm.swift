@@ -22,12 +22,12 @@ struct InstructionForm {
         IntegerForms.all + DataMovementForms.all + ControlForms.all + X87Forms.all
     }
 
-    /// Generates the cases of `forms`, in a fixed order from `seed`.
-    static func generate(_ forms: [InstructionForm], seed: UInt64) -> [DifferentialCase] {
+    /// Generates `scale` times the cases of `forms`, in a fixed order from `seed`.
+    static func generate(_ forms: [InstructionForm], seed: UInt64, scale: Int = 1) -> [DifferentialCase] {
         var rng = SplitMix64(seed: seed)
         var cases: [DifferentialCase] = []
         for form in forms {
-            for _ in 0..<form.cases {
+            for _ in 0..<form.cases * scale {
                 var b = CaseBuilder(rng: &rng)
                 form.build(&b)
                 cases.append(b.finish(form: form.name))

@@ -256,7 +256,7 @@ enum IntegerForms {
                 let count = shiftCount(&b, width: UInt32(8 * size))
                 b.operandSize(size)
                 b.bytes(size == 1 ? 0xC0 : 0xC1)
-                b.rm(reg: UInt8(n), size: size, write: true)
+                shiftDestination(&b, reg: UInt8(n), size: size, count: count)
                 b.bytes(count)
                 b.undefined.flags = shiftUndefined(n, count: count, width: UInt32(8 * size))
                 b.end()
@@ -276,12 +276,26 @@ enum IntegerForms {
                 b.operandSize(size)
                 b.bytes(size == 1 ? 0xD2 : 0xD3)
                 // Shifting CL itself: the count is CL's value before.
-                b.rm(reg: UInt8(n), size: size, write: true)
+                shiftDestination(&b, reg: UInt8(n), size: size, count: count)
                 b.undefined.flags = shiftUndefined(n, count: count, width: UInt32(8 * size))
                 b.end()
             })
         }
         return forms
+    }
+
+    /// The r/m destination of a shift. The SDM does not say whether a shift
+    /// whose masked count is 0 accesses its memory operand (the host checks
+    /// it for writing), so such cases get no faulting segment override.
+    @discardableResult
+    static func shiftDestination(_ b: inout CaseBuilder, reg: UInt8, size: Int, count: UInt8) -> CaseBuilder.RM {
+        if count & 0x1F != 0 { return b.rm(reg: reg, size: size, write: true) }
+        if b.chance(0.4) {
+            let r = UInt8(b.below(8))
+            b.modrmRegister(reg: reg, rm: r)
+            return .register(r)
+        }
+        return .memory(b.modrmMemory(reg: reg, span: 0..<size, write: true, segmentFaults: false))
     }
 
     static var doubleShifts: [InstructionForm] {
@@ -292,7 +306,7 @@ enum IntegerForms {
                 let count = shiftCount(&b, width: UInt32(8 * size))
                 b.operandSize(size)
                 b.bytes(0x0F, base)
-                let rm = b.rm(reg: UInt8(b.below(8)), size: size, write: true)
+                let rm = shiftDestination(&b, reg: UInt8(b.below(8)), size: size, count: count)
                 b.bytes(count)
                 doubleShiftUndefined(&b, rm, size: size, count: count)
                 b.end()
@@ -303,7 +317,7 @@ enum IntegerForms {
                 b.setOperand(1, size: 1, UInt32(count))
                 b.operandSize(size)
                 b.bytes(0x0F, base + 1)
-                let rm = b.rm(reg: UInt8(b.below(8)), size: size, write: true)
+                let rm = shiftDestination(&b, reg: UInt8(b.below(8)), size: size, count: count)
                 doubleShiftUndefined(&b, rm, size: size, count: count)
                 b.end()
             })

@@ -17,14 +17,16 @@ import XCTest
 /// last updated.
 final class Real80286Tests: XCTestCase {
     /// Pass rate (passed / (passed + failed)) over the vectors a P6 should
-    /// reproduce; raise it as the interpreter improves.
-    static let minimumPassRate = 0.0
+    /// reproduce. Measured: 63,828 of 63,828 (1,172 excluded) after merging
+    /// the decoder, integer, system and x87 work.
+    static let minimumPassRate = 1.0
     static let failuresShown = 15
 
     /// Why a vector does not apply to a P6 (README "What a 386/P6-style
     /// emulator should expect to differ").
     enum Exclusion: String, CaseIterable {
-        /// The 286 refuses instructions over 10 bytes (#UD); a P6 allows 15.
+        /// The 286 refuses instructions over 10 bytes (the data shows #UD
+        /// and interrupt 13); a P6 allows 15.
         case lengthLimit = "286 10-byte limit"
         /// A P6 raises #UD for LOCK before a non-lockable instruction (or a
         /// register destination); the 286 ignores it.
@@ -36,6 +38,31 @@ final class Real80286Tests: XCTestCase {
         /// A word access at offset FFFFh through SS: the 286 raises
         /// interrupt 13, a P6 a stack fault (12), so the handlers differ.
         case stackFault = "#SS vs 13"
+        /// MOV to or from Sreg 4 and 5 (8C/8E): #UD on the 286, FS and GS on a P6.
+        case fsgs = "FS/GS"
+    }
+
+    /// String instructions: the 286 advances SI/DI (and, repeated, CX) of
+    /// the faulting iteration before it raises interrupt 13 for a word at
+    /// offset FFFFh; a P6 fault leaves them as they were before that
+    /// iteration (SDM vol. 3, 6.5), so SI, DI and CX are not compared there.
+    static let stringOpcodes: Set<UInt8> = [0x6C, 0x6D, 0x6E, 0x6F, 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF]
+
+    /// Whether a P6 accepts LOCK before this instruction (SDM vol. 2, LOCK):
+    /// ADD OR ADC SBB AND SUB XOR, the 80–83 group but CMP, XCHG, NOT, NEG,
+    /// INC, DEC — with a memory destination. (The 0F xx lockable ones have
+    /// no vectors here.)
+    static func lockable(_ b: ArraySlice<UInt8>) -> Bool {
+        guard let opcode = b.first, b.count > 1 else { return false }
+        let modrm = b[b.startIndex + 1], reg = (modrm >> 3) & 7
+        guard modrm >> 6 != 3 else { return false }
+        switch opcode {
+        case 0x00, 0x01, 0x08, 0x09, 0x10, 0x11, 0x18, 0x19, 0x20, 0x21, 0x28, 0x29, 0x30, 0x31, 0x86, 0x87: return true
+        case 0x80...0x83: return reg != 7
+        case 0xF6, 0xF7: return reg == 2 || reg == 3
+        case 0xFE, 0xFF: return reg <= 1
+        default: return false
+        }
     }
 
     enum Outcome {
@@ -120,7 +147,9 @@ final class Real80286Tests: XCTestCase {
         let prefixes = v.prefixBytes
         if prefixes.contains(0xF1) { return .excluded(.icePrefix) }
         if prefixes.contains(where: { (0x64...0x67).contains($0) }) { return .excluded(.p6Prefix) }
-        if v.exception?.number == 6 && v.instruction.count > 10 { return .excluded(.lengthLimit) }
+        if v.exception != nil && v.instruction.count > 10 { return .excluded(.lengthLimit) }
+        let opcode = v.bytes[prefixes.count]
+        if (opcode == 0x8C || opcode == 0x8E) && [4, 5].contains((v.bytes[prefixes.count + 1] >> 3) & 7) { return .excluded(.fsgs) }
 
         let cpu = bench.cpu, s = bench.state, memory = bench.memory
         cpu.reset()
@@ -150,7 +179,9 @@ final class Real80286Tests: XCTestCase {
         }
 
         if let first = bench.exceptions.first {
-            if prefixes.contains(0xF0) && first.vector == 6 && v.exception?.number != 6 { return .excluded(.lockPrefix) }
+            if prefixes.contains(0xF0) && first.vector == 6 && v.exception?.number != 6 && !Real80286Tests.lockable(v.bytes[prefixes.count...]) {
+                return .excluded(.lockPrefix)
+            }
             if first.vector == 12 && v.exception?.number == 13 { return .excluded(.stackFault) }
         }
 
@@ -160,7 +191,8 @@ final class Real80286Tests: XCTestCase {
         var differences: [String] = []
         if !s.pointee.halted { differences.append("did not reach the HLT in \(steps) steps (at \(hex(cpu.segment(.cs).pointee.selector, 4)):\(hex(cpu.eip, 4)))") }
         let expected = regs.merging(v.final.regs) { _, new in new }
-        for (r, name) in Real80286Tests.registerNames.enumerated() {
+        let indexesDiffer = v.exception?.number == 13 && Real80286Tests.stringOpcodes.contains(opcode)
+        for (r, name) in Real80286Tests.registerNames.enumerated() where !(indexesDiffer && ["si", "di", "cx"].contains(name)) {
             let mine = Int(cpu.reg16(UInt8(r))), theirs = expected[name] ?? 0
             if mine != theirs { differences.append("\(name): 286 \(hex(theirs, 4)), interpreter \(hex(mine, 4))") }
         }
@@ -178,11 +210,15 @@ final class Real80286Tests: XCTestCase {
         var expectedRAM: [Int: Int] = [:]
         for (address, value) in v.initial.ram { expectedRAM[address] = value }
         for (address, value) in v.final.ram { expectedRAM[address] = value }
+        // The FLAGS word an exception pushed sits 4 bytes above the final
+        // SS:SP (below it the CS and IP). Upstream's flag_address is one byte
+        // low when SP is odd, so the address is derived here instead.
+        let pushedFlags = v.exception.map { _ in ((expected["ss"] ?? 0) << 4) + (((expected["sp"] ?? 0) + 4) & 0xFFFF) }
         var memoryDifferences: [String] = []
         for (address, value) in expectedRAM.sorted(by: { $0.key < $1.key }) {
             var byteMask = 0xFF
-            if let e = v.exception, address == e.flagAddress || address == e.flagAddress + 1 {
-                byteMask = address == e.flagAddress ? Int(flagsMask & 0xFF) : Int(flagsMask >> 8)
+            if let f = pushedFlags, address == f || address == f + 1 {
+                byteMask = address == f ? Int(flagsMask & 0xFF) : Int(flagsMask >> 8)
             }
             let mine = Int(memory.read(UInt32(address), size: 1))
             if (mine ^ value) & byteMask != 0 { memoryDifferences.append("\(hex(address, 6)): 286 \(hex(value, 2)) interpreter \(hex(mine, 2))") }

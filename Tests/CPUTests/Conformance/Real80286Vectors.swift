@@ -13,8 +13,8 @@ struct Real80286Vector {
     }
     struct Exception {
         var number = 0
-        /// Where the FLAGS word the exception pushed sits, so its undefined
-        /// bits can be masked like those of the FLAGS register.
+        /// Where upstream says the FLAGS word the exception pushed sits (one
+        /// byte low when SP is odd; the test derives it from the final SP).
         var flagAddress = 0
     }
     var idx = 0

@@ -19,6 +19,20 @@ enum X87Forms {
     /// (rounded up) then follows each one's own rounding.
     static let transcendentalULPs: UInt64 = 2
 
+    /// With the invalid-operation exception unmasked, a compare that raises
+    /// it leaves the condition codes (FCOM family) or EFLAGS (FCOMI family)
+    /// alone, says the SDM ("If the invalid-arithmetic-operand exception is
+    /// unmasked, the condition code flags are not set"); the AMD host sets
+    /// them to "unordered" anyway. They are not compared in that case.
+    static func unmaskedInvalidCompare(_ b: inout CaseBuilder, eflags: Bool) {
+        guard b.fpu[0] & 1 == 0 else { return }
+        if eflags {
+            b.undefined.flags |= EFLAGSBits.zf | EFLAGSBits.pf | EFLAGSBits.cf | EFLAGSBits.of | EFLAGSBits.sf | EFLAGSBits.af
+        } else {
+            b.undefined.fpuStatus |= c0 | c2 | c3
+        }
+    }
+
     static var all: [InstructionForm] {
         arithmetic + compares + loads + stores + stackOps + functions + transcendentals + control + aliases
     }
@@ -41,12 +55,14 @@ enum X87Forms {
                 let a = b.modrmMemory(reg: r, span: 0..<(double ? 8 : 4))
                 if double { b.patch(at: a, value: b.float64(), size: 8) } else { b.patch(at: a, value: UInt64(b.float32()), size: 4) }
                 b.undefined.fpuStatus = u
+                if compare { unmaskedInvalidCompare(&b, eflags: false) }
                 b.endX87()
             })
             forms.append(InstructionForm("\(name) st,st(i)", cases: 120) { b in
                 b.x87State()
                 b.bytes(0xD8, 0xC0 | r << 3 | UInt8(b.below(8)))
                 b.undefined.fpuStatus = u
+                if compare { unmaskedInvalidCompare(&b, eflags: false) }
                 b.endX87()
             })
             guard !compare else { continue }
@@ -72,6 +88,7 @@ enum X87Forms {
                 let a = b.modrmMemory(reg: UInt8(n), span: 0..<(short ? 2 : 4))
                 b.patch(at: a, value: UInt64(b.value(size: short ? 2 : 4)), size: short ? 2 : 4)
                 b.undefined.fpuStatus = n == 2 || n == 3 ? 0 : onlyC1
+                if n == 2 || n == 3 { unmaskedInvalidCompare(&b, eflags: false) }
                 b.endX87()
             })
         }
@@ -90,6 +107,10 @@ enum X87Forms {
             InstructionForm(name, cases: 120) { b in
                 b.x87State()
                 b.bytes(escape, base + UInt8(b.below(8)))
+                let setsEFLAGS = name.contains("COMI")
+                // FCOMI/FUCOMI: "C1: set to 0", but the host leaves C1 as it was.
+                if setsEFLAGS { b.undefined.fpuStatus = c1 }
+                unmaskedInvalidCompare(&b, eflags: setsEFLAGS)
                 b.endX87()
             }
         }
@@ -97,6 +118,7 @@ enum X87Forms {
             forms.append(InstructionForm(name, cases: 120) { b in
                 b.x87State(depth: name == "FXAM" && b.chance(0.2) ? 0 : nil)
                 b.bytes(bytes)
+                if name != "FXAM" { unmaskedInvalidCompare(&b, eflags: false) }
                 b.endX87()
             })
         }
@@ -264,10 +286,36 @@ enum X87Forms {
                 }
                 setRegister(&b, st: 0, (dividend, dividendSE))
                 b.bytes(0xD9, second)
+                // C0, C3 (and C1) are quotient bits; without a quotient (a
+                // NaN, infinite, unsupported or empty operand, a zero
+                // divisor, or an unmasked exception that suppresses the
+                // result) the SDM gives them no value, and the host keeps C0
+                // and C3 while clearing C1 and C2.
+                let divisor = stackValue(b, st: 1)
+                if !isFinite(stackValue(b, st: 0)) || !isFinite(divisor) || divisor?.0 == 0 || b.x87Unmasked {
+                    b.undefined.fpuStatus = c0 | c3
+                }
                 b.endX87()
             })
         }
         return forms
+    }
+
+    /// ST(`st`) in the case's initial state; nil when empty.
+    static func stackValue(_ b: CaseBuilder, st: Int) -> CaseBuilder.Float80Bits? {
+        let top = Int(b.fpu[3] >> 3) & 7
+        guard b.fpu[4] & (1 << UInt8((top + st) & 7)) != 0 else { return nil }
+        let at = 32 + 16 * st
+        let significand = (0..<8).reduce(UInt64(0)) { $0 | UInt64(b.fpu[at + $1]) << (8 * UInt64($1)) }
+        return (significand, UInt16(b.fpu[at + 8]) | UInt16(b.fpu[at + 9]) << 8)
+    }
+
+    /// A finite value in a supported format (not empty, NaN, infinite,
+    /// unnormal or pseudo-NaN/infinity).
+    static func isFinite(_ v: CaseBuilder.Float80Bits?) -> Bool {
+        guard let (significand, se) = v else { return false }
+        let e = se & 0x7FFF
+        return e != 0x7FFF && (e == 0 || significand >> 63 == 1)
     }
 
     /// Puts a value in ST(`st`) and marks it not empty.
@@ -296,11 +344,15 @@ enum X87Forms {
                 var x = b.float80()
                 switch name {
                 case "F2XM1":
-                    // -1 ≤ x ≤ +1.
-                    if x.1 & 0x7FFF >= 0x3FFF && x.1 & 0x7FFF != 0x7FFF { x = (b.rng.next() | CaseBuilder.explicitOne, x.1 & 0x8000 | UInt16(0x3FFF - 1 - b.below(40))) }
+                    // -1 ≤ x ≤ +1 (infinities are outside too; NaNs stay).
+                    if x.1 & 0x7FFF >= 0x3FFF && (x.1 & 0x7FFF != 0x7FFF || x.0 << 1 == 0) {
+                        x = (b.rng.next() | CaseBuilder.explicitOne, x.1 & 0x8000 | UInt16(0x3FFF - 1 - b.below(40)))
+                    }
                 case "FYL2XP1":
                     // |x| < 1 − √2/2 ≈ 0.29.
-                    if x.1 & 0x7FFF >= 0x3FFD && x.1 & 0x7FFF != 0x7FFF { x = (b.rng.next() | CaseBuilder.explicitOne, x.1 & 0x8000 | UInt16(0x3FFD - 1 - b.below(40))) }
+                    if x.1 & 0x7FFF >= 0x3FFD && (x.1 & 0x7FFF != 0x7FFF || x.0 << 1 == 0) {
+                        x = (b.rng.next() | CaseBuilder.explicitOne, x.1 & 0x8000 | UInt16(0x3FFD - 1 - b.below(40)))
+                    }
                 case "FYL2X":
                     if b.chance(0.8) { x.1 &= 0x7FFF }
                 case "FPTAN", "FSIN", "FCOS", "FSINCOS":
@@ -362,7 +414,9 @@ enum X87Forms {
             // An operation that may raise an unmasked exception, then FWAIT
             // (#MF at the FWAIT), or the waiting FSTSW AX (9B DF E0).
             b.x87State(control: UInt16(0x0340 | b.below(64)))
-            let ops: [[UInt8]] = [[0xDE, 0xF9], [0xD9, 0xFA], [0xD8, 0xC1], [0xDE, 0xC9], [0xD9, 0xF1], [0xDB, 0xE3]]
+            // FDIVP, FSQRT, FADD, FMULP, FDIV ST(0),ST(1), FNINIT (which
+            // clears the exception, so FWAIT does nothing).
+            let ops: [[UInt8]] = [[0xDE, 0xF9], [0xD9, 0xFA], [0xD8, 0xC1], [0xDE, 0xC9], [0xD8, 0xF1], [0xDB, 0xE3]]
             b.bytes(ops[b.below(ops.count)])
             b.undefined.fpuStatus = allConditions
             b.end()
@@ -500,6 +554,7 @@ enum X87Forms {
                 b.bytes(escape, base + UInt8(b.below(8)))
                 // The compare aliases define C0–C3; the rest follow FSTP/FXCH/FFREE.
                 b.undefined.fpuStatus = escape == 0xDC || escape == 0xDE ? 0 : allConditions
+                if escape == 0xDC || escape == 0xDE { unmaskedInvalidCompare(&b, eflags: false) }
                 b.endX87()
             },
         ]
