@@ -1,16 +1,16 @@
-/// The one place where an exact result becomes a representable one: the
-/// x87 control word's rounding and precision control applied to a value
-/// known to more bits than the destination holds, with the overflow,
-/// underflow and precision exceptions that rounding raises
-/// (SDM vol. 1, 4.8.4, 4.9.1.4–4.9.1.6, 8.1.5.2–8.1.5.3).
-///
-/// Every producer of a rounded result (add, multiply, divide, square root,
-/// scale, stores to m32fp/m64fp) computes its result exactly — a 64-bit
-/// significand plus 64 further bits with a sticky bit — and calls
-/// `X87Rounder.round`. Precision control rounds the significand to 24 or
-/// 53 bits in a single step from the exact value, so there is no double
-/// rounding; the exponent range stays the extended one, as on the hardware.
-/// Tininess is detected after rounding, as the x87 does.
+// The one place where an exact result becomes a representable one: the
+// x87 control word's rounding and precision control applied to a value
+// known to more bits than the destination holds, with the overflow,
+// underflow and precision exceptions that rounding raises
+// (SDM vol. 1, 4.8.4, 4.9.1.4–4.9.1.6, 8.1.5.2–8.1.5.3).
+//
+// Every producer of a rounded result (add, multiply, divide, square root,
+// scale, stores to m32fp/m64fp) computes its result exactly — a 64-bit
+// significand plus 64 further bits with a sticky bit — and calls
+// `X87Rounder.round`. Precision control rounds the significand to 24 or
+// 53 bits in a single step from the exact value, so there is no double
+// rounding; the exponent range stays the extended one, as on the hardware.
+// Tininess is detected after rounding, as the x87 does.
 
 /// FSW bits (SDM vol. 1, figure 8-4).
 enum X87Status {
