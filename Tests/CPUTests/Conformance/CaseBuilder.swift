@@ -75,12 +75,6 @@ struct CaseBuilder {
     }
     func isPinned(_ r: UInt8) -> Bool { pinned & (1 << r) != 0 }
 
-    /// A register the case has not fixed yet (never ESP unless `allowESP`).
-    mutating func freeRegister(allowESP: Bool = false) -> UInt8 {
-        let candidates = (0..<8).map(UInt8.init).filter { !isPinned($0) && ($0 != 4 || allowESP) }
-        return candidates.isEmpty ? 0 : candidates[below(candidates.count)]
-    }
-
     // MARK: - Memory
 
     /// Writes `bytes` at linear address `address` in the data region.

@@ -24,8 +24,6 @@ enum FXSaveImage {
     /// FXSAVE only while an x87 exception is pending, so they are compared
     /// only through FNSTENV/FNSAVE images, which always hold them.
     static let pointerBytes = 6..<24
-    /// MXCSR and MXCSR_MASK: SSE state, which a P6 (Pentium Pro/II) lacks.
-    static let mxcsrBytes = 24..<32
 
     static func word(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
 

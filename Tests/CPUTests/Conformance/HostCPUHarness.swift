@@ -77,8 +77,8 @@ final class HostCPUHarness {
         let outURL = directory.appendingPathComponent("out.bin")
         let errURL = directory.appendingPathComponent("err.txt")
         try input.write(to: inURL)
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        try Data().write(to: outURL)
+        try Data().write(to: errURL)
         let p = Process()
         p.executableURL = executable
         p.standardInput = try FileHandle(forReadingFrom: inURL)
