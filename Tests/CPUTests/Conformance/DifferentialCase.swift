@@ -52,7 +52,8 @@ struct UndefinedParts {
     var registers: [UInt32] = Array(repeating: 0, count: 8)
     /// Offsets in the data region whose final content is undefined.
     var memory: [Range<Int>] = []
-    /// x87 status-word bits (C0–C3) left undefined.
+    /// x87 status-word bits left undefined (condition codes; PE for the
+    /// transcendentals).
     var fpuStatus: UInt16 = 0
     /// Transcendental results: the SDM promises an error below 1 ulp, not
     /// the exact rounding, so ST registers may differ by this many ulps.

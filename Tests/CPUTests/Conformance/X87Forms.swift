@@ -18,6 +18,10 @@ enum X87Forms {
     /// 8.3.10) for each of two processors, so they may be 2 ulps apart; C1
     /// (rounded up) then follows each one's own rounding.
     static let transcendentalULPs: UInt64 = 2
+    /// Nor does the SDM say whether a transcendental whose result happens to
+    /// be exact (log2 4 = 2) signals precision; the host always does. PE is
+    /// not compared for them, and masked so it cannot raise #MF.
+    static let precision: UInt16 = 0x20
 
     /// With the invalid-operation exception unmasked, a compare that raises
     /// it leaves the condition codes (FCOM family) or EFLAGS (FCOMI family)
@@ -366,8 +370,9 @@ enum X87Forms {
                 default: break
                 }
                 setRegister(&b, st: 0, x)
+                b.fpu[0] |= UInt8(precision)
                 b.bytes(0xD9, second)
-                b.undefined.fpuStatus = u
+                b.undefined.fpuStatus = u | precision
                 b.undefined.fpuULPs = transcendentalULPs
                 b.endX87()
             })
