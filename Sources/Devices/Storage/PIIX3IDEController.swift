@@ -124,7 +124,7 @@ public final class PIIX3IDEController: PCIDevice, PortDevice {
             }
         }
         let address = barAddress(PIIX3IDEController.busMasterBAR)
-        let base: UInt16? = ioEnabled && address != 0 && address + PIIX3IDEController.busMasterSize <= 0x10000
+        let base: UInt16? = ioEnabled && address != 0 && UInt64(address) + UInt64(PIIX3IDEController.busMasterSize) <= 0x10000
             ? UInt16(address) : nil
         guard base != busMasterBase else { return }
         if let old = busMasterBase {
