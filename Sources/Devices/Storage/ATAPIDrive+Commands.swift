@@ -258,7 +258,7 @@ extension ATAPIDrive {
             case 1: wanted = f.code >= startingFeature && f.current
             default: wanted = f.code == startingFeature
             }
-            guard wanted, length + 4 + f.data.count <= IDEDevice.bufferCapacity else { continue }
+            guard wanted else { continue }
             put16(f.code, at: length)
             put8(f.version << 2 | (f.persistent ? 0x02 : 0) | (f.current ? 0x01 : 0), at: length + 2)
             put8(f.data.count, at: length + 3)
