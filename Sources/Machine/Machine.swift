@@ -64,6 +64,7 @@ public final class Machine {
             self.tripleFault = true
             self.resetRequested = true
         }
+        try attachDrives()
         connectConsoles()
         connectTrace()
     }

@@ -38,9 +38,15 @@ public final class Motherboard: InterruptAcknowledge {
     public private(set) var nextDeadline: UInt64 = 0
     public var onResetRequest: (() -> Void)?
     private let memory: PhysicalMemory
+    private let ramSize: Int
+    /// The CMOS boot order SeaBIOS falls back on without a `bootorder` file.
+    public var bootOrder: [RealTimeClock.BootDevice] = [.cdrom, .hardDisk] {
+        didSet { rtc.configure(ramBelow4G: UInt64(ramSize), bootOrder: bootOrder, checkFloppySignature: false) }
+    }
 
     init(memory: PhysicalMemory, ioBus: IOBus, clock: MachineClock, bios: [UInt8], vgaBIOS: [UInt8], ramSize: Int) {
         self.memory = memory
+        self.ramSize = ramSize
         pit = ProgrammableIntervalTimer(clock: clock, irq0: InterruptLine(pic, 0))
         portB = SystemControlPortB(pit: pit, clock: clock)
         rtc = RealTimeClock(clock: clock, irq: InterruptLine(pic, 8))
@@ -71,7 +77,7 @@ public final class Motherboard: InterruptAcknowledge {
         ioBus.register(pci, ports: 0xCF8...0xCFF)
         resetControl.register(on: ioBus)   // after the PCI bus: byte writes to CF9 are the reset register
 
-        rtc.configure(ramBelow4G: UInt64(ramSize), bootOrder: [.cdrom, .hardDisk], checkFloppySignature: false)
+        rtc.configure(ramBelow4G: UInt64(ramSize), bootOrder: bootOrder, checkFloppySignature: false)
         firmwareConfig.addFile("etc/e820", FirmwareConfig.e820Table([
             .init(address: 0, length: UInt64(ramSize), type: .ram),
         ]))
