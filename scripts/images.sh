@@ -244,11 +244,13 @@ load_order() {
         dep_path[$key]=$path
         dep_list[$key]=$deps
     done <"$modroot/modules.dep"
-    while read -r path; do
-        name=${path##*/}
-        key=${name%%.ko*}
-        builtin[${key//-/_}]=1
-    done <"$modroot/modules.builtin"
+    if [ -f "$modroot/modules.builtin" ]; then
+        while read -r path; do
+            name=${path##*/}
+            key=${name%%.ko*}
+            builtin[${key//-/_}]=1
+        done <"$modroot/modules.builtin"
+    fi
 
     visit() {
         local key=$1 dep
@@ -481,7 +483,9 @@ build_target() {
     [ -f "$vmlinuz" ] || die "$target: no kernel image in the package"
     modroot=$kroot/lib/modules/$kver
     log "$target: kernel $kver; resolving module dependencies with depmod"
-    depmod -b "$kroot" "$kver"
+    # (The netboot initrd lacks modules.builtin.modinfo; depmod only needs it
+    # for modprobe's aliases, which this image does not use.)
+    depmod -b "$kroot" "$kver" 2>&1 | { grep -v 'modules.builtin.modinfo' >&2 || true; }
 
     local order=() missing
     mapfile -t order < <(load_order "$modroot" 2>"$work/load-order.notes")
