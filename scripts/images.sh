@@ -43,12 +43,15 @@ set -Eeuo pipefail
 
 log() { echo "images: $*"; }
 warn() { echo "images: warning: $*" >&2; }
-# die exits with 3, which the ERR trap passes on quietly, so a die inside a
-# command substitution prints one line, not two.
+# die exits with 3, which the ERR trap passes on quietly (as it does 141, a
+# closed output pipe), so a die inside a command substitution prints one
+# line, not two.
 die() { echo "images: error: $*" >&2; exit 3; }
-trap 'rc=$?; [ $rc -eq 3 ] || echo "images: error: unexpected failure (exit $rc) at line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
+trap 'rc=$?; [ $rc -eq 3 ] || [ $rc -eq 141 ] || echo "images: error: unexpected failure (exit $rc) at line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
 work=""
 trap '[ -z "$work" ] || rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -83,11 +86,11 @@ for arg in "$@"; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=(tiny-i386 live-amd64)
 
-mkdir -p "$images"
-images=$(cd "$images" && pwd -P)
+images=$(realpath -m "$images")
 case "$images/" in
-    "$(cd "$repo" && pwd -P)/"*) die "NOVABOX_IMAGES ($images) is inside the repository; point it elsewhere" ;;
+    "$(realpath "$repo")/"*) die "NOVABOX_IMAGES ($images) is inside the repository; point it elsewhere" ;;
 esac
+mkdir -p "$images"
 debs=$images/debs
 mkdir -p "$debs/partial" "$images/apt/lists/partial" "$images/apt/cache/archives/partial"
 
@@ -97,6 +100,8 @@ if ! flock -n 9; then
     log "waiting for another images.sh run on $images"
     flock 9
 fi
+# What a killed run left behind.
+rm -rf "$images"/.build-*
 
 # --- tools -------------------------------------------------------------------
 
@@ -514,6 +519,9 @@ build_target() {
     mapfile -t module_files < <(sed "s|^|lib/modules/$kver/|; s|\$|.ko|" "$root/lib/modules/$kver/load-order")
     verify_outputs "$target" "$work" "$kver" "${module_files[@]}"
 
+    # The entry goes first, so files moved without their new entry never pass
+    # for up to date.
+    rm -f "$images/$target.manifest"
     local ext
     for ext in iso vmlinuz initrd cmdline; do
         mv -f "$work/$target.$ext" "$images/$target.$ext"
