@@ -157,8 +157,13 @@ enum X87Rounder {
                                exceptions: X87Status.underflow | (normal.inexact ? X87Status.precision : 0),
                                roundedUp: normal.up)
         }
-        // Masked, or so tiny that even the adjusted exponent is out of
-        // range (FSCALE): the denormalized result, with #U.
+        if tiny && unmasked {
+            // So tiny that even the adjusted exponent is out of range
+            // (FSCALE): the reference host delivers a signed zero.
+            return RoundedReal(negative: negative, exponent: 0, significand: 0,
+                               exceptions: X87Status.underflow | X87Status.precision)
+        }
+        // Masked: the denormalized result, with #U if inexact.
         // Denormalize to the smallest exponent, then round at the same bit.
         let shift = Int(1 - biased)
         let denormalized: UInt128
@@ -212,11 +217,12 @@ enum X87Rounder {
                                exceptions: X87Status.overflow | (normal.inexact ? X87Status.precision : 0),
                                roundedUp: normal.up)
         }
-        // Masked, or beyond even the adjusted range (FSCALE): ∞ or the
-        // largest finite value, by the rounding direction.
+        // Masked: ∞ or the largest finite value, by the rounding
+        // direction. Unmasked and beyond even the adjusted range (FSCALE):
+        // ∞ whatever the direction, as the reference host delivers.
         let flags = X87Status.overflow | X87Status.precision
         let toInfinity: Bool
-        switch control.rounding {
+        switch control.masks(X87Status.overflow) ? control.rounding : .nearestEven {
         case .nearestEven: toInfinity = true
         case .down: toInfinity = negative
         case .up: toInfinity = !negative

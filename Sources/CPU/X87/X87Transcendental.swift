@@ -20,7 +20,14 @@ import Glibc
 ///   evaluate on the reduced argument with libm: large arguments come out
 ///   as inaccurate as on the hardware, and within an ulp or two of it;
 /// - a denormal result raises #U with #P; an unmasked #U does not apply
-///   the exponent bias adjustment here.
+///   the exponent bias adjustment to libm results. The tiny cases where
+///   it matters (F2XM1 and FYL2XP1 of |x| < 2^-128, FPATAN of
+///   |y/x| < 2^-65 with x > 0) bypass libm: there the function is its
+///   first-order term, computed here exactly and rounded once (RC, C1,
+///   #U with the bias adjustment all as for FMUL/FDIV).
+/// FYL2XP1 forms y·ln(1 + x)·log2 e with a 128-bit log2 e and rounds
+/// once, so only libm's ln(1 + x) (about 1 ulp) separates it from the
+/// hardware's.
 /// FYL2X and FYL2XP1 multiply by y in `ExtendedArithmetic`, so that step
 /// does follow RC and PC and reports C1.
 extension CPU {
@@ -73,6 +80,12 @@ extension CPU {
             // Outside −1…+1 the result is undefined (SDM); the operand is
             // left as it is with #P, as the reference host's x87 does.
             o = X87Outcome(x, exceptions: X87Status.precision)
+        } else if x.unpacked.exponent < -128 {
+            // 2^x − 1 = x·ln 2·(1 + x·ln 2/2 + …): below 2^-128 the
+            // correction is beyond the sticky bit, so x·ln 2 rounded once
+            // is the result — also for a tiny one, which libm's Float80
+            // would denormalize before the bias adjustment could apply.
+            o = CPU.productWithConstant(x, CPU.ln2, exponent: -1, fpuControl)
         } else {
             let v = x.float80
             if v == 1 || v == -1 {
@@ -159,11 +172,56 @@ extension CPU {
         } else if y.isInfinity {
             o = X87Outcome(.infinity(negative: negative))
         } else {
-            let log2OnePlusX = log1pl(x.float80) * (1.442695040888963407359924681001892137 as Float80)
-            o = ExtendedArithmetic.multiply(y, ExtendedReal(log2OnePlusX), c)
-            o.exceptions |= X87Status.precision
+            // y·log2(1 + x) = y·ln(1 + x)·log2 e with one rounding after
+            // libm's ln(1 + x). Below 2^-128, ln(1 + x) = x to beyond the
+            // sticky bit (and a denormal x would lose bits in Float80).
+            let ln = x.unpacked.exponent < -128 ? x : ExtendedReal(log1pl(x.float80))
+            let scaled = CPU.wideProduct(ln.unpacked.significand, CPU.log2e)
+            let t = ln.unpacked.exponent + scaled.carry
+            let p = CPU.wideProduct(y.unpacked.significand, scaled.significand | 1)
+            o = CPU.roundedInexact(negative: negative, exponent: y.unpacked.exponent + t + p.carry, p.significand, c)
         }
         o.exceptions |= flags
+        return o
+    }
+
+    // MARK: - Products with irrational constants
+
+    /// ln 2 and log2 e to 128 bits (truncated; integer bit at bit 127).
+    static let ln2: UInt128 = 0xB172_17F7_D1CF_79AB_C9E3_B398_03F2_F6AF
+    static let log2e: UInt128 = 0xB8AA_3B29_5C17_F0BB_BE87_FED0_691D_3E88
+
+    /// The top 128 bits of a × b for significands with their top bits set
+    /// (a: bit 63, b: bit 127), normalized to bit 127, low bits folded
+    /// into bit 0; `carry` is 1 when the product reached the next power
+    /// of two (the exponents add, plus `carry`).
+    static func wideProduct(_ a: UInt64, _ b: UInt128) -> (significand: UInt128, carry: Int32) {
+        let high = UInt128(a) * (b >> 64)
+        let low = UInt128(a) * (b & UInt128(UInt64.max))
+        let top = high + (low >> 64) // < 2^128: a·b < 2^192
+        let rest = UInt64(truncatingIfNeeded: low)
+        if top >> 127 != 0 { return (top | (rest != 0 ? 1 : 0), 1) }
+        return (top << 1 | UInt128(rest >> 63) | (rest << 1 != 0 ? 1 : 0), 0)
+    }
+
+    /// x × k for an irrational constant k = significand × 2^(exponent − 127),
+    /// rounded once to extended precision under RC; always inexact.
+    static func productWithConstant(_ x: ExtendedReal, _ k: UInt128, exponent: Int32,
+                                    _ c: X87ControlWord) -> X87Outcome {
+        let u = x.unpacked
+        let p = wideProduct(u.significand, k)
+        return roundedInexact(negative: x.isNegative, exponent: u.exponent + exponent + p.carry, p.significand, c)
+    }
+
+    /// sign × significand × 2^(exponent − 127) of a value known to be
+    /// irrational (so sticky), rounded once to extended precision.
+    static func roundedInexact(negative: Bool, exponent: Int32, _ significand: UInt128,
+                               _ c: X87ControlWord) -> X87Outcome {
+        var o = X87Outcome(X87Rounder.round(negative: negative, exponent: exponent,
+                                            significand: UInt64(truncatingIfNeeded: significand >> 64),
+                                            extra: UInt64(truncatingIfNeeded: significand) | 1,
+                                            format: .extended, control: c))
+        o.exceptions |= X87Status.precision
         return o
     }
 
@@ -184,8 +242,18 @@ extension CPU {
             completeArithmetic(X87Outcome(.indefinite, exceptions: flags), destination: 1, pop: true)
             return
         }
-        let v = atan2l(y.float80, x.float80)
-        var o = libmOutcome(v, exact: v == 0)
+        var o: X87Outcome
+        if !x.isNegative && x.isFiniteNonzero && y.isFiniteNonzero
+            && y.unpacked.exponent - x.unpacked.exponent < -66 {
+            // arctan t = t·(1 − t²/3 + …): for |t| < 2^-65 the quotient
+            // rounded once is the result — also a tiny one, which must
+            // reach #U (and its bias adjustment) as the hardware's does.
+            o = ExtendedArithmetic.divide(y, x, X87ControlWord(raw: fpuControlWord | 0x0300))
+            o.exceptions |= X87Status.precision
+        } else {
+            let v = atan2l(y.float80, x.float80)
+            o = libmOutcome(v, exact: v == 0)
+        }
         o.exceptions |= flags
         completeArithmetic(o, destination: 1, pop: true)
     }
@@ -301,6 +369,8 @@ extension CPU {
             if pushes { fpuPush(second.value) }
             let up = first.roundedUp || (pushes && second.roundedUp)
             setConditionCodes(up ? X87Status.c1 : 0, mask: X87Status.c1 | X87Status.c2)
+        } else {
+            setConditionCodes(0, mask: X87Status.c1 | X87Status.c2)
         }
         raiseX87(exceptions)
     }
