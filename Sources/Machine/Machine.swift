@@ -58,6 +58,8 @@ public final class Machine {
                             ramSize: configuration.ramSize)
         ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
         cpu.interruptController = board
+        clock.instructionCounter = { [unowned cpu] in cpu.instructionCount }
+        cpu.cycleSource = { [unowned clock] in clock.now }
         coprocessorError = CoprocessorErrorPort(cpu: cpu, board: board, bus: ioBus)
         board.onResetRequest = { [unowned self] in self.resetRequested = true; self.cpu.stopRequested = true }
         cpu.onTripleFault = { [unowned self] in
@@ -149,8 +151,7 @@ public final class Machine {
                 idle(until: nextDeadline)
                 continue
             }
-            let n = cpu.run(Machine.batch)
-            clock.instructions &+= UInt64(n)
+            cpu.run(Machine.batch)
         }
     }
 

@@ -18,6 +18,8 @@ public final class CPU {
     public var interruptRequested = false
     /// Guest instructions retired since power-on.
     public var instructionCount: UInt64 = 0
+    /// Cycles for RDTSC; the machine sets its clock here (see MSRs.swift).
+    public var cycleSource: (() -> UInt64)?
 
     /// EIP of the instruction being executed (faults report it).
     public internal(set) var currentEIP: UInt32 = 0
