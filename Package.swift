@@ -21,7 +21,8 @@ let package = Package(
         .target(name: "CPU", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Devices", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices"], swiftSettings: optimize),
-        .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices"], swiftSettings: optimize),
+        .target(name: "Debugger", dependencies: ["Machine", "CPU", "MMU", "Devices"], swiftSettings: optimize),
+        .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices", "Debugger"], swiftSettings: optimize),
         .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU"],
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
 
