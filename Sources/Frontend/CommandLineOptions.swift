@@ -11,6 +11,7 @@ struct UsageError: Error {
 /// libraries read as bundles of short flags.
 struct CommandLineOptions {
     var configuration = MachineConfiguration()
+    var debug = DebugOptions()
     var showHelp = false
     var showVersion = false
 
@@ -35,6 +36,8 @@ struct CommandLineOptions {
     Tracing:
       -d CATEGORIES         comma-separated: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all
       -D FILE               write the trace to FILE instead of stderr
+
+    \(DebugOptions.usage)
 
       -h, -help             this text
       -version              the version
@@ -95,6 +98,14 @@ struct CommandLineOptions {
                     throw UsageError("-d \(bad): unknown trace category; known: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all")
                 }
             case "-D": o.configuration.trace.file = try value(flag)
+            case "-monitor": o.debug.monitor = try DebugOptions.endpoint(flag, try value(flag))
+            case "-gdb": o.debug.gdb = try DebugOptions.gdbEndpoint(try value(flag))
+            case "-s": o.debug.gdb = ("", 1234)
+            case "-S": o.debug.startPaused = true
+            case "-history":
+                let text = try value(flag)
+                guard let n = Int(text), (1...1_000_000).contains(n) else { throw UsageError("-history \(text): give a count from 1 to 1000000") }
+                o.debug.history = n
             default:
                 throw UsageError("unknown option \(raw) (see novabox -help)")
             }
