@@ -30,6 +30,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"]),
+        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "CPU", "MMU"]),
     ],
     swiftLanguageModes: [.v5]
 )
