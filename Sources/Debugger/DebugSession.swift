@@ -198,7 +198,7 @@ public final class DebugSession {
         cpu.onException = { [unowned self] fault, eip in
             exception?(fault, eip)
             if let e = events.first(where: { $0.event == .exception(fault.vector) }) {
-                stopMachine(.event(id: e.id, description: "exception #\(fault.name) (vector \(fault.vector)) at \(hex(cpu.segment(.cs).pointee.selector, 4)):\(hex(eip, 8))"))
+                stopMachine(.event(id: e.id, description: "exception \(fault.name) (vector \(fault.vector)) at \(hex(cpu.segment(.cs).pointee.selector, 4)):\(hex(eip, 8))"))
             }
         }
         let interrupt = cpu.onInterrupt

@@ -105,7 +105,7 @@ public final class ExecutionHistory {
     public func tripleFaultReport() -> [String] {
         var lines = ["triple fault at icount \(cpu.instructionCount); exception chain (oldest first):"]
         for e in exceptions.suffix(8) {
-            lines.append("  #\(e.name) (vector \(e.vector))\(e.errorCode.map { " error \(hex($0, 4))" } ?? "") at \(hex(e.cs, 4)):\(hex(e.eip, 8)) icount \(e.instructionCount)")
+            lines.append("  \(e.name) (vector \(e.vector))\(e.errorCode.map { " error \(hex($0, 4))" } ?? "") at \(hex(e.cs, 4)):\(hex(e.eip, 8)) icount \(e.instructionCount)")
         }
         let view = GuestMemoryView(cpu: cpu)
         let cs = cpu.segment(.cs).pointee

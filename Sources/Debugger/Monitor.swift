@@ -117,7 +117,7 @@ public final class Monitor {
             return lines.isEmpty ? ["no breakpoints, watchpoints or events"] : lines
         case "history":
             var lines = session.history.recentExceptions.map {
-                "#\($0.name) (vector \($0.vector))\($0.errorCode.map { " error \(hex($0, 4))" } ?? "") at \(hex($0.cs, 4)):\(hex($0.eip, 8)) icount \($0.instructionCount)"
+                "\($0.name) (vector \($0.vector))\($0.errorCode.map { " error \(hex($0, 4))" } ?? "") at \(hex($0.cs, 4)):\(hex($0.eip, 8)) icount \($0.instructionCount)"
             }
             if lines.isEmpty { lines.append("no exceptions recorded") }
             if session.history.recordsInstructions {
