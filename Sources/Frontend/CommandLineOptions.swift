@@ -111,6 +111,9 @@ struct CommandLineOptions {
             }
             k += 1
         }
+        if o.debug.startPaused && o.debug.monitor == nil && o.debug.gdb == nil {
+            throw UsageError("-S starts paused: add -gdb tcp::PORT, -s or -monitor so something can continue it")
+        }
         return o
     }
 
