@@ -78,7 +78,10 @@ enum Socket {
     static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            // send() with MSG_NOSIGNAL: a vanished peer must not raise
+            // SIGPIPE; the terminal (-monitor stdio) is not a socket.
+            var n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == ENOTSOCK { n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
             if n <= 0 {
                 if n < 0 && errno == EINTR { continue }
                 return false
