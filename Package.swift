@@ -21,7 +21,8 @@ let package = Package(
         .target(name: "CPU", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Devices", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices"], swiftSettings: optimize),
-        .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices"], swiftSettings: optimize),
+        .target(name: "Debugger", dependencies: ["Machine", "CPU", "MMU", "Devices"], swiftSettings: optimize),
+        .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices", "Debugger"], swiftSettings: optimize),
         .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU"],
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
 
@@ -29,6 +30,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"]),
+        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "CPU", "MMU"]),
     ],
     swiftLanguageModes: [.v5]
 )

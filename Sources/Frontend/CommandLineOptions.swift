@@ -11,6 +11,7 @@ struct UsageError: Error {
 /// libraries read as bundles of short flags.
 struct CommandLineOptions {
     var configuration = MachineConfiguration()
+    var debug = DebugOptions()
     var showHelp = false
     var showVersion = false
 
@@ -42,6 +43,8 @@ struct CommandLineOptions {
     Tracing:
       -d CATEGORIES         comma-separated: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all
       -D FILE               write the trace to FILE instead of stderr
+
+    \(DebugOptions.usage)
 
       -h, -help             this text
       -version              the version
@@ -116,10 +119,21 @@ struct CommandLineOptions {
                     throw UsageError("-d \(bad): unknown trace category; known: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all")
                 }
             case "-D": o.configuration.trace.file = try value(flag)
+            case "-monitor": o.debug.monitor = try DebugOptions.endpoint(flag, try value(flag))
+            case "-gdb": o.debug.gdb = try DebugOptions.gdbEndpoint(try value(flag))
+            case "-s": o.debug.gdb = ("", 1234)
+            case "-S": o.debug.startPaused = true
+            case "-history":
+                let text = try value(flag)
+                guard let n = Int(text), (1...1_000_000).contains(n) else { throw UsageError("-history \(text): give a count from 1 to 1000000") }
+                o.debug.history = n
             default:
                 throw UsageError("unknown option \(raw) (see novabox -help)")
             }
             k += 1
+        }
+        if o.debug.startPaused && o.debug.monitor == nil && o.debug.gdb == nil {
+            throw UsageError("-S starts paused: add -gdb tcp::PORT, -s or -monitor so something can continue it")
         }
         return o
     }

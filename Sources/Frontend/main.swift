@@ -1,3 +1,4 @@
+import Debugger
 import Glibc
 import Machine
 
@@ -33,8 +34,37 @@ nonisolated(unsafe) var interruptedMachine: Machine? = machine
 signal(SIGINT) { _ in interruptedMachine?.stop() }
 signal(SIGTERM) { _ in interruptedMachine?.stop() }
 
-SerialInput.start(machine)
-let reason = machine.run()
+// Exceptions are always remembered (they are rare), so a triple fault
+// prints its chain; the instruction ring only with -history.
+let history = ExecutionHistory(cpu: machine.cpu, instructionCapacity: options.debug.history ?? 64)
+if options.debug.history != nil { history.recordInstructions(true) }
+
+let reason: Machine.ExitReason
+if options.debug.sessionWanted {
+    let debug = options.debug
+    let session = DebugSession(machine: machine, startPaused: debug.startPaused, history: history)
+    let monitor = Monitor(session: session)
+    var ports: [AnyObject] = []
+    do {
+        if let gdb = debug.gdb {
+            let stub = try GDBStub(session: session, monitor: monitor, host: gdb.host, port: gdb.port)
+            fputs("novabox: gdb stub on tcp:\(gdb.host.isEmpty ? "127.0.0.1" : gdb.host):\(stub.port)\n", stderr)
+            ports.append(stub)
+        }
+        if let endpoint = debug.monitor {
+            let port = try MonitorPort(session: session, monitor: monitor, endpoint: endpoint)
+            if let tcp = port.tcpPort { fputs("novabox: monitor on tcp port \(tcp)\n", stderr) }
+            ports.append(port)
+        }
+    } catch {
+        fail("cannot listen: \(error.description)")
+    }
+    if debug.monitor != .stdio { SerialInput.start(machine) }
+    reason = withExtendedLifetime(ports) { session.run() }
+} else {
+    SerialInput.start(machine)
+    reason = machine.run()
+}
 
 if let dump = options.configuration.textScreenDump {
     let text = (machine.textScreen() ?? ["(the display is in a graphics mode)"]).joined(separator: "\n") + "\n"

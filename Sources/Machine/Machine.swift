@@ -30,6 +30,8 @@ public final class Machine {
         /// The guest reset with `-no-reboot` (a triple fault included).
         case guestReset(tripleFault: Bool)
         case stopped
+        /// The instruction budget given to `run(until:instructions:)` is spent.
+        case instructionLimit
     }
 
     private var resetRequested = false
@@ -126,9 +128,12 @@ public final class Machine {
 
     /// Runs until the guest clock reaches `guestSeconds` (default: the
     /// configured `-timeout`), a reset with `-no-reboot`, or `stop()`.
-    /// Can be called again to continue.
-    public func run(until guestSeconds: Double? = nil) -> ExitReason {
+    /// Can be called again to continue. With `instructions`, also returns
+    /// once that many instructions have run (the debugger's step and its
+    /// slices between polls of its connections).
+    public func run(until guestSeconds: Double? = nil, instructions: UInt64? = nil) -> ExitReason {
         let limitNs = (guestSeconds ?? configuration.timeLimit).map { UInt64($0 * 1e9) }
+        var remaining = instructions ?? UInt64.max
         var nextDeadline: UInt64 = 0
         defer { flushConsoles() }
         while true {
@@ -139,7 +144,8 @@ public final class Machine {
             if let limitNs { nextDeadline = min(nextDeadline, limitNs) }
             if serialInputQueue.hasData { board.uart.receive(serialInputQueue.drain()) }
             cpu.interruptRequested = board.interruptPending
-            if stopRequested { return .stopped }
+            if stopRequested { stopRequested = false; return .stopped }
+            if remaining == 0 { return .instructionLimit }
             if resetRequested {
                 resetRequested = false
                 if configuration.noReboot { return .guestReset(tripleFault: tripleFault) }
@@ -151,7 +157,8 @@ public final class Machine {
                 idle(until: nextDeadline)
                 continue
             }
-            cpu.run(Machine.batch)
+            let n = cpu.run(Int(min(UInt64(Machine.batch), remaining)))
+            remaining -= UInt64(n)
         }
     }
 
