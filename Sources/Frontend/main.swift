@@ -1,8 +1,9 @@
 import Glibc
 import Machine
 
-/// `novabox`: parse the command line, assemble the PC, run it headless.
-/// Every user mistake ends with one line on stderr and exit code 2.
+/// `novabox`: parse the command line, assemble the PC, run it in a window
+/// or headless. Every user mistake ends with one line on stderr and exit
+/// code 2.
 
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
 
@@ -28,13 +29,39 @@ do {
     fail(error.description)
 }
 
+// The window, when there is a display (or an error if -display sdl insisted).
+var console: SDLConsole? = nil
+if options.display != .none {
+    do {
+        console = try SDLConsole(machine: machine, scale: options.scale, fullScreen: options.fullScreen)
+    } catch where options.display == .sdl {
+        fail("-display sdl: no display to open a window on (\(error.reason)); run headless with -display none")
+    } catch {
+        // No display and none asked for: headless, as with -display none.
+    }
+}
+
 // Ctrl-C and SIGTERM end the run cleanly (consoles flushed, disks written).
 nonisolated(unsafe) var interruptedMachine: Machine? = machine
 signal(SIGINT) { _ in interruptedMachine?.stop() }
 signal(SIGTERM) { _ in interruptedMachine?.stop() }
 
 SerialInput.start(machine)
-let reason = machine.run()
+let reason: Machine.ExitReason
+if let window = console {
+    reason = window.run()
+    console = nil   // closes the window
+} else {
+    reason = machine.run()
+}
+
+if let path = options.screenshot {
+    do {
+        try Screenshot.write(machine.board.vga.scanout, to: path)
+    } catch {
+        fail(error.message)
+    }
+}
 
 if let dump = options.configuration.textScreenDump {
     let text = (machine.textScreen() ?? ["(the display is in a graphics mode)"]).joined(separator: "\n") + "\n"
