@@ -1,0 +1,370 @@
+import Foundation
+import XCTest
+@testable import Machine
+
+/// The window as a user meets it, on a virtual X server (Xvfb): SeaBIOS
+/// boots in a real SDL window; the window's pixels are captured through X,
+/// not through our renderer, and must equal the PNG our renderer writes;
+/// the text SeaBIOS prints is found in the capture by drawing it with the
+/// guest's own font (plane 2 of VGA memory); keys typed into the window
+/// through X reach SeaBIOS's keyboard handler (the port 60h reads in the
+/// I/O trace), and Ctrl+Alt+End makes SeaBIOS reset the machine.
+final class WindowTests: XCTestCase {
+    // MARK: - Tests
+
+    func testScreenshotOnExitShowsSeaBIOSText() throws {
+        try requireReleaseBuild()
+        try requireTools(["convert", "identify"])
+        let font = try GuestFont.shared()
+        let path = temporaryPath("screenshot.png")
+        let r = try NovaboxCommand.run(["-display", "none", "-serial", "none", "-icount", "2", "-timeout", "3",
+                                        "-screenshot", path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let image = try RGBImage(contentsOf: path)
+        XCTAssertEqual(image.width, 720)
+        XCTAssertEqual(image.height, 400)
+        for text in ["SeaBIOS (version", "No bootable device"] {
+            XCTAssertNotNil(font.find(text, in: image), "'\(text)' is not in the screenshot")
+        }
+    }
+
+    func testSeaBIOSInAWindowTakesKeysFromX() throws {
+        try requireReleaseBuild()
+        try requireTools(["Xvfb", "xdotool", "import", "convert", "identify"])
+        let font = try GuestFont.shared()
+        let x = try XvfbSession()
+        defer { x.stop() }
+        let (log, trace, ours) = (temporaryPath("debugcon.log"), temporaryPath("io.trace"), temporaryPath("ours.png"))
+        let stderrPath = temporaryPath("stderr")
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let novabox = try NovaboxCommand.start(
+            ["-display", "sdl", "-scale", "2", "-serial", "none", "-debugcon", "file:" + log, "-no-reboot",
+             "-d", "ioport", "-D", trace, "-screenshot", ours],
+            environment: x.environment, stderr: FileHandle(forWritingAtPath: stderrPath))
+        defer { if novabox.isRunning { novabox.terminate() } }
+        let window = try x.findWindow(named: "^Novabox")
+
+        // SeaBIOS gives up booting; the window shows it at twice the size.
+        var capture: RGBImage?
+        let found = poll(seconds: 90) {
+            guard let image = try? x.capture(window), let shrunk = image.halved() else { return false }
+            capture = image
+            return font.find("No bootable device", in: shrunk) != nil
+        }
+        let screen = try XCTUnwrap(capture, "no capture of the window")
+        XCTAssertTrue(found, "'No bootable device' never showed in the window")
+        XCTAssertEqual(screen.width, 1440)
+        XCTAssertEqual(screen.height, 800)
+        XCTAssertTrue(screen.isMadeOf2x2Blocks, "scale 2 doubles every guest pixel")
+        let picture = try XCTUnwrap(screen.halved())
+        XCTAssertNotNil(font.find("SeaBIOS (version", in: picture))
+        let title = try x.run("xdotool", ["getwindowname", window])
+        XCTAssertTrue(title.contains("running · interpreter"), title)
+        XCTAssertTrue(title.contains("Ctrl+Alt+G"), title)
+
+        // A key typed into the window: SeaBIOS's IRQ1 handler reads its set 1 make and break.
+        _ = try x.run("xdotool", ["windowfocus", "--sync", window])
+        _ = try x.run("xdotool", ["key", "a"])
+        XCTAssertTrue(poll(seconds: 20) { self.keyboardReads(trace).contains([0x1E, 0x9E]) },
+                      "SeaBIOS did not read A's scancodes: \(keyboardReads(trace).suffix(20))")
+
+        // Ctrl+Alt+End is Ctrl+Alt+Del for the guest: SeaBIOS resets, -no-reboot ends the run.
+        _ = try x.run("xdotool", ["key", "ctrl+alt+End"])
+        XCTAssertTrue(poll(seconds: 30) { !novabox.isRunning }, "the guest did not reset after Ctrl+Alt+End")
+        novabox.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        XCTAssertEqual(novabox.terminationStatus, 0, stderr)
+        XCTAssertTrue(stderr.contains("the guest reset"), stderr)
+        XCTAssertTrue(keyboardReads(trace).contains([0x1D, 0x38, 0xE0, 0x53]), "Ctrl, Alt, Del makes as the guest read them")
+
+        // The PNG our renderer wrote at exit is the picture X showed, pixel for pixel.
+        let png = try RGBImage(contentsOf: ours)
+        XCTAssertEqual(png.width, picture.width)
+        XCTAssertEqual(png.height, picture.height)
+        XCTAssertTrue(png.pixels == picture.pixels, "the window and the -screenshot PNG differ")
+    }
+
+    func testClosingTheWindowStopsTheMachine() throws {
+        try requireTools(["Xvfb", "xdotool", "python3"])
+        let x = try XvfbSession()
+        defer { x.stop() }
+        let novabox = try NovaboxCommand.start(["-display", "sdl", "-serial", "none"], environment: x.environment)
+        defer { if novabox.isRunning { novabox.terminate() } }
+        let window = try x.findWindow(named: "^Novabox")
+        // What a window manager sends when the user clicks the close button.
+        _ = try x.run("python3", ["-c", WindowTests.closeWindow, window])
+        XCTAssertTrue(poll(seconds: 30) { !novabox.isRunning }, "novabox kept running after its window was closed")
+        novabox.waitUntilExit()
+        XCTAssertEqual(novabox.terminationReason, .exit)
+        XCTAssertEqual(novabox.terminationStatus, 0)
+    }
+
+    // MARK: - Support
+
+    func requireReleaseBuild() throws {
+        #if DEBUG
+        throw XCTSkip("SeaBIOS boots need a release build: run swift test -c release (scripts/test.sh)")
+        #endif
+        guard FileManager.default.fileExists(atPath: MachineConfiguration.defaultBIOS) else {
+            throw XCTSkip("SeaBIOS is not installed (apt-get install seabios)")
+        }
+    }
+
+    func requireTools(_ tools: [String]) throws {
+        for tool in tools where !XvfbSession.isInstalled(tool) {
+            throw XCTSkip("\(tool) is not installed (apt-get install xvfb xdotool imagemagick python3)")
+        }
+    }
+
+    func temporaryPath(_ name: String) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("novabox-window-\(getpid())-\(name)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// Bytes SeaBIOS read from port 60h, from the -d ioport trace.
+    func keyboardReads(_ trace: String) -> [UInt8] {
+        let text = (try? String(contentsOfFile: trace, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("in  port 0060 size 1 value ") else { return nil }
+            return UInt8(line.split(separator: " ").last!, radix: 16)
+        }
+    }
+
+    /// Sends WM_DELETE_WINDOW to the window given as argument, through libX11.
+    static let closeWindow = """
+    import ctypes, sys
+    x = ctypes.cdll.LoadLibrary('libX11.so.6')
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XInternAtom.restype = ctypes.c_ulong
+    x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [('type', ctypes.c_int), ('serial', ctypes.c_ulong), ('send_event', ctypes.c_int),
+                    ('display', ctypes.c_void_p), ('window', ctypes.c_ulong), ('message_type', ctypes.c_ulong),
+                    ('format', ctypes.c_int), ('data', ctypes.c_long * 5)]
+    class XEvent(ctypes.Union):
+        _fields_ = [('xclient', ClientMessage), ('pad', ctypes.c_long * 24)]
+    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(XEvent)]
+    x.XFlush.argtypes = [ctypes.c_void_p]
+    d = x.XOpenDisplay(None)
+    e = XEvent()
+    e.xclient.type = 33
+    e.xclient.window = int(sys.argv[1])
+    e.xclient.message_type = x.XInternAtom(d, b'WM_PROTOCOLS', 0)
+    e.xclient.format = 32
+    e.xclient.data[0] = x.XInternAtom(d, b'WM_DELETE_WINDOW', 0)
+    x.XSendEvent(d, int(sys.argv[1]), 0, 0, ctypes.byref(e))
+    x.XFlush(d)
+    """
+}
+
+/// Calls `condition` every 100 ms until it holds or `seconds` pass.
+func poll(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end {
+        if condition() { return true }
+        usleep(100_000)
+    }
+    return condition()
+}
+
+/// An X server of our own for the test, on a display number nobody uses.
+final class XvfbSession {
+    let display: String
+    private let server: Process
+
+    static func isInstalled(_ tool: String) -> Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
+        }
+    }
+
+    init() throws {
+        var number = 100 + Int(getpid()) % 800
+        while FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") { number += 1 }
+        display = ":\(number)"
+        server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["Xvfb", display, "-screen", "0", "1600x1200x24", "-nolisten", "tcp"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        guard poll(seconds: 10, { FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") }) else {
+            server.terminate()
+            throw XCTSkip("Xvfb did not start on \(display)")
+        }
+    }
+
+    func stop() {
+        if server.isRunning { server.terminate() }
+        server.waitUntilExit()
+    }
+
+    var environment: [String: String] {
+        var e = ProcessInfo.processInfo.environment
+        e["DISPLAY"] = display
+        e["WAYLAND_DISPLAY"] = nil
+        return e
+    }
+
+    /// Runs an X client on this display; its standard output.
+    @discardableResult
+    func run(_ tool: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + args
+        p.environment = environment
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The id of the first window whose name matches `pattern`, waiting up to 60 s.
+    func findWindow(named pattern: String) throws -> String {
+        var id = ""
+        _ = poll(seconds: 60) {
+            id = (try? run("xdotool", ["search", "--name", pattern]))?.split(separator: "\n").first.map(String.init) ?? ""
+            return !id.isEmpty
+        }
+        guard !id.isEmpty else { throw XCTSkip("no window named \(pattern) appeared on \(display)") }
+        return id
+    }
+
+    /// The window's pixels as the X server has them.
+    func capture(_ window: String) throws -> RGBImage {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("novabox-capture-\(getpid()).png").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try run("import", ["-window", window, "png:" + path])
+        return try RGBImage(contentsOf: path)
+    }
+}
+
+/// An image as 8-bit RGB triples, read through ImageMagick.
+struct RGBImage {
+    let width: Int
+    let height: Int
+    /// 0xRRGGBB per pixel, row after row.
+    let pixels: [UInt32]
+
+    init(width: Int, height: Int, pixels: [UInt32]) {
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    init(contentsOf path: String) throws {
+        let size = try RGBImage.tool("identify", ["-format", "%w %h", path]).split(separator: " ").compactMap { Int($0) }
+        guard size.count == 2 else { throw CocoaError(.fileReadCorruptFile) }
+        let bytes = [UInt8](try RGBImage.toolData("convert", [path, "-depth", "8", "rgb:-"]))
+        guard bytes.count == size[0] * size[1] * 3 else { throw CocoaError(.fileReadCorruptFile) }
+        width = size[0]
+        height = size[1]
+        pixels = (0..<width * height).map { i in
+            UInt32(bytes[3 * i]) << 16 | UInt32(bytes[3 * i + 1]) << 8 | UInt32(bytes[3 * i + 2])
+        }
+    }
+
+    subscript(x: Int, y: Int) -> UInt32 { pixels[y * width + x] }
+
+    /// Every 2×2 block of pixels is one colour.
+    var isMadeOf2x2Blocks: Bool {
+        guard width % 2 == 0, height % 2 == 0 else { return false }
+        for y in stride(from: 0, to: height, by: 2) {
+            for x in stride(from: 0, to: width, by: 2) {
+                let p = self[x, y]
+                if self[x + 1, y] != p || self[x, y + 1] != p || self[x + 1, y + 1] != p { return false }
+            }
+        }
+        return true
+    }
+
+    /// The top-left pixel of every 2×2 block.
+    func halved() -> RGBImage? {
+        guard width >= 2, height >= 2 else { return nil }
+        let w = width / 2, h = height / 2
+        return RGBImage(width: w, height: h, pixels: (0..<w * h).map { self[2 * ($0 % w), 2 * ($0 / w)] })
+    }
+
+    private static func toolData(_ tool: String, _ args: [String]) throws -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return data
+    }
+
+    private static func tool(_ tool: String, _ args: [String]) throws -> String {
+        String(decoding: try toolData(tool, args), as: UTF8.self)
+    }
+}
+
+/// The 8×16 font SeaBIOS's VGA BIOS loads into plane 2 for mode 3, taken
+/// from a machine booted in this process, to draw expected text with.
+struct GuestFont {
+    /// 32 bytes per character (16 used), as the VGA stores a font block.
+    let glyphs: [UInt8]
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var cached: GuestFont?
+
+    static func shared() throws -> GuestFont {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached { return cached }
+        var config = MachineConfiguration()
+        config.serial = .none
+        config.instructionCountShift = 2
+        config.noReboot = true
+        let machine = try Machine(config)
+        for slice in 1...20 {
+            _ = machine.run(until: Double(slice))
+            if (machine.textScreen() ?? []).joined().contains("No bootable device") { break }
+        }
+        // Byte o of plane p is at 4*o + p; font block 0 starts at plane offset 0.
+        let vram = machine.board.vga.videoMemory
+        let font = GuestFont(glyphs: (0..<256 * 32).map { vram[4 * $0 + 2] })
+        cached = font
+        return font
+    }
+
+    /// Where `text` appears in `image` drawn in 9×16 cells with this font
+    /// (the ninth column blank): one colour wherever a glyph has a bit set,
+    /// another wherever it has none.
+    func find(_ text: String, in image: RGBImage) -> (x: Int, y: Int)? {
+        let characters = Array(text.utf8)
+        let width = 9 * characters.count, height = 16
+        var mask = [Bool](repeating: false, count: width * height)
+        for (i, c) in characters.enumerated() {
+            for row in 0..<16 {
+                let bits = glyphs[Int(c) * 32 + row]
+                for column in 0..<8 where bits & (0x80 >> column) != 0 { mask[row * width + 9 * i + column] = true }
+            }
+        }
+        guard image.width >= width, image.height >= height, let firstSet = mask.firstIndex(of: true) else { return nil }
+        let firstClear = mask.firstIndex(of: false)!
+        for y in 0...(image.height - height) {
+            for x in 0...(image.width - width) {
+                let foreground = image[x + firstSet % width, y + firstSet / width]
+                let background = image[x + firstClear % width, y + firstClear / width]
+                guard foreground != background else { continue }
+                var matches = true
+                for m in 0..<mask.count where image[x + m % width, y + m / width] != (mask[m] ? foreground : background) {
+                    matches = false
+                    break
+                }
+                if matches { return (x, y) }
+            }
+        }
+        return nil
+    }
+}
