@@ -26,21 +26,34 @@ final class WindowTests: XCTestCase {
         for text in ["SeaBIOS (version", "No bootable device"] {
             XCTAssertNotNil(font.find(text, in: image), "'\(text)' is not in the screenshot")
         }
+        XCTAssertNil(font.find("Booting from DVD/CD", in: image), "text that is not on the screen is not found")
     }
 
+    /// The renderer Novabox picks (SDL's software renderer on Xvfb, where OpenGL would be Mesa's llvmpipe).
     func testSeaBIOSInAWindowTakesKeysFromX() throws {
+        try checkSeaBIOSWindow(renderDriver: nil)
+    }
+
+    /// SDL's OpenGL renderer, as on a desktop with a GPU (here drawn by llvmpipe).
+    func testSeaBIOSInAnOpenGLWindow() throws {
+        try checkSeaBIOSWindow(renderDriver: "opengl")
+    }
+
+    func checkSeaBIOSWindow(renderDriver: String?) throws {
         try requireReleaseBuild()
         try requireTools(["Xvfb", "xdotool", "import", "convert", "identify"])
         let font = try GuestFont.shared()
         let x = try XvfbSession()
         defer { x.stop() }
+        var environment = x.environment
+        environment["SDL_RENDER_DRIVER"] = renderDriver
         let (log, trace, ours) = (temporaryPath("debugcon.log"), temporaryPath("io.trace"), temporaryPath("ours.png"))
         let stderrPath = temporaryPath("stderr")
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let novabox = try NovaboxCommand.start(
             ["-display", "sdl", "-scale", "2", "-serial", "none", "-debugcon", "file:" + log, "-no-reboot",
              "-d", "ioport", "-D", trace, "-screenshot", ours],
-            environment: x.environment, stderr: FileHandle(forWritingAtPath: stderrPath))
+            environment: environment, stderr: FileHandle(forWritingAtPath: stderrPath))
         defer { if novabox.isRunning { novabox.terminate() } }
         let window = try x.findWindow(named: "^Novabox")
 

@@ -10,26 +10,21 @@ struct Frame {
 
 /// Turns VGA scan-out snapshots into frames, off the machine's thread.
 ///
-/// Most frames of a guest at a prompt are the same as the last one, so the
-/// renderer keeps the previous frame and says whether the new one differs:
-/// an unchanged frame costs the render and a comparison, but no texture
-/// upload or present. (Change tracking of video memory itself would save
-/// the render too, but the VBE linear framebuffer is written straight into
-/// host memory by the CPU, past any device hook.)
+/// Most frames of a guest at a prompt are the same as the last one, and
+/// most others change a few lines (a cursor, a line of text), so the
+/// renderer keeps the previous frame and says which rows differ: an
+/// unchanged frame costs the render and a comparison but no texture upload
+/// or present, a changed one uploads only its changed rows. (Change
+/// tracking of video memory itself would save the render too, but the VBE
+/// linear framebuffer is written straight into host memory by the CPU,
+/// past any device hook.)
 final class FrameRenderer {
     private(set) var current = Frame()
     private var previous = Frame()
-    /// Thread CPU time spent rendering and comparing, and frames rendered.
-    private(set) var cpuNanoseconds: UInt64 = 0
-    private(set) var frames = 0
 
-    /// Renders `scanout`; returns whether the picture changed.
-    func render(_ scanout: VGAScanout) -> Bool {
-        let start = FrameRenderer.threadCPUTime()
-        defer {
-            cpuNanoseconds += FrameRenderer.threadCPUTime() - start
-            frames += 1
-        }
+    /// Renders `scanout`; returns the rows that differ from the last frame
+    /// (all of them after a size change), or nil when none does.
+    func render(_ scanout: VGAScanout) -> Range<Int>? {
         swap(&current, &previous)
         let mode = scanout.mode
         let needed = mode.width * mode.height
@@ -37,17 +32,17 @@ final class FrameRenderer {
         let size = current.pixels.withUnsafeMutableBufferPointer { scanout.render(into: $0) }
         current.width = size.width
         current.height = size.height
-        guard current.width == previous.width, current.height == previous.height else { return true }
+        let (width, height) = (current.width, current.height)
+        guard width == previous.width, height == previous.height else { return 0..<height }
         return current.pixels.withUnsafeBytes { now in
             previous.pixels.withUnsafeBytes { before in
-                memcmp(now.baseAddress!, before.baseAddress!, needed * 4) != 0
+                func differs(_ row: Int) -> Bool {
+                    memcmp(now.baseAddress! + row * width * 4, before.baseAddress! + row * width * 4, width * 4) != 0
+                }
+                guard let first = (0..<height).first(where: differs) else { return nil }
+                let last = (first..<height).last(where: differs)!
+                return first..<last + 1
             }
         }
-    }
-
-    static func threadCPUTime() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

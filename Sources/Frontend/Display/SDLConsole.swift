@@ -100,11 +100,6 @@ final class SDLConsole {
         return outcome.reason
     }
 
-    /// Render cost so far: thread CPU time per frame, in milliseconds.
-    var renderMillisecondsPerFrame: Double {
-        renderer.frames == 0 ? 0 : Double(renderer.cpuNanoseconds) / Double(renderer.frames) / 1e6
-    }
-
     // MARK: - Frames
 
     private func requestSnapshot() {
@@ -117,8 +112,8 @@ final class SDLConsole {
 
     private func showSnapshot() {
         guard let snapshot = mailbox.take() else { return }
-        if renderer.render(snapshot.scanout) {
-            window.show(renderer.current)
+        if let rows = renderer.render(snapshot.scanout) {
+            window.show(renderer.current, rows: rows)
             window.present()
         }
         update(snapshot.status)

@@ -49,7 +49,16 @@ final class SDLWindow {
             SDL_Quit()
             throw DisplayUnavailable(reason: reason)
         }
-        guard let renderer = SDL_CreateRenderer(window, -1, 0) else {
+        var renderer = SDL_CreateRenderer(window, -1, 0)
+        if let gl = renderer, getenv("SDL_RENDER_DRIVER") == nil, SDLWindow.isSoftwareOpenGL(gl) {
+            // Without a GPU (a VM, Xvfb), Mesa rasterizes OpenGL on the CPU
+            // with threads of its own: SDL's plain software renderer costs a
+            // quarter of that per frame (see novabox-display-bench).
+            SDL_DestroyRenderer(gl)
+            SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0")
+            renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_SOFTWARE.rawValue)
+        }
+        guard let renderer else {
             let reason = String(cString: SDL_GetError())
             SDL_DestroyWindow(window)
             SDL_Quit()
@@ -80,6 +89,19 @@ final class SDLWindow {
         }
     }
 
+    /// Whether `renderer` is OpenGL drawn by Mesa's CPU rasterizers
+    /// (llvmpipe, softpipe), by the GL_RENDERER string of its context.
+    private static func isSoftwareOpenGL(_ renderer: OpaquePointer) -> Bool {
+        var info = SDL_RendererInfo()
+        guard SDL_GetRendererInfo(renderer, &info) == 0, String(cString: info.name).hasPrefix("opengl"),
+              let address = SDL_GL_GetProcAddress("glGetString") else { return false }
+        typealias GetString = @convention(c) (UInt32) -> UnsafePointer<UInt8>?
+        let glRenderer: UInt32 = 0x1F01
+        guard let name = unsafeBitCast(address, to: GetString.self)(glRenderer) else { return false }
+        let text = String(cString: name)
+        return text.contains("llvmpipe") || text.contains("softpipe")
+    }
+
     deinit {
         if let texture { SDL_DestroyTexture(texture) }
         SDL_DestroyRenderer(renderer)
@@ -91,9 +113,9 @@ final class SDLWindow {
         didSet { if title != oldValue { SDL_SetWindowTitle(window, title) } }
     }
 
-    /// Puts `frame` into the texture, resizing window and texture when the
-    /// guest changed mode.
-    func show(_ frame: Frame) {
+    /// Puts `rows` of `frame` into the texture, resizing window and texture
+    /// when the guest changed mode (then all rows come).
+    func show(_ frame: Frame, rows: Range<Int>) {
         guard frame.width > 0, frame.height > 0 else { return }
         let size = DisplayGeometry.Size(width: frame.width, height: frame.height)
         if size != picture || texture == nil {
@@ -106,9 +128,10 @@ final class SDLWindow {
                 SDL_SetWindowSize(window, Int32(windowSize.width), Int32(windowSize.height))
             }
         }
-        guard let texture else { return }
+        guard let texture, rows.lowerBound >= 0, rows.upperBound <= frame.height, !rows.isEmpty else { return }
+        var area = SDL_Rect(x: 0, y: Int32(rows.lowerBound), w: Int32(frame.width), h: Int32(rows.count))
         frame.pixels.withUnsafeBytes {
-            _ = SDL_UpdateTexture(texture, nil, $0.baseAddress, Int32(frame.width * 4))
+            _ = SDL_UpdateTexture(texture, &area, $0.baseAddress! + rows.lowerBound * frame.width * 4, Int32(frame.width * 4))
         }
     }
 
