@@ -8,7 +8,8 @@ import XCTest
 /// the text SeaBIOS prints is found in the capture by drawing it with the
 /// guest's own font (plane 2 of VGA memory); keys typed into the window
 /// through X reach SeaBIOS's keyboard handler (the port 60h reads in the
-/// I/O trace), and Ctrl+Alt+End makes SeaBIOS reset the machine.
+/// I/O trace), and Ctrl+Alt+End makes SeaBIOS reset the machine. A guest
+/// of our own shows a Bochs VBE mode whose pixels the test computes itself.
 final class WindowTests: XCTestCase {
     // MARK: - Tests
 
@@ -97,6 +98,43 @@ final class WindowTests: XCTestCase {
         XCTAssertTrue(png.pixels == picture.pixels, "the window and the -screenshot PNG differ")
     }
 
+    /// A guest of our own sets a 320×200×32 Bochs VBE mode and fills it
+    /// through the banked window with a pattern the test computes itself:
+    /// pixel n is R = 40h × (n / 16384) (its bank), G = n bits 8–15, B = n bits 0–7.
+    func testVBEModeInAWindow() throws {
+        try requireTools(["Xvfb", "xdotool", "import", "convert", "identify", "nasm"])
+        let firmware = temporaryPath("vbe.bin"), source = temporaryPath("vbe.asm")
+        try WindowTests.vbeGuest.write(toFile: source, atomically: true, encoding: .utf8)
+        _ = try runTool("nasm", ["-f", "bin", source, "-o", firmware])
+        let expected: [UInt32] = (0..<320 * 200).map { (n: Int) -> UInt32 in
+            let bank = UInt32(n >> 14), low = UInt32(n & 0xFFFF)
+            return bank << 22 | low
+        }
+
+        let x = try XvfbSession()
+        defer { x.stop() }
+        let ours = temporaryPath("vbe.png")
+        let novabox = try NovaboxCommand.start(["-bios", firmware, "-display", "sdl", "-serial", "none",
+                                                "-timeout", "5", "-screenshot", ours], environment: x.environment)
+        defer { if novabox.isRunning { novabox.terminate() } }
+        let window = try x.findWindow(named: "^Novabox")
+        var capture: RGBImage?
+        let shown = poll(seconds: 30) {
+            capture = try? x.capture(window)
+            return capture?.halved()?.pixels == expected
+        }
+        let screen = try XCTUnwrap(capture)
+        XCTAssertTrue(shown, "the window never showed the guest's pattern")
+        XCTAssertEqual(screen.width, 640, "320-pixel modes show doubled, as on a VGA monitor")
+        XCTAssertEqual(screen.height, 400)
+        XCTAssertTrue(screen.isMadeOf2x2Blocks)
+        XCTAssertTrue(poll(seconds: 30) { !novabox.isRunning })
+        let png = try RGBImage(contentsOf: ours)
+        XCTAssertEqual(png.width, 320)
+        XCTAssertEqual(png.height, 200)
+        XCTAssertTrue(png.pixels == expected, "the -screenshot PNG is not the guest's pattern")
+    }
+
     func testClosingTheWindowStopsTheMachine() throws {
         try requireTools(["Xvfb", "xdotool", "python3"])
         let x = try XvfbSession()
@@ -144,6 +182,78 @@ final class WindowTests: XCTestCase {
         }
     }
 
+    /// The VBE guest: real-mode code at the reset vector of a 64 KiB firmware image.
+    static let vbeGuest = """
+    bits 16
+    org 0
+    start:
+      mov dx, 0x3C2             ; misc output: colour, RAM access on
+      mov al, 0x03
+      out dx, al
+      mov dx, 0x3DA             ; reset the attribute flip-flop,
+      in al, dx
+      mov dx, 0x3C0             ; then palette address source on: the screen shows
+      mov al, 0x20
+      out dx, al
+      mov dx, 0x1CE             ; DISPI: 320 x 200 x 32, enabled, banked window at A0000h
+      mov ax, 1
+      out dx, ax
+      inc dx
+      mov ax, 320
+      out dx, ax
+      dec dx
+      mov ax, 2
+      out dx, ax
+      inc dx
+      mov ax, 200
+      out dx, ax
+      dec dx
+      mov ax, 3
+      out dx, ax
+      inc dx
+      mov ax, 32
+      out dx, ax
+      dec dx
+      mov ax, 4
+      out dx, ax
+      inc dx
+      mov ax, 1
+      out dx, ax
+      mov ax, 0xA000
+      mov es, ax
+      xor ebx, ebx              ; ebx = pixel number n
+      xor bp, bp                ; bp = bank
+    bank:
+      mov dx, 0x1CE
+      mov ax, 5
+      out dx, ax
+      inc dx
+      mov ax, bp
+      out dx, ax
+      xor di, di
+    pixel:
+      mov eax, ebx
+      and eax, 0xFFFF           ; G, B = n
+      movzx ecx, bp
+      shl ecx, 22               ; R = 40h x bank
+      or eax, ecx
+      mov [es:di], eax
+      inc ebx
+      cmp ebx, 64000
+      jae done
+      add di, 4
+      jnz pixel                 ; 16384 pixels per 64 KiB bank
+      inc bp
+      jmp bank
+    done:
+      cli
+      hlt
+      jmp done
+    times 0xFFF0 - ($ - $$) db 0xF4
+      jmp start                 ; the reset vector
+    times 0x10000 - ($ - $$) db 0xF4
+    """
+
     /// Sends WM_DELETE_WINDOW to the window given as argument, through libX11.
     static let closeWindow = """
     import ctypes, sys
@@ -170,6 +280,26 @@ final class WindowTests: XCTestCase {
     x.XSendEvent(d, int(sys.argv[1]), 0, 0, ctypes.byref(e))
     x.XFlush(d)
     """
+}
+
+struct ToolFailed: Error {
+    let command: [String]
+}
+
+/// Runs `tool` from the PATH; its standard output. Throws when it fails.
+func runTool(_ tool: String, _ args: [String], environment: [String: String]? = nil) throws -> Data {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [tool] + args
+    if let environment { p.environment = environment }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw ToolFailed(command: [tool] + args) }
+    return data
 }
 
 /// Calls `condition` every 100 ms until it holds or `seconds` pass.
@@ -224,17 +354,8 @@ final class XvfbSession {
     /// Runs an X client on this display; its standard output.
     @discardableResult
     func run(_ tool: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + args
-        p.environment = environment
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        String(decoding: try runTool(tool, args, environment: environment), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The id of the first window whose name matches `pattern`, waiting up to 60 s.
@@ -271,9 +392,10 @@ struct RGBImage {
     }
 
     init(contentsOf path: String) throws {
-        let size = try RGBImage.tool("identify", ["-format", "%w %h", path]).split(separator: " ").compactMap { Int($0) }
+        let size = String(decoding: try runTool("identify", ["-format", "%w %h", path]), as: UTF8.self)
+            .split(separator: " ").compactMap { Int($0) }
         guard size.count == 2 else { throw CocoaError(.fileReadCorruptFile) }
-        let bytes = [UInt8](try RGBImage.toolData("convert", [path, "-depth", "8", "rgb:-"]))
+        let bytes = [UInt8](try runTool("convert", [path, "-depth", "8", "rgb:-"]))
         guard bytes.count == size[0] * size[1] * 3 else { throw CocoaError(.fileReadCorruptFile) }
         width = size[0]
         height = size[1]
@@ -301,23 +423,6 @@ struct RGBImage {
         guard width >= 2, height >= 2 else { return nil }
         let w = width / 2, h = height / 2
         return RGBImage(width: w, height: h, pixels: (0..<w * h).map { self[2 * ($0 % w), 2 * ($0 / w)] })
-    }
-
-    private static func toolData(_ tool: String, _ args: [String]) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return data
-    }
-
-    private static func tool(_ tool: String, _ args: [String]) throws -> String {
-        String(decoding: try toolData(tool, args), as: UTF8.self)
     }
 }
 
