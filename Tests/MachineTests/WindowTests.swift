@@ -8,8 +8,9 @@ import XCTest
 /// the text SeaBIOS prints is found in the capture by drawing it with the
 /// guest's own font (plane 2 of VGA memory); keys typed into the window
 /// through X reach SeaBIOS's keyboard handler (the port 60h reads in the
-/// I/O trace), and Ctrl+Alt+End makes SeaBIOS reset the machine. A guest
-/// of our own shows a Bochs VBE mode whose pixels the test computes itself.
+/// I/O trace), and Ctrl+Alt+End makes SeaBIOS reset the machine. Guests of
+/// our own show a Bochs VBE mode whose pixels the test computes itself, and
+/// echo the grabbed PS/2 mouse's packets to the debug console.
 final class WindowTests: XCTestCase {
     // MARK: - Tests
 
@@ -135,6 +136,51 @@ final class WindowTests: XCTestCase {
         XCTAssertTrue(png.pixels == expected, "the -screenshot PNG is not the guest's pattern")
     }
 
+    /// A guest of our own turns on the PS/2 mouse and copies every byte it
+    /// sends to the debug console. Grabbed with Ctrl+Alt+G, pointer motion
+    /// and a click typed through X arrive as standard 3-byte packets;
+    /// released, the pointer is the host's again.
+    func testGrabbedMouseReachesTheGuest() throws {
+        try requireTools(["Xvfb", "xdotool", "nasm"])
+        let firmware = temporaryPath("mouse.bin"), source = temporaryPath("mouse.asm"), log = temporaryPath("mouse.log")
+        try WindowTests.mouseGuest.write(toFile: source, atomically: true, encoding: .utf8)
+        _ = try runTool("nasm", ["-f", "bin", source, "-o", firmware])
+        let x = try XvfbSession()
+        defer { x.stop() }
+        let novabox = try NovaboxCommand.start(["-bios", firmware, "-display", "sdl", "-serial", "none",
+                                                "-debugcon", "file:" + log], environment: x.environment)
+        defer { if novabox.isRunning { novabox.terminate() } }
+        let window = try x.findWindow(named: "^Novabox")
+        try x.run("xdotool", ["windowfocus", "--sync", window])
+        try x.run("xdotool", ["key", "ctrl+alt+g"])
+        XCTAssertTrue(poll(seconds: 10) { ((try? x.run("xdotool", ["getwindowname", window])) ?? "").contains("releases the mouse") },
+                      "the title does not say the mouse is grabbed")
+        try x.run("xdotool", ["mousemove_relative", "--", "12", "-7"])
+        usleep(300_000)
+        try x.run("xdotool", ["click", "1"])
+        usleep(300_000)
+        try x.run("xdotool", ["key", "ctrl+alt+g"])
+        usleep(300_000)
+        try x.run("xdotool", ["mousemove_relative", "--", "30", "30"])
+        usleep(300_000)
+        novabox.terminate()   // SIGTERM: a clean stop, the debug console flushed
+        novabox.waitUntilExit()
+
+        let bytes = [UInt8](FileManager.default.contents(atPath: log) ?? Data())
+        XCTAssertEqual(bytes.first, 0xFA, "the mouse acknowledges Enable Data Reporting")
+        let packets = stride(from: 1, to: bytes.count - 2, by: 3).map { Array(bytes[$0..<$0 + 3]) }
+        XCTAssertEqual((bytes.count - 1) % 3, 0, "whole packets: \(bytes)")
+        XCTAssertTrue(packets.allSatisfy { $0[0] & 0x08 != 0 }, "bit 3 of every packet's first byte is set")
+        func signed(_ value: UInt8, negative: Bool) -> Int { negative ? Int(value) - 256 : Int(value) }
+        let dx = packets.reduce(0) { $0 + signed($1[1], negative: $1[0] & 0x10 != 0) }
+        let dy = packets.reduce(0) { $0 + signed($1[2], negative: $1[0] & 0x20 != 0) }
+        XCTAssertEqual(dx, 12, "rightward motion")
+        XCTAssertEqual(dy, 7, "upward motion is positive for PS/2")
+        let buttons = packets.map { $0[0] & 0x07 }
+        XCTAssertTrue(buttons.contains(1), "the left button went down")
+        XCTAssertEqual(buttons.last, 0, "and up again")
+    }
+
     func testClosingTheWindowStopsTheMachine() throws {
         try requireTools(["Xvfb", "xdotool", "python3"])
         let x = try XvfbSession()
@@ -251,6 +297,34 @@ final class WindowTests: XCTestCase {
       jmp done
     times 0xFFF0 - ($ - $$) db 0xF4
       jmp start                 ; the reset vector
+    times 0x10000 - ($ - $$) db 0xF4
+    """
+
+    /// The mouse guest: enables the 8042's auxiliary port and the mouse's
+    /// data reporting, then copies each byte from the mouse to port 402h.
+    static let mouseGuest = """
+    bits 16
+    org 0
+    start:
+      mov al, 0xA8              ; enable the auxiliary interface
+      out 0x64, al
+      mov al, 0xD4              ; next data byte to the mouse:
+      out 0x64, al
+      mov al, 0xF4              ; enable data reporting
+      out 0x60, al
+    poll:
+      in al, 0x64
+      test al, 0x01             ; output buffer full?
+      jz poll
+      mov ah, al
+      in al, 0x60
+      test ah, 0x20             ; from the mouse?
+      jz poll
+      mov dx, 0x402
+      out dx, al
+      jmp poll
+    times 0xFFF0 - ($ - $$) db 0xF4
+      jmp start
     times 0x10000 - ($ - $$) db 0xF4
     """
 
