@@ -10,7 +10,8 @@ import XCTest
 /// through X reach SeaBIOS's keyboard handler (the port 60h reads in the
 /// I/O trace), and Ctrl+Alt+End makes SeaBIOS reset the machine. Guests of
 /// our own show a Bochs VBE mode whose pixels the test computes itself, and
-/// echo the grabbed PS/2 mouse's packets to the debug console.
+/// echo what they read from the keyboard and the grabbed PS/2 mouse to the
+/// debug console.
 final class WindowTests: XCTestCase {
     // MARK: - Tests
 
@@ -136,19 +137,54 @@ final class WindowTests: XCTestCase {
         XCTAssertTrue(png.pixels == expected, "the -screenshot PNG is not the guest's pattern")
     }
 
-    /// A guest of our own turns on the PS/2 mouse and copies every byte it
+    /// Keys typed through X as the guest reads them behind the 8042's
+    /// translation: the set 1 codes of Microsoft's scan code specification,
+    /// extended keys with E0, Pause and PrintScreen with their long codes,
+    /// and a held key repeating its make code.
+    func testKeysReachTheGuestAsSet1Codes() throws {
+        try requireTools(["Xvfb", "xdotool", "nasm"])
+        let x = try XvfbSession()
+        defer { x.stop() }
+        let (novabox, log) = try startInputEcho(on: x)
+        defer { if novabox.isRunning { novabox.terminate() } }
+        let window = try x.findWindow(named: "^Novabox")
+        try x.run("xdotool", ["windowfocus", "--sync", window])
+        for key in ["a", "Up", "KP_Divide", "KP_Enter", "Pause", "Print"] {
+            try x.run("xdotool", ["key", key])
+            usleep(200_000)
+        }
+        try x.run("xdotool", ["keydown", "b"])
+        usleep(1_500_000)
+        try x.run("xdotool", ["keyup", "b"])
+        usleep(300_000)
+        novabox.terminate()
+        novabox.waitUntilExit()
+
+        let keys = echoed(log, "K")
+        let expected: [UInt8] = [
+            0x1E, 0x9E,                                     // A
+            0xE0, 0x48, 0xE0, 0xC8,                         // Up
+            0xE0, 0x35, 0xE0, 0xB5,                         // keypad /
+            0xE0, 0x1C, 0xE0, 0x9C,                         // keypad Enter
+            0xE1, 0x1D, 0x45, 0xE1, 0x9D, 0xC5,             // Pause (no break of its own)
+            0xE0, 0x2A, 0xE0, 0x37, 0xE0, 0xB7, 0xE0, 0xAA, // PrintScreen
+        ]
+        XCTAssertEqual(Array(keys.prefix(expected.count)), expected)
+        let held = Array(keys.dropFirst(expected.count))
+        XCTAssertGreaterThan(held.count, 3, "a held B repeats: \(held)")
+        XCTAssertTrue(held.dropLast().allSatisfy { $0 == 0x30 }, "B's make code, repeated: \(held)")
+        XCTAssertEqual(held.last, 0xB0, "then B's break")
+    }
+
+    /// The input echo guest turns on the PS/2 mouse and copies every byte it
     /// sends to the debug console. Grabbed with Ctrl+Alt+G, pointer motion
     /// and a click typed through X arrive as standard 3-byte packets;
     /// released, the pointer is the host's again.
     func testGrabbedMouseReachesTheGuest() throws {
         try requireTools(["Xvfb", "xdotool", "nasm"])
-        let firmware = temporaryPath("mouse.bin"), source = temporaryPath("mouse.asm"), log = temporaryPath("mouse.log")
-        try WindowTests.mouseGuest.write(toFile: source, atomically: true, encoding: .utf8)
-        _ = try runTool("nasm", ["-f", "bin", source, "-o", firmware])
         let x = try XvfbSession()
         defer { x.stop() }
-        let novabox = try NovaboxCommand.start(["-bios", firmware, "-display", "sdl", "-serial", "none",
-                                                "-debugcon", "file:" + log], environment: x.environment)
+        let (novabox, log) = try startInputEcho(on: x)
         defer { if novabox.isRunning { novabox.terminate() } }
         let window = try x.findWindow(named: "^Novabox")
         try x.run("xdotool", ["windowfocus", "--sync", window])
@@ -166,7 +202,7 @@ final class WindowTests: XCTestCase {
         novabox.terminate()   // SIGTERM: a clean stop, the debug console flushed
         novabox.waitUntilExit()
 
-        let bytes = [UInt8](FileManager.default.contents(atPath: log) ?? Data())
+        let bytes = echoed(log, "M")
         XCTAssertEqual(bytes.first, 0xFA, "the mouse acknowledges Enable Data Reporting")
         let packets = stride(from: 1, to: bytes.count - 2, by: 3).map { Array(bytes[$0..<$0 + 3]) }
         XCTAssertEqual((bytes.count - 1) % 3, 0, "whole packets: \(bytes)")
@@ -300,9 +336,10 @@ final class WindowTests: XCTestCase {
     times 0x10000 - ($ - $$) db 0xF4
     """
 
-    /// The mouse guest: enables the 8042's auxiliary port and the mouse's
-    /// data reporting, then copies each byte from the mouse to port 402h.
-    static let mouseGuest = """
+    /// The input echo guest: enables the 8042's auxiliary port and the
+    /// mouse's data reporting, then copies every byte the guest reads from
+    /// port 60h to the debug console, after "K" (keyboard) or "M" (mouse).
+    static let inputEchoGuest = """
     bits 16
     org 0
     start:
@@ -312,21 +349,41 @@ final class WindowTests: XCTestCase {
       out 0x64, al
       mov al, 0xF4              ; enable data reporting
       out 0x60, al
+      mov dx, 0x402
     poll:
       in al, 0x64
       test al, 0x01             ; output buffer full?
       jz poll
-      mov ah, al
+      mov ah, 'K'
+      test al, 0x20             ; from the mouse?
+      jz tagged
+      mov ah, 'M'
+    tagged:
+      mov al, ah
+      out dx, al
       in al, 0x60
-      test ah, 0x20             ; from the mouse?
-      jz poll
-      mov dx, 0x402
       out dx, al
       jmp poll
     times 0xFFF0 - ($ - $$) db 0xF4
       jmp start
     times 0x10000 - ($ - $$) db 0xF4
     """
+
+    /// Boots the input echo guest in a window on `x`; returns novabox and the echo file.
+    func startInputEcho(on x: XvfbSession) throws -> (Process, String) {
+        let firmware = temporaryPath("echo.bin"), source = temporaryPath("echo.asm"), log = temporaryPath("echo.log")
+        try WindowTests.inputEchoGuest.write(toFile: source, atomically: true, encoding: .utf8)
+        _ = try runTool("nasm", ["-f", "bin", source, "-o", firmware])
+        let novabox = try NovaboxCommand.start(["-bios", firmware, "-display", "sdl", "-serial", "none",
+                                                "-debugcon", "file:" + log], environment: x.environment)
+        return (novabox, log)
+    }
+
+    /// The bytes the echo guest read from the keyboard (`tag` "K") or the mouse ("M").
+    func echoed(_ log: String, _ tag: Character) -> [UInt8] {
+        let bytes = [UInt8](FileManager.default.contents(atPath: log) ?? Data())
+        return stride(from: 0, to: bytes.count - 1, by: 2).compactMap { bytes[$0] == tag.asciiValue! ? bytes[$0 + 1] : nil }
+    }
 
     /// Sends WM_DELETE_WINDOW to the window given as argument, through libX11.
     static let closeWindow = """
