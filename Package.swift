@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"]),
-        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Machine", "Devices", "MMU"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Devices"]),
     ],
     swiftLanguageModes: [.v5]
 )
