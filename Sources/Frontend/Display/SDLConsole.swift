@@ -185,7 +185,10 @@ final class SDLConsole {
             default: return
             }
             if event.type == SDL_MOUSEBUTTONDOWN.rawValue { mouseButtons.insert(button) } else { mouseButtons.remove(button) }
+            // A report per button change: a click whose press and release
+            // arrive in one pass must still reach the guest as two.
             mouseChanged = true
+            sendMouseReport()
         case SDL_MOUSEWHEEL.rawValue where window.isMouseGrabbed:
             // SDL: positive y is away from the user; the PS/2 wheel counts that as negative.
             let flipped = event.wheel.direction == SDL_MOUSEWHEEL_FLIPPED.rawValue
