@@ -15,6 +15,17 @@ struct CommandLineOptions {
     var showHelp = false
     var showVersion = false
 
+    /// Where the guest's screen goes: a window when a display is there
+    /// (`automatic`), a window or an error (`sdl`), or nowhere (`none`).
+    enum Display: Equatable { case automatic, sdl, none }
+    var display = Display.automatic
+    var fullScreen = false
+    /// Window size as a multiple of the picture a VGA monitor would show.
+    var scale = 1.0
+    /// Where to write a PNG of the screen when the run ends.
+    var screenshot: String? = nil
+    static let scaleRange = 0.25...8.0
+
     static let usage = """
     usage: novabox [options]
 
@@ -35,10 +46,21 @@ struct CommandLineOptions {
     Console:
       -serial stdio|file:PATH|none    COM1 (default stdio)
       -debugcon stdio|file:PATH|none  the firmware debug port 0x402/0xE9 (default none)
-      -display none         no window (the only display for now)
+      -display sdl|none     the guest's screen in a window (the default when a display
+                            is available), or headless
       -nographic            same as -display none with the serial port on stdio
+      -full-screen          start the window full screen
+      -scale FACTOR         window size as a multiple of the guest's picture (default 1)
+      -screenshot PATH      write the screen as a PNG file when the run ends
       -text-screen PATH|-   print the VGA text screen when the run ends
       -timeout SECONDS      end the run after SECONDS of guest time
+
+    Window keys:
+      Ctrl+Alt+G            grab or release the mouse (a click into the window grabs it)
+      Ctrl+Alt+End          send Ctrl+Alt+Del to the guest
+      Ctrl+Alt+S            save a screenshot (novabox-DATE-TIME.png)
+      Ctrl+Alt+P            pause or resume the guest
+      Ctrl+Alt+F            full screen on or off
 
     Tracing:
       -d CATEGORIES         comma-separated: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all
@@ -90,10 +112,22 @@ struct CommandLineOptions {
             case "-debugcon": o.configuration.debugConsole = try characterTarget(flag, try value(flag))
             case "-display":
                 let v = try value(flag)
-                guard v == "none" else {
-                    throw UsageError("-display \(v): only -display none is available in this build")
+                switch v {
+                case "sdl": o.display = .sdl
+                case "none": o.display = .none
+                default: throw UsageError("-display \(v): use -display sdl or -display none")
                 }
-            case "-nographic": o.configuration.serial = .stdio
+            case "-nographic":
+                o.display = .none
+                o.configuration.serial = .stdio
+            case "-full-screen": o.fullScreen = true
+            case "-scale":
+                let text = try value(flag)
+                guard let factor = Double(text), scaleRange.contains(factor) else {
+                    throw UsageError("-scale \(text): give a factor from 0.25 to 8, e.g. 2 or 1.5")
+                }
+                o.scale = factor
+            case "-screenshot": o.screenshot = try value(flag)
             case "-text-screen": o.configuration.textScreenDump = try value(flag)
             case "-timeout":
                 let text = try value(flag)

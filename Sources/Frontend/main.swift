@@ -2,8 +2,9 @@ import Debugger
 import Glibc
 import Machine
 
-/// `novabox`: parse the command line, assemble the PC, run it headless.
-/// Every user mistake ends with one line on stderr and exit code 2.
+/// `novabox`: parse the command line, assemble the PC, run it in a window
+/// or headless. Every user mistake ends with one line on stderr and exit
+/// code 2.
 
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
 
@@ -27,6 +28,19 @@ do {
     machine = try Machine(options.configuration)
 } catch {
     fail(error.description)
+}
+
+// The window, when there is a display (or an error if -display sdl insisted).
+// A debugger session drives the run loop itself and runs headless for now.
+var console: SDLConsole? = nil
+if options.display != .none && !options.debug.sessionWanted {
+    do {
+        console = try SDLConsole(machine: machine, scale: options.scale, fullScreen: options.fullScreen)
+    } catch where options.display == .sdl {
+        fail("-display sdl: no display to open a window on (\(error.reason)); run headless with -display none")
+    } catch {
+        // No display and none asked for: headless, as with -display none.
+    }
 }
 
 // Ctrl-C and SIGTERM end the run cleanly (consoles flushed, disks written).
@@ -61,9 +75,21 @@ if options.debug.sessionWanted {
     }
     if debug.monitor != .stdio { SerialInput.start(machine) }
     reason = withExtendedLifetime(ports) { session.run() }
+} else if let window = console {
+    SerialInput.start(machine)
+    reason = window.run()
+    console = nil   // closes the window
 } else {
     SerialInput.start(machine)
     reason = machine.run()
+}
+
+if let path = options.screenshot {
+    do {
+        try Screenshot.write(machine.board.vga.scanout, to: path)
+    } catch {
+        fail(error.message)
+    }
 }
 
 if let dump = options.configuration.textScreenDump {

@@ -88,6 +88,9 @@ public final class Machine {
     /// Bytes for COM1 from host threads (stdin, later the window).
     public let serialInputQueue = InputQueue()
 
+    /// Work for the machine's thread from host threads (see `HostRequestQueue`).
+    public let hostRequests = HostRequestQueue()
+
     // MARK: - Tracing
 
     private func connectTrace() {
@@ -137,6 +140,13 @@ public final class Machine {
         var nextDeadline: UInt64 = 0
         defer { flushConsoles() }
         while true {
+            if hostRequests.hasWork { hostRequests.runAll(on: self) }
+            if stopRequested { stopRequested = false; return .stopped }
+            if remaining == 0 { return .instructionLimit }
+            if isPaused {
+                hostRequests.wait(nanoseconds: 50_000_000)
+                continue
+            }
             let now = clock.now
             if let limitNs, now >= limitNs { return .timeLimit }
             nextDeadline = min(nextDeadline, board.nextDeadline)
@@ -144,8 +154,6 @@ public final class Machine {
             if let limitNs { nextDeadline = min(nextDeadline, limitNs) }
             if serialInputQueue.hasData { board.uart.receive(serialInputQueue.drain()) }
             cpu.interruptRequested = board.interruptPending
-            if stopRequested { stopRequested = false; return .stopped }
-            if remaining == 0 { return .instructionLimit }
             if resetRequested {
                 resetRequested = false
                 if configuration.noReboot { return .guestReset(tripleFault: tripleFault) }
@@ -162,7 +170,7 @@ public final class Machine {
         }
     }
 
-    /// A halted CPU waits for the next timer deadline instead of spinning.
+    /// A halted CPU waits for the next timer deadline (or host work) instead of spinning.
     private func idle(until deadline: UInt64) {
         switch clock.mode {
         case .instructionCount:
@@ -172,12 +180,39 @@ public final class Machine {
             guard deadline > now else { return }
             let wait = min(deadline - now, 10_000_000)
             flushConsoles()
-            var ts = timespec(tv_sec: 0, tv_nsec: Int(wait))
-            nanosleep(&ts, nil)
+            hostRequests.wait(nanoseconds: wait)
         }
     }
 
     public func stop() { stopRequested = true; cpu.stopRequested = true }
+
+    // MARK: - Pausing (on the machine's thread, e.g. through `hostRequests`)
+
+    /// A paused machine runs no instructions and its guest time stands
+    /// still; it keeps serving host requests.
+    public private(set) var isPaused = false
+    private var pausedAt: UInt64 = 0
+
+    public func pause() {
+        guard !isPaused else { return }
+        pausedAt = clock.now
+        isPaused = true
+        flushConsoles()
+    }
+
+    public func resume() {
+        guard isPaused else { return }
+        clock.resume(at: pausedAt)
+        isPaused = false
+    }
+
+    /// The state a front end shows (machine thread).
+    public var status: MachineStatus {
+        let s = cpu.state.pointee
+        return MachineStatus(isPaused: isPaused, engine: .interpreter,
+                             cpuMode: .init(cr0: s.cr0, cr4: s.cr4, efer: s.efer, eflags: s.eflags),
+                             instructions: cpu.instructionCount, guestNanoseconds: isPaused ? pausedAt : clock.now)
+    }
 
     /// A system reset: the CPU and the chipset return to power-on state;
     /// RAM keeps its contents, as on a PC.

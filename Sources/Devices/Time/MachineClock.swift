@@ -47,6 +47,13 @@ public final class MachineClock {
         }
     }
 
+    /// Makes `now` read `guestTime` from here on: a machine resumed after a
+    /// pause continues guest time where it stopped instead of jumping over
+    /// the pause (in real-time mode the host clock ran on meanwhile).
+    public func resume(at guestTime: UInt64) {
+        skew &+= Int64(bitPattern: guestTime &- now)
+    }
+
     /// In instruction-count mode a halted CPU retires nothing: the run loop
     /// jumps time forward to the next timer deadline instead of spinning.
     public func skip(to deadline: UInt64) {
