@@ -23,6 +23,10 @@ public struct MachineConfiguration {
     public var timeLimit: Double? = nil
     /// Where to print the VGA text screen when the run ends (`-` = stdout).
     public var textScreenDump: String? = nil
+    /// `-kernel`, `-initrd`, `-append`: boot a Linux bzImage directly (LinuxBoot).
+    public var kernelPath: String? = nil
+    public var initrdPath: String? = nil
+    public var kernelCommandLine = ""
 
     public static let defaultBIOS = "/usr/share/seabios/bios-256k.bin"
     public static let defaultVGABIOS = "/usr/share/seabios/vgabios-stdvga.bin"
