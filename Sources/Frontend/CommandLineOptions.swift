@@ -24,6 +24,11 @@ struct CommandLineOptions {
       -no-reboot            stop instead of resetting when the guest resets or triple-faults
       -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
 
+    Linux boot (no boot loader; SeaBIOS stays the firmware):
+      -kernel FILE          boot this Linux bzImage
+      -initrd FILE          with this initial ramdisk
+      -append "TEXT"        and this kernel command line (e.g. "console=ttyS0")
+
     Console:
       -serial stdio|file:PATH|none    COM1 (default stdio)
       -debugcon stdio|file:PATH|none  the firmware debug port 0x402/0xE9 (default none)
@@ -67,6 +72,9 @@ struct CommandLineOptions {
             case "-bios": o.configuration.biosPath = try value(flag)
             case "-vga-bios": o.configuration.vgaBIOSPath = try value(flag)
             case "-no-reboot": o.configuration.noReboot = true
+            case "-kernel": o.configuration.kernelPath = try value(flag)
+            case "-initrd": o.configuration.initrdPath = try value(flag)
+            case "-append": o.configuration.kernelCommandLine = try value(flag)
             case "-icount":
                 let text = try value(flag)
                 // QEMU accepts both `-icount 3` and `-icount shift=3`.
