@@ -5,7 +5,10 @@ import PackageDescription
 // MMU is the bottom layer (guest physical memory, paging); CPU and Devices
 // build on it and know nothing of each other; Machine assembles a PC;
 // Frontend is the `novabox` command.
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// Release builds: unchecked arithmetic and whole-module optimization for
+// the interpreter's hot paths; testable, so the one release build serves
+// both `novabox` and the test suites (whole-machine tests need release).
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo", "-enable-testing"], .when(configuration: .release))]
 
 let package = Package(
     name: "Novabox",

@@ -5,7 +5,7 @@
 # (or already installed).
 set -uo pipefail
 
-packages=(seabios libsdl2-dev zlib1g-dev liblzf-dev binutils gcc nasm)
+packages=(seabios libsdl2-dev zlib1g-dev liblzf-dev binutils gcc nasm xorriso)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -24,6 +24,13 @@ struct CommandLineOptions {
       -no-reboot            stop instead of resetting when the guest resets or triple-faults
       -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
 
+    Storage (IDE: primary master/slave = 0/1, secondary = 2/3):
+      -hda/-hdb/-hdc/-hdd FILE        raw disk image at IDE position 0–3
+      -cdrom FILE                     ISO image in the CD drive (position 2)
+      -drive file=FILE[,media=disk|cdrom][,format=raw][,readonly=on][,index=N]
+      -snapshot                       write to a temporary overlay, never to the image files
+      -boot ORDER                     boot order: c (disk), d (CD), e.g. -boot d or -boot order=dc
+
     Linux boot (no boot loader; SeaBIOS stays the firmware):
       -kernel FILE          boot this Linux bzImage
       -initrd FILE          with this initial ramdisk
@@ -97,6 +104,20 @@ struct CommandLineOptions {
                 let text = try value(flag)
                 guard let s = Double(text), s > 0 else { throw UsageError("-timeout \(text): give a number of seconds") }
                 o.configuration.timeLimit = s
+            case "-hda", "-hdb", "-hdc", "-hdd":
+                let index = Int(flag.utf8.last! - UInt8(ascii: "a"))
+                try o.addDrive(DriveConfiguration(path: try value(flag), media: .disk, index: index), flag)
+            case "-cdrom":
+                try o.addDrive(DriveConfiguration(path: try value(flag), media: .cdrom, readOnly: true, index: 2), flag)
+            case "-drive": try o.addDrive(try parseDrive(try value(flag), taken: o.configuration.drives), flag)
+            case "-snapshot": o.configuration.snapshot = true
+            case "-boot":
+                let v = try value(flag)
+                let order = v.hasPrefix("order=") ? String(v.dropFirst(6)) : v
+                guard !order.isEmpty, order.allSatisfy({ "acdn".contains($0) }) else {
+                    throw UsageError("-boot \(v): give drive letters, c for the disk and d for the CD (e.g. -boot d or -boot order=dc)")
+                }
+                o.configuration.bootOrder = order
             case "-d":
                 let v = try value(flag)
                 if let bad = o.configuration.trace.enable(v) {
@@ -109,6 +130,46 @@ struct CommandLineOptions {
             k += 1
         }
         return o
+    }
+
+    mutating func addDrive(_ d: DriveConfiguration, _ flag: String) throws(UsageError) {
+        if let other = configuration.drives.first(where: { $0.index == d.index }) {
+            throw UsageError("\(flag) \(d.path): IDE position \(d.index) already holds \(other.path); use another position (-hdb, index=N)")
+        }
+        configuration.drives.append(d)
+    }
+
+    /// `file=PATH,media=cdrom,format=raw,readonly=on,index=N`, as QEMU reads it.
+    static func parseDrive(_ text: String, taken: [DriveConfiguration]) throws(UsageError) -> DriveConfiguration {
+        var path: String?, media = DriveConfiguration.Media.disk, readOnly = false, index: Int?
+        for part in text.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { throw UsageError("-drive \(text): '\(part)' is not key=value") }
+            switch kv[0] {
+            case "file": path = kv[1]
+            case "media":
+                switch kv[1] {
+                case "disk": media = .disk
+                case "cdrom": media = .cdrom
+                default: throw UsageError("-drive \(text): media must be disk or cdrom")
+                }
+            case "format":
+                guard kv[1] == "raw" else { throw UsageError("-drive \(text): only format=raw images are supported") }
+            case "readonly":
+                guard ["on", "off"].contains(kv[1]) else { throw UsageError("-drive \(text): readonly must be on or off") }
+                readOnly = kv[1] == "on"
+            case "index":
+                guard let n = Int(kv[1]), (0...3).contains(n) else { throw UsageError("-drive \(text): index must be 0 to 3") }
+                index = n
+            case "if":
+                guard kv[1] == "ide" else { throw UsageError("-drive \(text): only if=ide is available") }
+            default: throw UsageError("-drive \(text): unknown key '\(kv[0])' (file, media, format, readonly, index)")
+            }
+        }
+        guard let path, !path.isEmpty else { throw UsageError("-drive \(text): give file=PATH") }
+        let free = (0...3).first { n in !taken.contains { $0.index == n } }
+        guard let position = index ?? free else { throw UsageError("-drive \(text): all four IDE positions are taken") }
+        return DriveConfiguration(path: path, media: media, readOnly: readOnly || media == .cdrom, index: position)
     }
 
     /// `128M`, `1G`, `65536K`, or a bare number of MiB (as QEMU reads it).

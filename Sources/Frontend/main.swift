@@ -46,6 +46,11 @@ if let dump = options.configuration.textScreenDump {
         fail("cannot write the text screen to \(dump): \(String(cString: strerror(errno)))")
     }
 }
+do {
+    try machine.flushDisks()
+} catch {
+    fail(error.description)
+}
 fflush(stdout)
 switch reason {
 case .guestReset(let tripleFault):

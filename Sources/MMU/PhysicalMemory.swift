@@ -273,7 +273,7 @@ public final class PhysicalMemory {
                 case 2: UnsafeMutableRawPointer(p).storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
                 default: UnsafeMutableRawPointer(p).storeBytes(of: value, as: UInt32.self)
                 }
-                if watchedPages[Int(r)] != 0 { onCodePageWrite?(r) }
+                noteRAMWrite(r)
                 return
             }
             if r == PhysicalMemory.unmapped { return }
@@ -301,5 +301,53 @@ public final class PhysicalMemory {
     /// Copies bytes into guest physical memory, through the write routes.
     public func copyIn(_ address: UInt32, _ bytes: [UInt8]) {
         for (i, b) in bytes.enumerated() { write(address &+ UInt32(i), size: 1, value: UInt32(b)) }
+    }
+
+    /// Reports a write to RAM page `r` if translated code lives there: the
+    /// one notification path for `write` and the bulk copies.
+    @inline(__always)
+    private func noteRAMWrite(_ r: UInt32) {
+        if watchedPages[Int(r)] != 0 { onCodePageWrite?(r) }
+    }
+
+    // MARK: - Bulk copies for DMA (a page at a time)
+
+    /// Copies `bytes` into guest physical memory as a bus master would:
+    /// RAM and device memory a page at a time (a RAM page holding
+    /// translated code is reported once, as `write` reports it), MMIO byte
+    /// by byte through `write`, ROM and unmapped space dropped.
+    public func copyIn(_ address: UInt32, from bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let at = address &+ UInt32(truncatingIfNeeded: done)
+            let n = min(bytes.count - done, PhysicalMemory.pageSize - Int(at & 0xFFF))
+            let r = writeRoutes[Int(at >> 12)]
+            if let p = route(r, at) {
+                UnsafeMutableRawPointer(p).copyMemory(from: source + done, byteCount: n)
+                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r) }
+            } else if r != PhysicalMemory.unmapped {
+                for i in 0..<n { write(at &+ UInt32(i), size: 1, value: UInt32(bytes[done + i])) }
+            }
+            done += n
+        }
+    }
+
+    /// Copies guest physical memory into `buffer` as a bus master reads it:
+    /// RAM, ROM and device memory a page at a time, MMIO byte by byte,
+    /// unmapped space as all ones.
+    public func copyOut(_ address: UInt32, into buffer: UnsafeMutableRawBufferPointer) {
+        guard let target = buffer.baseAddress else { return }
+        var done = 0
+        while done < buffer.count {
+            let at = address &+ UInt32(truncatingIfNeeded: done)
+            let n = min(buffer.count - done, PhysicalMemory.pageSize - Int(at & 0xFFF))
+            if let p = hostPointer(forReading: at) {
+                (target + done).copyMemory(from: p, byteCount: n)
+            } else {
+                for i in 0..<n { buffer[done + i] = UInt8(truncatingIfNeeded: read(at &+ UInt32(i), size: 1)) }
+            }
+            done += n
+        }
     }
 }

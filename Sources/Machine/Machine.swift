@@ -65,6 +65,7 @@ public final class Machine {
             self.tripleFault = true
             self.resetRequested = true
         }
+        try attachDrives()
         connectConsoles()
         connectTrace()
     }

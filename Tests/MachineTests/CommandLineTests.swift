@@ -75,4 +75,48 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(r.stdout.contains(flag), "help lacks \(flag)")
         }
     }
+
+    // MARK: - Storage inputs (issue: boot live ISOs)
+
+    func temporaryFile(_ name: String, bytes: Int, mode: Int = 0o644) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("novabox-\(getpid())-\(name)").path
+        FileManager.default.createFile(atPath: path, contents: Data(repeating: 0, count: bytes),
+                                       attributes: [.posixPermissions: mode])
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testMissingCDROM() throws {
+        try assertOneLineError(["-cdrom", "/nonexistent/x.iso"], mentions: ["/nonexistent/x.iso", "no such file"])
+    }
+
+    func testEmptyCDROM() throws {
+        let p = temporaryFile("empty.iso", bytes: 0)
+        try assertOneLineError(["-cdrom", p], mentions: [p, "empty"])
+    }
+
+    func testCDROMThatIsNotAnISO() throws {
+        let p = temporaryFile("zero.iso", bytes: 64 << 10)
+        try assertOneLineError(["-cdrom", p], mentions: [p, "ISO 9660"])
+    }
+
+    func testDiskNotAMultipleOf512() throws {
+        let p = temporaryFile("odd.img", bytes: 1000)
+        try assertOneLineError(["-hda", p], mentions: [p, "512"])
+    }
+
+    func testReadOnlyFileAsWritableDisk() throws {
+        let p = temporaryFile("ro.img", bytes: 1 << 20, mode: 0o444)
+        try assertOneLineError(["-hda", p], mentions: [p, "read-only", "-snapshot"])
+    }
+
+    func testTwoDrivesAtOnePosition() throws {
+        let p = temporaryFile("a.img", bytes: 1 << 20)
+        try assertOneLineError(["-hda", p, "-drive", "file=\(p),index=0"], mentions: ["position 0"])
+    }
+
+    func testMalformedDriveAndBootOptions() throws {
+        try assertOneLineError(["-drive", "file=x.img,format=qcow2"], mentions: ["format=raw"])
+        try assertOneLineError(["-boot", "z"], mentions: ["-boot z"])
+    }
 }

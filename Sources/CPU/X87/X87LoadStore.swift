@@ -22,12 +22,13 @@ extension CPU {
         }
     }
 
-    /// Pushes a loaded value, unless the push overflows or an unmasked
-    /// exception of the load forbids it. C1 = 0 (1 on overflow).
+    /// Pushes a loaded value, unless the push overflows or an unmasked #IA
+    /// (an SNaN source) forbids it; an unmasked #D does not (the P6 loads
+    /// the denormal and reports it). C1 = 0 (1 on overflow).
     private func pushLoaded(_ value: ExtendedReal, exceptions: UInt16 = 0) {
         if pushWouldOverflow { fpuStackOverflow(); return }
         setConditionCodes(0, mask: X87Status.c1)
-        if fpuControl.unmasked(exceptions) & X87Status.preComputation == 0 { fpuPush(value) }
+        if fpuControl.unmasked(exceptions) & X87Status.invalid == 0 { fpuPush(value) }
         raiseX87(exceptions)
     }
 
@@ -105,7 +106,12 @@ extension CPU {
         default:
             try writeX87Memory80(i.segment, offset, low: value.significand, high: value.signExponent)
         }
-        // An unmasked exception leaves memory and the stack as they were.
+        // An unmasked exception leaves memory and the stack as they were;
+        // nothing was rounded, so no #P and C1 = 0.
+        if !stores {
+            exceptions &= ~X87Status.precision
+            roundedUp = false
+        }
         setRoundedUp(roundedUp)
         if pop && stores { fpuPop() }
         raiseX87(exceptions)
