@@ -56,7 +56,6 @@ public final class Machine {
         cpu = CPU(state: stateStorage.pointer, memory: memory, io: ports)
         board = Motherboard(memory: memory, ioBus: ioBus, clock: clock, bios: bios, vgaBIOS: vgaBIOS,
                             ramSize: configuration.ramSize)
-        try LinuxBoot.load(configuration)?.install(into: board.firmwareConfig)
         ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
         cpu.interruptController = board
         coprocessorError = CoprocessorErrorPort(cpu: cpu, board: board, bus: ioBus)
@@ -66,6 +65,7 @@ public final class Machine {
             self.resetRequested = true
         }
         try attachDrives()
+        try LinuxBoot.load(configuration)?.install(into: board.firmwareConfig)   // after the drives: it goes first in the boot order
         connectConsoles()
         connectTrace()
     }
