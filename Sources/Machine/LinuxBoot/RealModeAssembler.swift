@@ -174,8 +174,6 @@ struct RealModeAssembler {
     mutating func ret() { emit(0xC3) }
     /// RETF — CB.
     mutating func retf() { emit(0xCB) }
-    /// JMP rel8 — EB cb.
-    mutating func jmp(_ target: Label) { short(0xEB, target) }
     /// JZ rel8 — 74 cb.
     mutating func jz(_ target: Label) { short(0x74, target) }
     /// JNZ rel8 — 75 cb.
