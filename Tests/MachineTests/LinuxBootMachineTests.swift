@@ -103,7 +103,7 @@ final class LinuxBootMachineTests: XCTestCase {
         let boot = try XCTUnwrap(LinuxBoot.load(r.machine.configuration))
         let first = String(boot.initrdAddress, radix: 16)
         let last = String(boot.initrdAddress + UInt32((boot.initrd.count + 4095) & ~4095) - 1, radix: 16)
-        let zeros = { (s: String) in String(repeating: "0", count: 16 - s.count) + s }
+        let zeros = { (s: String) in String(repeating: "0", count: 8 - s.count) + s }   // the kernel's %#010llx
         XCTAssertTrue(serial.contains("RAMDISK: [mem 0x\(zeros(first))-0x\(zeros(last))]"),
                       "initrd not where the loader put it (\(first)–\(last)):\n\(serial.suffix(3000))")
     }
