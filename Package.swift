@@ -21,7 +21,9 @@ let package = Package(
         .target(name: "MMU", swiftSettings: optimize),
         .target(name: "CPU", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Devices", dependencies: ["MMU"], swiftSettings: optimize),
-        .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices"], swiftSettings: optimize),
+        .systemLibrary(name: "CKVM"),
+        .target(name: "HWAccel", dependencies: ["CKVM", "CPU", "MMU"], swiftSettings: optimize),
+        .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices", "HWAccel"], swiftSettings: optimize),
         .target(name: "Debugger", dependencies: ["Machine", "CPU", "MMU", "Devices"], swiftSettings: optimize),
         .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "CPU", "MMU"]),
+        .testTarget(name: "HWAccelTests", dependencies: ["HWAccel", "CPU", "MMU"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Devices"]),
     ],
     swiftLanguageModes: [.v5]
