@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
-        .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"], exclude: ["Guests"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "CPU", "MMU"]),
         .testTarget(name: "HWAccelTests", dependencies: ["HWAccel", "CPU", "MMU"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Devices"]),

@@ -27,9 +27,30 @@ FAULTADDR equ 0x40000000
     %endrep
 %endmacro
 
+; Index register, then data register, a byte each.
+%macro VGAREG 3
+    mov dx, %1
+    mov al, %2
+    out dx, al
+    inc dx
+    mov al, %3
+    out dx, al
+%endmacro
+
 ; The checks both paging paths run (expanded once in each mode).
 %macro CHECKS 0
     PUTS "PG "
+    ; VGA: RAM on (misc output), colour text addressing at B8000h with
+    ; odd/even planes, all bits from the CPU (graphics controller 5, 6, 8;
+    ; sequencer 2 and 4).
+    mov al, 0x23
+    mov dx, 0x3C2
+    out dx, al
+    VGAREG 0x3CE, 5, 0x10
+    VGAREG 0x3CE, 6, 0x0E
+    VGAREG 0x3CE, 8, 0xFF
+    VGAREG 0x3C4, 2, 0x03
+    VGAREG 0x3C4, 4, 0x02
     mov word [0xB8000], 0x1F4F
     mov word [0xB8002], 0x1F4B
     ; PIC: vectors 20h-27h, only IRQ0 unmasked; PIT channel 0 at 1 kHz.
