@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"], exclude: ["Guests"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "CPU", "MMU"]),
-        .testTarget(name: "HWAccelTests", dependencies: ["HWAccel", "CPU", "MMU"]),
+        .testTarget(name: "HWAccelTests", dependencies: ["HWAccel", "CKVM", "CPU", "MMU"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Devices"]),
     ],
     swiftLanguageModes: [.v5]

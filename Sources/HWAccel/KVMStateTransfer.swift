@@ -4,7 +4,8 @@ import Glibc
 
 /// Moving the processor between `CPUState` and the vCPU: general
 /// registers (`kvm_regs`), control and segment registers with their
-/// hidden caches (`kvm_sregs`), x87/SSE (`kvm_fpu`, FXSAVE order), debug
+/// hidden caches (`kvm_sregs`), x87/SSE (`kvm_xsave`: its first 512 bytes
+/// are the FXSAVE image; `kvm_fpu` loses MXCSR on some hosts), debug
 /// registers, the interrupt shadow and half-delivered events
 /// (`kvm_vcpu_events`), and the MSRs the interpreter keeps, the TSC among
 /// them. MSRs that only a 64-bit guest uses (STAR, LSTAR, KERNEL_GS_BASE)
@@ -83,9 +84,11 @@ enum KVMStateTransfer {
             throw KVMRefusal( "KVM_SET_SREGS changed \(name) from \(hex(want)) to \(hex(got))")
         }
 
-        var fpu = kvm_fpu()
-        storeFPU(s.fpu, into: &fpu)
-        try check(vcpu.control(NOVABOX_KVM_SET_FPU, &fpu), "KVM_SET_FPU")
+        let image = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<kvm_xsave>.size, alignment: 64)
+        defer { image.deallocate() }
+        image.initializeMemory(as: UInt8.self, repeating: 0)
+        storeFPU(s.fpu, into: image)
+        try check(ioctl(vcpu.fd, NOVABOX_KVM_SET_XSAVE, image.baseAddress!) == 0 ? 0 : errno, "KVM_SET_XSAVE")
 
         var debug = kvm_debugregs()
         debug.db = (s.dr.0, s.dr.1, s.dr.2, s.dr.3)
@@ -140,9 +143,10 @@ enum KVMStateTransfer {
         s.cpl = s.cr0 & 1 != 0 ? s.segments.2.dpl : 0
         s.halted = false
 
-        var fpu = kvm_fpu()
-        try check(vcpu.control(NOVABOX_KVM_GET_FPU, &fpu), "KVM_GET_FPU")
-        loadFPU(fpu, into: &s.fpu)
+        let image = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<kvm_xsave>.size, alignment: 64)
+        defer { image.deallocate() }
+        try check(ioctl(vcpu.fd, NOVABOX_KVM_GET_XSAVE, image.baseAddress!) == 0 ? 0 : errno, "KVM_GET_XSAVE")
+        loadFPU(from: UnsafeRawBufferPointer(image), into: &s.fpu)
 
         var debug = kvm_debugregs()
         try check(vcpu.control(NOVABOX_KVM_GET_DEBUGREGS, &debug), "KVM_GET_DEBUGREGS")
@@ -213,56 +217,55 @@ enum KVMStateTransfer {
 
     // MARK: - x87 and SSE
 
-    /// `CPUState` keeps physical register Ri in slot i; kvm_fpu (FXSAVE)
-    /// keeps ST(i) = R[(TOP + i) mod 8] in slot i.
-    static func storeFPU(_ f: FPUState, into k: inout kvm_fpu) {
+    /// XSAVE header: XSTATE_BV, which components the image holds.
+    static let xstateHeader = 512
+    static let x87Component: UInt64 = 1, sseComponent: UInt64 = 2
+
+    /// `CPUState` keeps physical register Ri in slot i; the FXSAVE image
+    /// keeps ST(i) = R[(TOP + i) mod 8] in slot i, and the abridged tag
+    /// word (a bit per physical register: not empty) at byte 4.
+    static func storeFPU(_ f: FPUState, into image: UnsafeMutableRawBufferPointer) {
         withUnsafeBytes(of: f.area) { area in
-            let fsw = area.load(fromByteOffset: 2, as: UInt16.self)
-            let top = Int(fsw >> 11) & 7
-            k.fcw = area.load(fromByteOffset: 0, as: UInt16.self)
-            k.fsw = fsw
-            k.last_opcode = area.load(fromByteOffset: 6, as: UInt16.self)
-            k.last_ip = area.load(fromByteOffset: 8, as: UInt64.self)
-            k.last_dp = area.load(fromByteOffset: 16, as: UInt64.self)
-            k.mxcsr = area.load(fromByteOffset: 24, as: UInt32.self)
-            var abridged: UInt8 = 0
-            for r in 0..<8 where (f.tags >> UInt16(2 * r)) & 3 != 3 { abridged |= 1 << UInt8(r) }
-            k.ftwx = abridged
-            withUnsafeMutableBytes(of: &k.fpr) { fpr in
-                for i in 0..<8 {
-                    let physical = (top + i) & 7
-                    fpr.baseAddress!.advanced(by: 16 * i).copyMemory(from: area.baseAddress! + 32 + 16 * physical, byteCount: 16)
-                }
-            }
-            withUnsafeMutableBytes(of: &k.xmm) { xmm in
-                xmm.baseAddress!.copyMemory(from: area.baseAddress! + 160, byteCount: 256)
+            image.baseAddress!.copyMemory(from: area.baseAddress!, byteCount: 512)
+            let top = Int(area.load(fromByteOffset: 2, as: UInt16.self) >> 11) & 7
+            for i in 0..<8 {
+                (image.baseAddress! + 32 + 16 * i).copyMemory(from: area.baseAddress! + 32 + 16 * ((top + i) & 7), byteCount: 16)
             }
         }
+        var abridged: UInt8 = 0
+        for r in 0..<8 where (f.tags >> UInt16(2 * r)) & 3 != 3 { abridged |= 1 << UInt8(r) }
+        image[4] = abridged
+        image[5] = 0
+        image.storeBytes(of: x87Component | sseComponent, toByteOffset: xstateHeader, as: UInt64.self)
     }
 
-    static func loadFPU(_ k: kvm_fpu, into f: inout FPUState) {
-        let top = Int(k.fsw >> 11) & 7
+    static func loadFPU(from image: UnsafeRawBufferPointer, into f: inout FPUState) {
+        let present = image.load(fromByteOffset: xstateHeader, as: UInt64.self)
         var tags: UInt16 = 0
         withUnsafeMutableBytes(of: &f.area) { area in
-            area.storeBytes(of: k.fcw, toByteOffset: 0, as: UInt16.self)
-            area.storeBytes(of: k.fsw, toByteOffset: 2, as: UInt16.self)
-            area.storeBytes(of: k.last_opcode, toByteOffset: 6, as: UInt16.self)
-            area.storeBytes(of: k.last_ip, toByteOffset: 8, as: UInt64.self)
-            area.storeBytes(of: k.last_dp, toByteOffset: 16, as: UInt64.self)
-            area.storeBytes(of: k.mxcsr, toByteOffset: 24, as: UInt32.self)
-            withUnsafeBytes(of: k.fpr) { fpr in
-                for i in 0..<8 {
-                    let physical = (top + i) & 7
-                    (area.baseAddress! + 32 + 16 * physical).copyMemory(from: fpr.baseAddress! + 16 * i, byteCount: 16)
-                }
+            // Bytes 464-511 belong to software (the host kernel keeps its
+            // XSAVE markers there); the guest's own copy stays.
+            area.baseAddress!.copyMemory(from: image.baseAddress!, byteCount: 464)
+            if present & x87Component == 0 {
+                // x87 in its initial configuration (FNINIT state): not written out.
+                area.storeBytes(of: UInt16(0x37F), toByteOffset: 0, as: UInt16.self)
+                for offset in stride(from: 2, to: 24, by: 2) { area.storeBytes(of: UInt16(0), toByteOffset: offset, as: UInt16.self) }
+                (area.baseAddress! + 32).initializeMemory(as: UInt8.self, repeating: 0, count: 128)
             }
-            withUnsafeBytes(of: k.xmm) { xmm in
-                (area.baseAddress! + 160).copyMemory(from: xmm.baseAddress!, byteCount: 256)
+            if present & sseComponent == 0 { (area.baseAddress! + 160).initializeMemory(as: UInt8.self, repeating: 0, count: 256) }
+            let abridged = area[4]
+            area[4] = 0
+            let top = Int(area.load(fromByteOffset: 2, as: UInt16.self) >> 11) & 7
+            var registers = [UInt8](repeating: 0, count: 128)
+            registers.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: area.baseAddress! + 32, byteCount: 128) }
+            for i in 0..<8 {
+                let physical = (top + i) & 7
+                registers.withUnsafeBytes { (area.baseAddress! + 32 + 16 * physical).copyMemory(from: $0.baseAddress! + 16 * i, byteCount: 16) }
             }
             // The full tag word from the abridged one: empty, or what the value is.
             for r in 0..<8 {
                 let tag: UInt16
-                if k.ftwx & (1 << UInt8(r)) == 0 {
+                if abridged & (1 << UInt8(r)) == 0 {
                     tag = 3
                 } else {
                     let mantissa = area.load(fromByteOffset: 32 + 16 * r, as: UInt64.self)

@@ -27,7 +27,8 @@ public struct KVMUnavailable: Error, CustomStringConvertible, Equatable {
 /// read-only slots (ROM must stay read-only under KVM, so writes exit to
 /// the chipset), the TSS address (Intel hosts need it for real-mode
 /// emulation), CPUID2, vCPU events (interrupt shadow and pending
-/// exceptions travel with the state) and `immediate_exit` (the timer that
+/// exceptions travel with the state), XSAVE (x87 and SSE with MXCSR) and
+/// `immediate_exit` (the timer that
 /// brings the vCPU back to the device loop cannot be lost in a race).
 public final class KVMSystem {
     public static let defaultDevice = "/dev/kvm"
@@ -46,6 +47,7 @@ public final class KVMSystem {
         (KVM_CAP_SET_TSS_ADDR, "the TSS address"),
         (KVM_CAP_EXT_CPUID, "CPUID tables"),
         (KVM_CAP_VCPU_EVENTS, "vCPU events"),
+        (KVM_CAP_XSAVE, "XSAVE state transfer"),
         (KVM_CAP_IMMEDIATE_EXIT, "immediate exit"),
     ]
 

@@ -2,6 +2,7 @@ import CKVM
 import CPU
 import Glibc
 @testable import HWAccel
+import MMU
 import XCTest
 
 /// The KVM back end against the host's KVM itself: device checks, the
@@ -81,6 +82,7 @@ final class KVMBackendTests: XCTestCase {
             a.storeBytes(of: UInt64(1) << 63, toByteOffset: 32 + 16 * 7, as: UInt64.self)
             a.storeBytes(of: UInt16(0x4000), toByteOffset: 40 + 16 * 7, as: UInt16.self)
             a.storeBytes(of: UInt64(0x1122_3344_5566_7788), toByteOffset: 160 + 16 * 3, as: UInt64.self)
+            a.storeBytes(of: UInt32(0x1F80 | 0x6000), toByteOffset: 24, as: UInt32.self)   // MXCSR, round toward zero
         }
         state.fpu.tags = 0x0FFF
 
@@ -105,8 +107,35 @@ final class KVMBackendTests: XCTestCase {
         XCTAssertEqual(back.msr.sysenterEIP, 0xC010_0000)
         XCTAssertEqual(back.fpu.tags, 0x0FFF)
         let differing = withUnsafeBytes(of: state.fpu.area) { a in withUnsafeBytes(of: back.fpu.area) { b in (0..<512).filter { a[$0] != b[$0] } } }
-        XCTAssertEqual(withUnsafeBytes(of: back.fpu.area) { $0.load(fromByteOffset: 24, as: UInt32.self) }, 0x1F80, "MXCSR")
         XCTAssertEqual(differing, [],
                       "FXSAVE image, x87 registers rotated by TOP and back")
+    }
+}
+
+/// Memory slots from the PC memory map: RAM read-write, ROM read-only,
+/// the VGA window (MMIO) and holes left out so that accesses exit.
+final class GuestMemoryRegionTests: XCTestCase {
+    final class Window: MMIOHandler {
+        func mmioRead(offset: UInt32, size: Int) -> UInt32 { 0 }
+        func mmioWrite(offset: UInt32, size: Int, value: UInt32) {}
+    }
+
+    func testSlotsFollowThePCMemoryMap() throws {
+        let memory = try PhysicalMemory(ramSize: 2 << 20)
+        let window = Window()
+        memory.mapMMIO(at: 0xA0000, size: 0x20000, handler: window)
+        let rom = memory.addROM([UInt8](repeating: 0x90, count: 0x10000))
+        memory.mapROM(at: 0xF0000, size: 0x10000, romOffset: rom)
+        memory.mapROM(at: 0xFFFF_0000, size: 0x10000, romOffset: rom)
+        memory.unmap(at: 0xC0000, size: 0x30000)
+        let regions = GuestMemoryRegion.regions(of: memory)
+        XCTAssertEqual(regions.map { [$0.guestPhysical, UInt64($0.size), $0.readOnly ? 1 : 0] },
+                       [[0, 0xA0000, 0], [0xF0000, 0x10000, 1], [0x10_0000, 0x10_0000, 0], [0xFFFF_0000, 0x10000, 1]])
+        XCTAssertEqual(regions[0].host, UnsafeMutableRawPointer(memory.ram), "the interpreter's RAM itself, not a copy")
+        XCTAssertEqual(regions[1].host, regions[3].host, "both ROM views are the same host pages")
+        let generation = memory.mapGeneration
+        memory.mapShadow(at: 0xF0000, size: 0x10000, readRAM: true, writeRAM: false, romOffset: rom)
+        XCTAssertNotEqual(memory.mapGeneration, generation, "a PAM change is seen")
+        XCTAssertEqual(GuestMemoryRegion.regions(of: memory)[1].host, UnsafeMutableRawPointer(memory.ram + 0xF0000), "shadow RAM, read-only")
     }
 }
