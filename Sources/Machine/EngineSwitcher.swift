@@ -33,9 +33,11 @@ public struct EngineSwitch: Sendable, CustomStringConvertible {
 ///
 /// The interpreter does not run long mode: it carries a 64-bit guest to
 /// the `mov cr0` that activates it (EFER.LMA), where the hand-over
-/// happens. The CPUID identity advertises long mode only when KVM will
-/// take the guest from there (`kvm`, or `auto` with a passing long-mode
-/// self-test), so every engine reports the same processor.
+/// happens. The CPUID identity is chosen once, from the self-tests of all
+/// three kinds at start-up: long mode only when KVM will take the guest
+/// there, SSE and the rest of the x86-64 baseline only when KVM takes
+/// every paged state; so every engine reports the same processor and the
+/// interpreter never meets a feature it lacks.
 final class EngineSwitcher {
     let policy: MachineConfiguration.Acceleration
     private let cpu: CPU
@@ -47,6 +49,7 @@ final class EngineSwitcher {
     /// Hand-overs KVM refused, with the reason shown to the user.
     private(set) var refusals: [String] = []
     private var selfTests: [PagingKind: KVMSelfTestResult] = [:]
+    private var interpreterRate: Double = 0
     private var refusedKinds: Set<PagingKind> = []
     /// CR0 when the guest last came back: no new hand-over until it changes.
     private var waitForCR0Change: UInt64?
@@ -68,12 +71,17 @@ final class EngineSwitcher {
             EngineSwitcher.say("KVM is not usable (\(error.description)); the guest runs in our own engine")
             return
         }
-        if policy == .auto {
-            let longMode = selfTest(.longMode)
-            cpu.cpuid = CPUIDTable(longMode: longMode.worthHandingOver)
-        } else {
-            cpu.cpuid = CPUIDTable(longMode: true)
+        // The CPU identity for the whole run: long mode only if KVM will
+        // take the guest at that switch; the rest of the x86-64 baseline
+        // (SSE...) only if KVM takes every paged state, so that no guest
+        // meets those features in the interpreter.
+        interpreterRate = KVMSelfTest.measureInterpreter()
+        let taken = PagingKind.allCases.filter { kind in
+            let result = selfTest(kind)
+            return policy == .auto ? result.worthHandingOver : result.failure == nil
         }
+        let longMode = taken.contains(.longMode)
+        cpu.cpuid = CPUIDTable(longMode: longMode, x86_64Baseline: longMode && taken.count == PagingKind.allCases.count)
     }
 
     static func say(_ line: String) {
@@ -83,7 +91,7 @@ final class EngineSwitcher {
 
     private func selfTest(_ kind: PagingKind) -> KVMSelfTestResult {
         if let known = selfTests[kind] { return known }
-        let result = KVMSelfTest.run(kind, system: system!)
+        let result = KVMSelfTest.run(kind, system: system!, interpreterRate: interpreterRate)
         selfTests[kind] = result
         trace?.log("kvm self-test: \(result.summary)")
         return result

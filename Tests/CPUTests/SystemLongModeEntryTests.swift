@@ -17,7 +17,12 @@ extension SystemRegisterTests {
         let identity = CPUIDTable(longMode: true)
         XCTAssertEqual(identity.query(0x8000_0000).eax, 0x8000_0008)
         XCTAssertNotEqual(identity.query(0x8000_0001).edx & 1 << 29, 0, "LM")
+        XCTAssertEqual(identity.query(0x8000_0001).edx & 1 << 20, 0, "no NX: the interpreter's page walk has none")
+        XCTAssertEqual(identity.query(1).edx & 1 << 25, 0, "no SSE: the interpreter does not execute it")
         XCTAssertEqual(identity.leaves.count, 3 + 9)
+        let baseline = CPUIDTable(x86_64Baseline: true)
+        XCTAssertNotEqual(baseline.query(1).edx & 1 << 26, 0, "SSE2, required by x86-64 operating systems")
+        XCTAssertNotEqual(baseline.query(0x8000_0001).edx & 1 << 20, 0, "NX")
     }
 
     func testPagingWithLMEActivatesLongMode() throws {
@@ -45,5 +50,6 @@ extension SystemRegisterTests {
         }
         XCTAssertEqual(state.pointee.efer & EFER.lma, 0)
         bench.expectFault(.generalProtection(0), "reserved EFER bits") { try wrmsr(Self.efer, 1 << 12) }
+        bench.expectFault(.generalProtection(0), "NXE without NX") { try wrmsr(Self.efer, EFER.lme | EFER.nxe) }
     }
 }

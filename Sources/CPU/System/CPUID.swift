@@ -13,9 +13,12 @@
 /// breakpoint registers are stored but do not trigger.
 ///
 /// With `longMode`, the extended leaves up to 0x8000_0008 exist and claim
-/// LM, SYSCALL and NX, and leaf 1 adds MMX, SSE and SSE2, which every
-/// x86-64 processor has. The interpreter only carries such a guest up to
-/// the switch into long mode (EFER.LME, PAE, PG); KVM executes the rest.
+/// LM and SYSCALL, and EFER exists: enough for a guest to switch to long
+/// mode, where the machine hands it to KVM (the interpreter carries it to
+/// that switch: EFER.LME, PAE, PG). `x86_64Baseline` adds what 64-bit
+/// operating systems require besides — MMX, SSE and SSE2 in leaf 1, NX —
+/// which only KVM executes: the machine offers it only when KVM takes
+/// every paged state, so no guest meets them in the interpreter.
 ///
 /// The highest basic leaf is 2, and, as on the P6, a leaf above it (the
 /// extended range 0x8000_0000 included, when there are no extended leaves)
@@ -30,19 +33,25 @@ public struct CPUIDTable: Equatable, Sendable {
     public static let features: UInt32 =
         1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8
         | 1 << 11 | 1 << 12 | 1 << 13 | 1 << 14 | 1 << 15 | 1 << 16 | 1 << 24
-    /// Leaf 1 EDX additions of the 64-bit identity: MMX, SSE, SSE2.
-    public static let longModeFeatures: UInt32 = 1 << 23 | 1 << 25 | 1 << 26
-    /// Leaf 0x8000_0001 EDX: SYSCALL (11), NX (20), LM (29).
-    public static let extendedFeatures: UInt32 = 1 << 11 | 1 << 20 | 1 << 29
+    /// Leaf 1 EDX additions of the x86-64 baseline: MMX, SSE, SSE2.
+    public static let baselineFeatures: UInt32 = 1 << 23 | 1 << 25 | 1 << 26
+    /// Leaf 0x8000_0001 EDX: SYSCALL (11), LM (29); NX (20) with the baseline.
+    public static let extendedFeatures: UInt32 = 1 << 11 | 1 << 29
+    public static let noExecute: UInt32 = 1 << 20
     public static let maximumExtendedLeaf: UInt32 = 0x8000_0008
     /// Microcode revision CPUID leaf 1 deposits in IA32_BIOS_SIGN_ID[63:32]
     /// (no update loaded).
     public static let microcodeRevision: UInt32 = 0
 
-    /// Whether the 64-bit extensions are advertised (and EFER exists).
+    /// Whether long mode is advertised (and EFER exists).
     public var longMode: Bool
+    /// Whether the rest of the x86-64 baseline (SSE, SSE2, MMX, NX) is too.
+    public var x86_64Baseline: Bool
 
-    public init(longMode: Bool = false) { self.longMode = longMode }
+    public init(longMode: Bool = false, x86_64Baseline: Bool = false) {
+        self.longMode = longMode || x86_64Baseline
+        self.x86_64Baseline = x86_64Baseline
+    }
 
     /// The leaves that exist, in order (what KVM_SET_CPUID2 is given).
     public var leaves: [UInt32] {
@@ -56,11 +65,11 @@ public struct CPUIDTable: Equatable, Sendable {
             // "GenuineIntel" in EBX, EDX, ECX.
             return (CPUIDTable.maximumLeaf, 0x756E_6547, 0x6C65_746E, 0x4965_6E69)
         case 1:
-            return (CPUIDTable.signature, 0, 0, CPUIDTable.features | (longMode ? CPUIDTable.longModeFeatures : 0))
+            return (CPUIDTable.signature, 0, 0, CPUIDTable.features | (x86_64Baseline ? CPUIDTable.baselineFeatures : 0))
         case 0x8000_0000 where longMode:
             return (CPUIDTable.maximumExtendedLeaf, 0, 0, 0)
         case 0x8000_0001 where longMode:
-            return (0, 0, 0, CPUIDTable.extendedFeatures)
+            return (0, 0, 0, CPUIDTable.extendedFeatures | (x86_64Baseline ? CPUIDTable.noExecute : 0))
         case 0x8000_0008 where longMode:
             // 36 physical address bits (as the P6's PAE), 48 linear.
             return (0x3024, 0, 0, 0)

@@ -49,7 +49,6 @@ public enum EFER {
     /// Long mode active: set by the processor when paging turns on with LME.
     public static let lma: UInt64 = 1 << 10
     public static let nxe: UInt64 = 1 << 11
-    static let writable = sce | lme | nxe
 }
 
 extension CPU {
@@ -116,8 +115,11 @@ extension CPU {
         case MSR.extendedFeatureEnable where cpuid.longMode:
             // LMA is the processor's to set; LME cannot change under paging.
             let old = state.pointee.efer
-            guard value & ~(EFER.writable | EFER.lma) == 0, !pagingEnabled || (old ^ value) & EFER.lme == 0 else { throw gp }
-            let new = value & EFER.writable | old & EFER.lma
+            // NXE exists only where NX is advertised (the interpreter's page
+            // walk has no execute-disable bit; KVM has it).
+            let writable = EFER.sce | EFER.lme | (cpuid.x86_64Baseline ? EFER.nxe : 0)
+            guard value & ~(writable | EFER.lma) == 0, !pagingEnabled || (old ^ value) & EFER.lme == 0 else { throw gp }
+            let new = value & writable | old & EFER.lma
             state.pointee.efer = new
             controlRegisterWritten(0xE, old, new, changed: old != new)
         case MSR.mtrrPhysicalBase0..<MSR.mtrrPhysicalBase0 + 16:
