@@ -106,7 +106,8 @@ final class EngineSwitcher {
     /// Offers the guest, at this instruction boundary, to KVM.
     func handOver(interruptLine: @escaping () -> Bool) {
         let state = cpu.state.pointee
-        waitForCR0Change = nil
+        // Whatever happens here, the next offer waits for CR0 to change.
+        waitForCR0Change = state.cr0
         let kind = PagingKind(state)
         guard !refusedKinds.contains(kind) else { return }
         if policy == .auto {
@@ -130,6 +131,7 @@ final class EngineSwitcher {
             note("KVM refused the guest's \(kind.rawValue) state at eip \(hex(state.rip, 8)) (\(error)); continuing in our own engine")
             return
         }
+        waitForCR0Change = nil
         record(.kvm, "paging on (\(kind.rawValue))", eip: state.rip)
     }
 
