@@ -45,6 +45,8 @@ final class EngineSwitcher {
     private var system: KVMSystem?
     private(set) var kvm: KVMEngine?
     private(set) var engine: MachineStatus.Engine = .interpreter
+    /// The kind of state the guest was in when KVM last took it.
+    private(set) var handedOverKind: PagingKind?
     private(set) var switches: [EngineSwitch] = []
     /// Hand-overs KVM refused, with the reason shown to the user.
     private(set) var refusals: [String] = []
@@ -132,6 +134,7 @@ final class EngineSwitcher {
             return
         }
         waitForCR0Change = nil
+        handedOverKind = kind
         record(.kvm, "paging on (\(kind.rawValue))", eip: state.rip)
     }
 

@@ -170,8 +170,13 @@ public final class Machine {
                 continue
             }
             if switcher.engine == .kvm, let kvm = switcher.kvm {
-                // The debugger counts instructions: only the interpreter can.
-                if instructions != nil { switcher.handBack("the debugger steps the guest"); continue }
+                // The debugger counts instructions: only the interpreter can,
+                // and not in long mode, where KVM keeps the guest and the
+                // debugger's slices end on time instead.
+                if instructions != nil && switcher.handedOverKind != .longMode {
+                    switcher.handBack("the debugger steps the guest")
+                    continue
+                }
                 if kvm.waitingForInterrupt { idle(until: nextDeadline); continue }
                 let slice = nextDeadline > now ? min(nextDeadline - now, 10_000_000) : 0
                 switch kvm.run(forNanoseconds: slice) {
