@@ -163,7 +163,7 @@ public final class KVMEngine {
                 }
             case .halt:
                 halted = true
-                return .halted
+                return pagingEnabled ? .halted : .handBack("the guest turned paging off")
             case .interruptWindowOpen:
                 continue
             case .interrupted:

@@ -55,6 +55,7 @@ final class EngineSwitcher {
     private var refusedKinds: Set<PagingKind> = []
     /// CR0 when the guest last came back: no new hand-over until it changes.
     private var waitForCR0Change: UInt64?
+    private var saidHandBack = false
 
     init(_ configuration: MachineConfiguration, cpu: CPU, trace: TraceLog?) throws(MachineError) {
         policy = configuration.acceleration
@@ -150,7 +151,11 @@ final class EngineSwitcher {
         }
         waitForCR0Change = cpu.state.pointee.cr0
         record(.interpreter, reason, eip: cpu.state.pointee.rip)
-        if policy == .kvm { EngineSwitcher.say("KVM gave the guest back (\(reason)); continuing in our own engine") }
+        // -accel kvm asked for KVM: say (once) that the guest left it; -d switch shows every time.
+        if policy == .kvm && !saidHandBack {
+            saidHandBack = true
+            EngineSwitcher.say("KVM gave the guest back (\(reason)); continuing in our own engine")
+        }
     }
 
     /// A system reset: the CPU starts over in the interpreter; the vCPU's

@@ -4,14 +4,15 @@ import XCTest
 
 /// The hand-over to KVM on a bare-metal guest assembled here with nasm
 /// (Guests/handover.asm): real mode -> protected mode -> paging -> port
-/// output, VGA text writes, PIT interrupts and a guest-handled page fault.
+/// output, VGA text writes, PIT interrupts and a guest-handled page fault
+/// -> paging off again and timer interrupts in unpaged protected mode.
 /// The interpreter alone (`-accel tcg`) is the reference: the run with
 /// KVM must print the same and leave the same results in memory. The
 /// guest pages in long mode when CPUID offers it (only with KVM), so the
 /// two runs take different paging paths through the same checks.
 final class EngineSwitchTests: XCTestCase {
     static let guestSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Guests/handover.asm").path
-    static let expectedOutput = "PM PG IRQ PF DONE\n"
+    static let expectedOutput = "PM PG IRQ PF OFF DONE\n"
 
     struct Run {
         let output: String
@@ -88,11 +89,11 @@ final class EngineSwitchTests: XCTestCase {
 
         let kvm = try run(image, .kvm)
         assertSameResults(kvm, as: reference)
-        XCTAssertEqual(kvm.switches.count, 1, "\(kvm.switches)")
-        XCTAssertEqual(kvm.switches.first?.to, .kvm)
+        XCTAssertEqual(kvm.switches.map(\.to), [.kvm, .interpreter], "\(kvm.switches)")
+        XCTAssertEqual(kvm.switches.last?.reason, "the guest turned paging off", "KVM hands back when paging goes off")
         XCTAssertTrue(kvm.switches.first?.reason.contains("long mode") ?? false, "\(kvm.switches)")
         XCTAssertTrue((0xF0000...0xFFFFF).contains(kvm.switches.first?.eip ?? 0), "hand-over right after the guest's mov cr0 in the ROM")
-        XCTAssertTrue(kvm.summary?.contains("1 to KVM") ?? false, kvm.summary ?? "no summary")
+        XCTAssertTrue(kvm.summary?.contains("1 to KVM, 1 back") ?? false, kvm.summary ?? "no summary")
     }
 
     func testAutoGivesTheSameResultsWhicheverEngineItPicks() throws {

@@ -1,8 +1,10 @@
 ; A bare-metal guest for the engine switch, loaded as the BIOS image
 ; (-bios): real mode -> protected mode -> paging -> port output on the
 ; debug console (port E9h), VGA text writes (MMIO), PIT interrupts through
-; the PIC, a page fault the guest handles -> results at 9000h, then a
-; reset through port CF9h (the run ends with -no-reboot).
+; the PIC, a page fault the guest handles -> results at 9000h -> paging
+; off again (KVM hands the guest back) and two more timer interrupts in
+; unpaged protected mode, then a reset through port CF9h (the run ends
+; with -no-reboot).
 ;
 ; It pages with long mode when CPUID offers it (the interpreter hands
 ; over to KVM at that switch) and with 32-bit paging otherwise, or always
@@ -37,8 +39,9 @@ FAULTADDR equ 0x40000000
     out dx, al
 %endmacro
 
-; The checks both paging paths run (expanded once in each mode).
-%macro CHECKS 0
+; The checks both paging paths run (expanded once in each mode), then
+; on to %1, which turns paging off.
+%macro CHECKS 1
     PUTS "PG "
     ; VGA: RAM on (misc output), colour text addressing at B8000h with
     ; odd/even planes, all bits from the CPU (graphics controller 5, 6, 8;
@@ -82,15 +85,8 @@ FAULTADDR equ 0x40000000
     mov dword [FAULTADDR], 0x600D600D
     mov eax, [FAULTADDR]
     mov [RESULTS + 8], eax
-    PUTS "PF DONE"
-    mov al, 10
-    out 0xE9, al
-    mov al, 6
-    mov dx, 0xCF9
-    out dx, al
-%%stop:
-    hlt
-    jmp %%stop
+    PUTS "PF "
+    jmp %1
 %endmacro
 
     org 0
@@ -116,19 +112,7 @@ pm32:
     mov ecx, 0x1000
     xor eax, eax
     rep stosd
-%ifndef FORCE32
-    mov eax, 0x80000000
-    cpuid
-    cmp eax, 0x80000001
-    jb paging32
-    mov eax, 0x80000001
-    cpuid
-    bt edx, 29
-    jc long_mode
-%endif
-
-paging32:
-    ; IDT at 2000h: #PF and the timer.
+    ; 32-bit IDT at 2000h: #PF and the timer (also used once paging is off).
     mov eax, ROMBASE + pf32
     mov word [0x2000 + 14 * 8], ax
     mov word [0x2000 + 14 * 8 + 2], 0x08
@@ -141,6 +125,18 @@ paging32:
     mov word [0x2000 + 0x20 * 8 + 4], 0x8E00
     shr eax, 16
     mov word [0x2000 + 0x20 * 8 + 6], ax
+%ifndef FORCE32
+    mov eax, 0x80000000
+    cpuid
+    cmp eax, 0x80000001
+    jb paging32
+    mov eax, 0x80000001
+    cpuid
+    bt edx, 29
+    jc long_mode
+%endif
+
+paging32:
     lidt [ROMBASE + idt32_desc]
     mov dword [0x10000], 0x83          ; 0-4 MiB, one 4 MiB page
     mov eax, cr4
@@ -151,7 +147,7 @@ paging32:
     mov eax, cr0
     or eax, 0x80000000
     mov cr0, eax                       ; paging on: the hand-over point
-    CHECKS
+    CHECKS leave32
 
 tick32:
     push eax
@@ -160,6 +156,30 @@ tick32:
     out 0x20, al
     pop eax
     iretd
+
+leave32:
+compat:
+    mov eax, cr0
+    and eax, 0x7FFFFFFF
+    mov cr0, eax                       ; paging off (leaves long mode too)
+    lidt [ROMBASE + idt32_desc]
+    mov ebx, [RESULTS]
+    add ebx, 2
+    sti
+.wait:
+    hlt
+    cmp [RESULTS], ebx
+    jb .wait
+    cli
+    PUTS "OFF DONE"
+    mov al, 10
+    out 0xE9, al
+    mov al, 6
+    mov dx, 0xCF9
+    out dx, al
+.stop:
+    hlt
+    jmp .stop
 
 pf32:
     push eax
@@ -210,7 +230,15 @@ lm64:
     mov ss, ax
     mov rsp, 0x80000
     lidt [ROMBASE + idt64_desc]
-    CHECKS
+    CHECKS leave64
+
+leave64:
+    ; Back to a 32-bit code segment (compatibility mode), where paging
+    ; can go off.
+    push 0x08
+    mov eax, ROMBASE + compat
+    push rax
+    o64 retf
 
 tick64:
     push rax
