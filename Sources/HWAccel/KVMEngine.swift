@@ -109,14 +109,15 @@ public final class KVMEngine {
     /// Runs the guest for up to `nanoseconds` of host time, serving port,
     /// MMIO and interrupt-window exits on the way.
     public func run(forNanoseconds nanoseconds: UInt64) -> Outcome {
-        if cpu.memory.mapGeneration != mappedGeneration {
-            do { try mapMemory() } catch { return .handBack(error.description) }
-        }
         kick.arm(nanoseconds: nanoseconds, run: vcpu.run)
         defer { kick.disarm() }
         let run = vcpu.run
         while true {
             if cpu.stopRequested { cpu.stopRequested = false; return .stopRequested }
+            // A chipset register (PAM, a PCI BAR) written at the last exit may have moved memory.
+            if cpu.memory.mapGeneration != mappedGeneration {
+                do { try mapMemory() } catch { return .handBack(error.description) }
+            }
             if cpu.interruptRequested && vcpu.readyForInterrupt, let controller = cpu.interruptController {
                 let vector = controller.acknowledgeInterrupt()
                 guard vcpu.inject(vector: vector) else { return .handBack("KVM_INTERRUPT failed: \(String(cString: strerror(errno)))") }
@@ -157,9 +158,6 @@ public final class KVMEngine {
                 } else {
                     let low = UInt64(cpu.memory.read(a, size: min(size, 4)))
                     vcpu.completeMMIORead(size == 8 ? low | UInt64(cpu.memory.read(a &+ 4, size: 4)) << 32 : low)
-                }
-                if cpu.memory.mapGeneration != mappedGeneration {
-                    do { try mapMemory() } catch { return .handBack(error.description) }
                 }
             case .halt:
                 halted = true
