@@ -8,6 +8,10 @@ import MMU
 /// "machine" asks for. Release build only:
 ///     swift build -c release && .build/release/novabox-bench
 /// Each figure is the median of several runs.
+///     .build/release/novabox-bench loop N
+/// runs only the guest loop, once, for N instructions: for profilers
+/// (`valgrind --tool=callgrind`), whose instruction counts divided by N give
+/// host instructions per guest instruction.
 
 func now() -> Double {
     var ts = timespec()
@@ -87,6 +91,11 @@ func residentMiB() -> Double {
         }
     }
     return 0
+}
+
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "loop", let n = Int(CommandLine.arguments[2]) {
+    print(String(format: "interpreter, CPU-bound loop: %.1f M guest instructions/s (one run of %d)", interpreterMIPS(instructions: n), n))
+    exit(0)
 }
 
 let runs = 5

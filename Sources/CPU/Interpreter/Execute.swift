@@ -3,7 +3,7 @@
 /// movement, strings, near control flow, port I/O), System/ (segments,
 /// far transfers, interrupts, tasks, paging, system registers) and X87/.
 extension CPU {
-    @inline(__always)
+    @inline(always)
     func execute(_ i: Instruction) throws(CPUFault) {
         switch i.op {
         case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test,
