@@ -85,8 +85,9 @@ extension CPU {
 
     /// The eight classic two-operand ALU instructions and TEST:
     /// destination (register or memory) ← destination OP source.
-    @inline(__always)
-    private func executeBinaryALU(_ i: Instruction) throws(CPUFault) {
+    // Always inlined: InstructionForms.swift specializes it per operand form.
+    @inline(always)
+    func executeBinaryALU(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0
         let size = Int(d.size)
         let m = CPU.mask(size)
@@ -132,7 +133,9 @@ extension CPU {
     }
 
     /// INC/DEC: ADD/SUB of 1 that leaves CF alone.
-    private func executeIncrementDecrement(_ i: Instruction) throws(CPUFault) {
+    // Always inlined: InstructionForms.swift specializes it per operand form.
+    @inline(always)
+    func executeIncrementDecrement(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0
         let size = Int(d.size)
         let a = try read(d, i)
