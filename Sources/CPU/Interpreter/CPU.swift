@@ -82,9 +82,10 @@ public final class CPU {
     /// batch to stop or the CPU halts). Returns the number retired; an
     /// interrupt delivered or an exception raised counts as one.
     ///
-    /// Runs decoded blocks where it can (`runBlock`) and single `step`s
-    /// where it cannot; both retire the same instructions in the same
-    /// order, with the same instruction-boundary work.
+    /// Runs decoded blocks where it can (`runBlocks`, BlockExecution.swift)
+    /// and single `step`s where it cannot; both retire the same
+    /// instructions in the same order, with the same instruction-boundary
+    /// work.
     @discardableResult
     public func run(_ count: Int) -> Int {
         stopRequested = false
@@ -93,7 +94,7 @@ public final class CPU {
             if state.pointee.halted {
                 guard interruptRequested && state.pointee.eflags & EFLAGS.if != 0 else { break }
             }
-            let n = runBlock(limit: count - done)
+            let n = runBlocks(limit: count - done)
             if n > 0 {
                 done += n
             } else {
@@ -121,115 +122,35 @@ public final class CPU {
         let trapAfter = s.pointee.eflags & EFLAGS.tf != 0
         currentEIP = UInt32(truncatingIfNeeded: s.pointee.rip)
         do {
-            try perform(try fetchAndDecode(), trapAfter: trapAfter)
+            var i = try fetchAndDecode()
+            try perform(&i, ipMask: s.pointee.segments.1.is32Bit ? 0xFFFF_FFFF : 0xFFFF) { () throws(CPUFault) in
+                try execute(i)
+            }
+            if trapAfter {
+                s.pointee.dr.6 |= 0x4000 // BS: single step
+                deliverException(.debug, eip: UInt32(truncatingIfNeeded: s.pointee.rip))
+            }
         } catch {
             raise(error)
         }
     }
 
-    /// Runs the decoded block at CS:EIP, at most `limit` instructions, and
-    /// returns how many it retired (a faulting one included); 0 when this
-    /// instruction boundary needs `step`: an interrupt to deliver, TF set,
-    /// a halted CPU, code that is not cacheable (MMIO, an instruction
-    /// crossing a page end), or CS:EIP that faults.
-    ///
-    /// Each instruction gets the boundary work `step` does; what `step`
-    /// re-derives per instruction is checked here as cheaply as the block
-    /// allows: the CS limit once for the whole block; the physical address
-    /// once, then per instruction only that it could not have changed (no
-    /// memory-map or code change, `memory.codeEpoch`; with paging, the TLB
-    /// entry the fetch would hit is still the one it did); and that EIP is
-    /// where the block goes on (a REP instruction may resume itself).
-    func runBlock(limit: Int) -> Int {
-        let s = state
-        if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted
-            || (interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow) {
-            return 0
-        }
-        let cs = segment(.cs)
-        var eip = UInt32(truncatingIfNeeded: s.pointee.rip)
-        guard eip <= cs.pointee.limit else { return 0 }
-        let linear = UInt32(truncatingIfNeeded: cs.pointee.base) &+ eip
-        let paging = pagingEnabled
-        let fetch = MemoryAccess(write: false, user: s.pointee.cpl == 3, fetch: true)
-        let physical: UInt32
-        if paging {
-            guard let pa = try? translate(linear, fetch) else { return 0 }
-            physical = pa & memory.a20Mask
-        } else {
-            physical = linear & memory.a20Mask
-        }
-        guard let codePage = memory.codePage(forReading: physical) else { return 0 }
-        let default32 = cs.pointee.is32Bit
-        var block = blocks.slot(physical, default32)
-        if block.pointee.physical != physical || block.pointee.default32 != default32
-            || block.pointee.codePage != Int32(codePage)
-            || block.pointee.generation != memory.codeGenerations[codePage] {
-            block = blocks.build(physical, default32: default32, bytes: memory.hostPointer(forReading: physical)!,
-                                 codePage: codePage, memory: memory)
-        }
-        let count = Int(block.pointee.count)
-        // The whole block inside the CS limit (and, for 16-bit code, below
-        // the IP wrap), or `step` takes it one instruction at a time.
-        let end = UInt64(eip) + UInt64(block.pointee.length)
-        guard count > 0, end - 1 <= UInt64(cs.pointee.limit), default32 || end <= 0x1_0000 else { return 0 }
-
-        // With paging on, the fetch of every instruction would hit this
-        // TLB entry (the block never leaves its page).
-        let tlbEntry = tlb.slot(linear)
-        let tlbTag = tlbEntry.pointee.tag, tlbFrame = tlbEntry.pointee.frame
-        let tlbNeed = TranslationLookasideBuffer.requirement(fetch)
-        let epoch = memory.codeEpoch
-        var instruction = blocks.pool + Int(block.pointee.first)
-        let last = instruction + min(count, limit)
-        var done = 0
-        while true {
-            s.pointee.interruptShadow = false
-            currentEIP = eip
-            do {
-                try perform(instruction.pointee, trapAfter: false)
-            } catch {
-                raise(error)
-                return done + 1
-            }
-            done += 1
-            eip &+= UInt32(instruction.pointee.length)
-            instruction += 1
-            if instruction == last || stopRequested || memory.codeEpoch != epoch
-                || UInt32(truncatingIfNeeded: s.pointee.rip) != eip {
-                return done
-            }
-            if paging && (tlbEntry.pointee.tag != tlbTag || tlbEntry.pointee.frame != tlbFrame
-                          || tlbEntry.pointee.flags & tlbNeed != tlbNeed) {
-                return done
-            }
-            if interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow {
-                return done
-            }
-        }
-    }
-
-    /// Executes decoded `i` at `currentEIP`: EIP moves past it first, so
-    /// the instruction sees the address of the next one. Inlined into both
-    /// loops (`@inline(always)` is a guarantee; `@inline(__always)` is only
-    /// a hint that Swift drops for a body this large).
+    /// Executes decoded `i` at `currentEIP` by calling `run`: EIP moves
+    /// past it first (wrapping at `ipMask`), so the instruction sees the
+    /// address of the next one. Inlined into `step` and the block loop
+    /// (`@inline(always)` is a guarantee; `@inline(__always)` only a hint).
+    /// (`i` is passed by address so that only tracing copies it.)
     @inline(always)
-    private func perform(_ i: Instruction, trapAfter: Bool) throws(CPUFault) {
-        if let trace = onInstruction { trace(currentEIP, i) }
-        var next = currentEIP &+ UInt32(i.length)
-        if !state.pointee.segments.1.is32Bit { next &= 0xFFFF }
-        state.pointee.rip = UInt64(next)
-        try execute(i)
+    func perform(_ i: UnsafePointer<Instruction>, ipMask: UInt32, _ run: () throws(CPUFault) -> Void) throws(CPUFault) {
+        if let trace = onInstruction { trace(currentEIP, i.pointee) }
+        state.pointee.rip = UInt64((currentEIP &+ UInt32(i.pointee.length)) & ipMask)
+        try run()
         instructionCount &+= 1
-        if trapAfter {
-            state.pointee.dr.6 |= 0x4000 // BS: single step
-            deliverException(.debug, eip: UInt32(truncatingIfNeeded: state.pointee.rip))
-        }
     }
 
     /// A fault or trap raised by the instruction at `currentEIP`: faults
     /// restart it, traps report the next one (and it counts as retired).
-    private func raise(_ error: CPUFault) {
+    func raise(_ error: CPUFault) {
         let s = state
         let eip = error.isTrap ? UInt32(truncatingIfNeeded: s.pointee.rip) : currentEIP
         if !error.isTrap { s.pointee.rip = UInt64(currentEIP) }

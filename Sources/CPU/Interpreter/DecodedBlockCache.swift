@@ -16,7 +16,7 @@ import MMU
 /// DMA) or a changed memory map (PAM shadowing turns ROM into RAM at the
 /// same address) and decodes again. What the CPU checks around a block —
 /// the segment limit, the linear→physical step, interrupts — is in
-/// `CPU.runBlock` (CPU.swift).
+/// `CPU.runBlocks` (BlockExecution.swift).
 ///
 /// Storage is two fixed tables allocated once: a direct-mapped table of
 /// block descriptors and a pool the decoded instructions are appended to.
@@ -45,24 +45,28 @@ final class DecodedBlockCache {
     /// 8192 slots: an order of magnitude more than the blocks a BIOS loop
     /// nest touches, so collisions stay rare.
     static let slotCount = 8192
-    /// 64 Ki instructions (2.6 MiB, touched only as it fills).
+    /// 64 Ki instructions (2.8 MiB, touched only as it fills).
     static let poolCapacity = 1 << 16
     /// Longest block: bounds the work a rebuild does after a code write.
     static let maximumInstructions = 64
 
     let slots: UnsafeMutablePointer<Block>
+    /// Decoded instructions, and beside them (same index) their forms.
     let pool: UnsafeMutablePointer<Instruction>
+    let forms: UnsafeMutablePointer<InstructionForm>
     private var poolUsed = 0
 
     init() {
         slots = .allocate(capacity: DecodedBlockCache.slotCount)
         slots.initialize(repeating: Block(), count: DecodedBlockCache.slotCount)
         pool = .allocate(capacity: DecodedBlockCache.poolCapacity)
+        forms = .allocate(capacity: DecodedBlockCache.poolCapacity)
     }
 
     deinit {
         slots.deallocate()
         pool.deallocate()
+        forms.deallocate()
     }
 
     @inline(__always)
@@ -115,6 +119,7 @@ final class DecodedBlockCache {
             let i = Decoder.decode(bytes + length, count: min(room - length, Decoder.maximumLength), default32: default32)
             if i.op == .incomplete || i.op == .invalid || i.op == .tooLong { break }
             (pool + poolUsed + count).initialize(to: i)
+            (forms + poolUsed + count).initialize(to: InstructionForm.form(of: i))
             count += 1
             length += Int(i.length)
             if DecodedBlockCache.endsBlock(i) { break }

@@ -37,7 +37,7 @@ extension CPU {
     /// parity flag (a TEST and SETNP on x86): no table, no lazy global.
     @inline(always)
     static func parityFlag(_ result: UInt32) -> UInt32 {
-        UInt32(truncatingIfNeeded: ~UInt8(truncatingIfNeeded: result).nonzeroBitCount & 1) << 2
+        UInt8(truncatingIfNeeded: result).nonzeroBitCount & 1 == 0 ? EFLAGS.pf : 0
     }
 
     /// PF, ZF, SF of `result` (already truncated to `size`).

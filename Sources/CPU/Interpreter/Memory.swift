@@ -133,8 +133,9 @@ extension CPU {
             physical = e.pointee.frame | (linear & 0xFFF)
         }
         physical &= memory.a20Mask
-        let p = write ? memory.quietRAMPointer(forWriting: physical) : memory.hostPointer(forReading: physical)
-        return p.map { UnsafeMutableRawPointer($0) }
+        guard let p = write ? memory.quietRAMPointer(forWriting: physical) : memory.hostPointer(forReading: physical)
+        else { return nil }
+        return UnsafeMutableRawPointer(p)
     }
 
     @inline(__always)

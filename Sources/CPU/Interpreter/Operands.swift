@@ -30,21 +30,17 @@ extension CPU {
         case .register: return register(o.register, size: Int(o.size))
         case .immediate, .relative: return i.immediate
         case .memory, .absolute: return try readData(i.segment, memoryOffset(o, i), size: Int(o.size))
-        default: return try readOtherOperand(o, i)
+        case .immediate2: return i.immediate2
+        case .constant: return UInt32(o.register)
+        default: return try readSegmentOperand(o)
         }
     }
 
-    /// Segment registers, constants, the second immediate.
+    /// A segment register's selector (the rare kind, out of line).
     @inline(never)
-    func readOtherOperand(_ o: Operand, _ i: Instruction) throws(CPUFault) -> UInt32 {
-        switch o.kind {
-        case .immediate2: return i.immediate2
-        case .constant: return UInt32(o.register)
-        case .segment:
-            guard let seg = SegmentRegister(rawValue: Int(o.register)) else { throw .invalidOpcode }
-            return UInt32(segment(seg).pointee.selector)
-        default: throw .invalidOpcode
-        }
+    func readSegmentOperand(_ o: Operand) throws(CPUFault) -> UInt32 {
+        guard o.kind == .segment, let seg = SegmentRegister(rawValue: Int(o.register)) else { throw .invalidOpcode }
+        return UInt32(segment(seg).pointee.selector)
     }
 
     /// Writes an operand (register, memory). Segment, control and debug

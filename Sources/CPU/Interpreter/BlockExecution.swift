@@ -1,0 +1,104 @@
+/// The block loop: how `CPU.run` executes decoded blocks
+/// (DecodedBlockCache.swift) instead of fetching and decoding each
+/// instruction.
+///
+/// It must retire exactly the instructions `step` would, in the same
+/// order, with the same effects, and give every instruction boundary the
+/// same chances (interrupts, TF, stop requests). So each instruction gets
+/// `step`'s boundary work, and what `step` re-derives for every
+/// instruction is checked here only as often as it can change:
+/// - the CS limit once per block (the whole block must lie inside it);
+/// - the physical address once per block, then after each instruction
+///   that it could not have changed: no code write, memory-map change or
+///   A20 toggle (`PhysicalMemory.codeEpoch`), and with paging on, the TLB
+///   entry the next fetch would hit is still the one the block came from;
+/// - that EIP is where the block goes on (a REP instruction that stops
+///   part-way resumes itself);
+/// - interrupts and stop requests after every instruction, as `step`.
+/// CS, CPL, paging, TF and mode changes end a block
+/// (`DecodedBlockCache.endsBlock`), so the next block is looked up under
+/// the new state.
+extension CPU {
+    /// Runs decoded blocks from CS:EIP until `limit` instructions are
+    /// retired or an instruction boundary needs `step` (an interrupt to
+    /// deliver, TF, a halted CPU, uncacheable code: MMIO, an instruction
+    /// crossing a page end, CS:EIP that faults). Returns the instructions
+    /// retired, a faulting one included; 0 means: call `step`.
+    func runBlocks(limit: Int) -> Int {
+        let s = state
+        var done = 0
+        nextBlock: while done < limit && !stopRequested {
+            if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted
+                || (interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow) {
+                break
+            }
+            let cs = segment(.cs)
+            var eip = UInt32(truncatingIfNeeded: s.pointee.rip)
+            guard eip <= cs.pointee.limit else { break }
+            let linear = UInt32(truncatingIfNeeded: cs.pointee.base) &+ eip
+            let paging = pagingEnabled
+            let fetch = MemoryAccess(write: false, user: s.pointee.cpl == 3, fetch: true)
+            let physical: UInt32
+            if paging {
+                guard let pa = try? translate(linear, fetch) else { break }
+                physical = pa & memory.a20Mask
+            } else {
+                physical = linear & memory.a20Mask
+            }
+            guard let codePage = memory.codePage(forReading: physical) else { break }
+            let default32 = cs.pointee.is32Bit
+            var block = blocks.slot(physical, default32)
+            if block.pointee.physical != physical || block.pointee.default32 != default32
+                || block.pointee.codePage != Int32(codePage)
+                || block.pointee.generation != memory.codeGenerations[codePage] {
+                block = blocks.build(physical, default32: default32, bytes: memory.hostPointer(forReading: physical)!,
+                                     codePage: codePage, memory: memory)
+            }
+            let count = Int(block.pointee.count)
+            // The whole block inside the CS limit (and, for 16-bit code,
+            // below the IP wrap), or `step` takes it one at a time.
+            let end = UInt64(eip) + UInt64(block.pointee.length)
+            guard count > 0, end - 1 <= UInt64(cs.pointee.limit), default32 || end <= 0x1_0000 else { break }
+
+            // With paging on, the fetch of every instruction would hit this
+            // TLB entry (a block never leaves its page).
+            let tlbEntry = tlb.slot(linear)
+            let tlbTag = tlbEntry.pointee.tag, tlbFrame = tlbEntry.pointee.frame
+            let tlbNeed = TranslationLookasideBuffer.requirement(fetch)
+            let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
+            let epoch = memory.codeEpoch
+            var instruction = blocks.pool + Int(block.pointee.first)
+            var form = blocks.forms + Int(block.pointee.first)
+            let last = instruction + min(count, limit - done)
+            while true {
+                s.pointee.interruptShadow = false
+                currentEIP = eip
+                do {
+                    try perform(instruction, ipMask: ipMask) { () throws(CPUFault) in
+                        try executeForm(form.pointee, instruction)
+                    }
+                } catch {
+                    raise(error)
+                    done += 1
+                    continue nextBlock
+                }
+                done += 1
+                eip &+= UInt32(instruction.pointee.length)
+                instruction += 1
+                form += 1
+                if instruction == last || stopRequested || memory.codeEpoch != epoch
+                    || UInt32(truncatingIfNeeded: s.pointee.rip) != eip {
+                    continue nextBlock
+                }
+                if paging && (tlbEntry.pointee.tag != tlbTag || tlbEntry.pointee.frame != tlbFrame
+                              || tlbEntry.pointee.flags & tlbNeed != tlbNeed) {
+                    continue nextBlock
+                }
+                if interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow {
+                    continue nextBlock
+                }
+            }
+        }
+        return done
+    }
+}

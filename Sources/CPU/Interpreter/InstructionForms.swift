@@ -1,0 +1,217 @@
+/// Instruction forms: how the block loop runs the instructions programs
+/// execute most without paying for the generality of their semantics.
+///
+/// The semantic functions (Integer/) take any `Instruction` and ask at run
+/// time what each operand is (register, memory, immediate) and how wide;
+/// those questions cost more than an ALU operation itself. A form names
+/// the answers — "binary ALU, register ← memory, 32 bits" — and a block
+/// tags each decoded instruction with its form (`form(of:)`) once. The
+/// block loop then calls `executeForm`, where each form calls the same
+/// semantic function the generic path calls, on the instruction with its
+/// form restated as constants (`restating`). Those functions are inlined
+/// there (`@inline(always)`), so the compiler folds the operand-kind and
+/// size switches away and each form becomes straight-line code.
+///
+/// So the semantics still live in one place: a form adds no behaviour,
+/// it only tells the compiler facts that `form(of:)` checked. Anything
+/// without a form runs through the generic `execute`.
+enum InstructionForm: UInt8 {
+    case generic
+
+    // Two-operand forms, each in 32, 16 and 8 bits (see `shapeBase`):
+    // destination ← destination OP source, R = register, M = memory,
+    // I = immediate.
+    case aluRR4, aluRR2, aluRR1, aluRI4, aluRI2, aluRI1, aluRM4, aluRM2, aluRM1,
+         aluMR4, aluMR2, aluMR1, aluMI4, aluMI2, aluMI1
+    case movRR4, movRR2, movRR1, movRI4, movRI2, movRI1, movRM4, movRM2, movRM1,
+         movMR4, movMR2, movMR1, movMI4, movMI2, movMI1
+
+    // One-operand forms in 32, 16 and 8 bits.
+    case incDecR4, incDecR2, incDecR1, incDecM4, incDecM2, incDecM1
+    /// Shifts and rotates of a register by an immediate count, by the
+    /// implied 1, by CL.
+    case shiftRI4, shiftRI2, shiftRI1, shiftR14, shiftR12, shiftR11, shiftRC4, shiftRC2, shiftRC1
+
+    // Near control transfers and the stack, by operand size (32, 16).
+    case jcc4, jcc2, jmp4, jmp2, call4, call2, ret4, ret2
+    case pushR4, pushR2, popR4, popR2
+    /// LEA r32/r16, m.
+    case lea4, lea2
+
+    /// Offsets of the shapes within a two-operand family (× 3 sizes).
+    private static let shapeBase: [(Operand.Kind, Operand.Kind)] = [
+        (.register, .register), (.register, .immediate), (.register, .memory),
+        (.memory, .register), (.memory, .immediate),
+    ]
+
+    /// 0, 1, 2 for sizes 4, 2, 1 (nil for other sizes).
+    private static func sizeIndex(_ size: UInt8) -> UInt8? {
+        switch size {
+        case 4: return 0
+        case 2: return 1
+        case 1: return 2
+        default: return nil
+        }
+    }
+
+    /// The form of a decoded instruction: the most specific one whose
+    /// facts hold, else `.generic`.
+    static func form(of i: Instruction) -> InstructionForm {
+        let d = i.operands.0, s = i.operands.1
+        switch i.op {
+        case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
+            return twoOperand(first: .aluRR4, d, s)
+        case .mov:
+            return twoOperand(first: .movRR4, d, s)
+        case .inc, .dec:
+            guard let k = sizeIndex(d.size) else { return .generic }
+            if d.kind == .register { return offset(.incDecR4, k) }
+            if d.kind == .memory { return offset(.incDecM4, k) }
+            return .generic
+        case .rol, .ror, .rcl, .rcr, .shl, .shr, .sal, .sar:
+            guard d.kind == .register, let k = sizeIndex(d.size) else { return .generic }
+            switch s.kind {
+            case .immediate: return offset(.shiftRI4, k)
+            case .constant: return offset(.shiftR14, k)
+            case .register: return offset(.shiftRC4, k)
+            default: return .generic
+            }
+        case .jcc, .jmp, .call:
+            guard d.kind == .relative, i.operandSize == 4 || i.operandSize == 2 else { return .generic }
+            let first: InstructionForm = i.op == .jcc ? .jcc4 : i.op == .jmp ? .jmp4 : .call4
+            return offset(first, i.operandSize == 4 ? 0 : 1)
+        case .ret:
+            guard d.kind == .none, i.operandSize == 4 || i.operandSize == 2 else { return .generic }
+            return i.operandSize == 4 ? .ret4 : .ret2
+        case .push, .pop:
+            guard d.kind == .register, d.size == i.operandSize, i.operandSize == 4 || i.operandSize == 2 else {
+                return .generic
+            }
+            return offset(i.op == .push ? .pushR4 : .popR4, i.operandSize == 4 ? 0 : 1)
+        case .lea:
+            guard d.kind == .register, s.kind == .memory, d.size == i.operandSize,
+                  i.operandSize == 4 || i.operandSize == 2 else { return .generic }
+            return i.operandSize == 4 ? .lea4 : .lea2
+        default:
+            return .generic
+        }
+    }
+
+    /// Destination and source of the same size (an immediate's own size
+    /// does not matter: it arrives extended in `immediate`).
+    private static func twoOperand(first: InstructionForm, _ d: Operand, _ s: Operand) -> InstructionForm {
+        guard let k = sizeIndex(d.size), s.kind == .immediate || s.size == d.size,
+              let shape = shapeBase.firstIndex(where: { $0 == (d.kind, s.kind) }) else { return .generic }
+        return offset(first, UInt8(shape) * 3 + k)
+    }
+
+    private static func offset(_ first: InstructionForm, _ k: UInt8) -> InstructionForm {
+        InstructionForm(rawValue: first.rawValue + k) ?? .generic
+    }
+}
+
+extension Instruction {
+    /// This instruction with facts its form established restated as
+    /// constants: the operand kinds, and where given the op, the operand
+    /// sizes and the operand size attribute. The value is unchanged; the
+    /// compiler can now see it.
+    @inline(always)
+    func restating(op: Op? = nil, _ destination: Operand.Kind, size: UInt8? = nil,
+                   _ source: Operand.Kind? = nil, sourceSize: UInt8? = nil, operandSize: UInt8? = nil) -> Instruction {
+        var known = self
+        if let op { known.op = op }
+        known.operands.0 = Operand(destination, size: size ?? operands.0.size, register: operands.0.register)
+        if let source {
+            known.operands.1 = Operand(source, size: sourceSize ?? operands.1.size, register: operands.1.register)
+        }
+        if let operandSize { known.operandSize = operandSize }
+        return known
+    }
+
+    /// `restating` for a two-operand form: both operands `size` bytes,
+    /// except an immediate source, whose own size the form leaves open.
+    @inline(always)
+    func restating(_ destination: Operand.Kind, _ source: Operand.Kind, size: UInt8) -> Instruction {
+        restating(destination, size: size, source, sourceSize: source == .immediate ? nil : size)
+    }
+}
+
+extension CPU {
+    /// Executes `i`, whose form is `form` (`InstructionForm.form(of: i)`).
+    /// Out of line: inlining this many specialized bodies into the block
+    /// loop makes the optimizer run for tens of minutes.
+    @inline(never)
+    func executeForm(_ form: InstructionForm, _ instruction: UnsafePointer<Instruction>) throws(CPUFault) {
+        // Each case reads through the pointer, so a form's inlined code
+        // loads only the fields it uses instead of copying the instruction.
+        switch form {
+        case .generic: try execute(instruction.pointee)
+
+        case .aluRR4: try executeBinaryALU(instruction.pointee.restating(.register, .register, size: 4))
+        case .aluRR2: try executeBinaryALU(instruction.pointee.restating(.register, .register, size: 2))
+        case .aluRR1: try executeBinaryALU(instruction.pointee.restating(.register, .register, size: 1))
+        case .aluRI4: try executeBinaryALU(instruction.pointee.restating(.register, .immediate, size: 4))
+        case .aluRI2: try executeBinaryALU(instruction.pointee.restating(.register, .immediate, size: 2))
+        case .aluRI1: try executeBinaryALU(instruction.pointee.restating(.register, .immediate, size: 1))
+        case .aluRM4: try executeBinaryALU(instruction.pointee.restating(.register, .memory, size: 4))
+        case .aluRM2: try executeBinaryALU(instruction.pointee.restating(.register, .memory, size: 2))
+        case .aluRM1: try executeBinaryALU(instruction.pointee.restating(.register, .memory, size: 1))
+        case .aluMR4: try executeBinaryALU(instruction.pointee.restating(.memory, .register, size: 4))
+        case .aluMR2: try executeBinaryALU(instruction.pointee.restating(.memory, .register, size: 2))
+        case .aluMR1: try executeBinaryALU(instruction.pointee.restating(.memory, .register, size: 1))
+        case .aluMI4: try executeBinaryALU(instruction.pointee.restating(.memory, .immediate, size: 4))
+        case .aluMI2: try executeBinaryALU(instruction.pointee.restating(.memory, .immediate, size: 2))
+        case .aluMI1: try executeBinaryALU(instruction.pointee.restating(.memory, .immediate, size: 1))
+
+        case .movRR4: try executeMove(instruction.pointee.restating(.register, .register, size: 4))
+        case .movRR2: try executeMove(instruction.pointee.restating(.register, .register, size: 2))
+        case .movRR1: try executeMove(instruction.pointee.restating(.register, .register, size: 1))
+        case .movRI4: try executeMove(instruction.pointee.restating(.register, .immediate, size: 4))
+        case .movRI2: try executeMove(instruction.pointee.restating(.register, .immediate, size: 2))
+        case .movRI1: try executeMove(instruction.pointee.restating(.register, .immediate, size: 1))
+        case .movRM4: try executeMove(instruction.pointee.restating(.register, .memory, size: 4))
+        case .movRM2: try executeMove(instruction.pointee.restating(.register, .memory, size: 2))
+        case .movRM1: try executeMove(instruction.pointee.restating(.register, .memory, size: 1))
+        case .movMR4: try executeMove(instruction.pointee.restating(.memory, .register, size: 4))
+        case .movMR2: try executeMove(instruction.pointee.restating(.memory, .register, size: 2))
+        case .movMR1: try executeMove(instruction.pointee.restating(.memory, .register, size: 1))
+        case .movMI4: try executeMove(instruction.pointee.restating(.memory, .immediate, size: 4))
+        case .movMI2: try executeMove(instruction.pointee.restating(.memory, .immediate, size: 2))
+        case .movMI1: try executeMove(instruction.pointee.restating(.memory, .immediate, size: 1))
+
+        case .incDecR4: try executeIncrementDecrement(instruction.pointee.restating(.register, size: 4))
+        case .incDecR2: try executeIncrementDecrement(instruction.pointee.restating(.register, size: 2))
+        case .incDecR1: try executeIncrementDecrement(instruction.pointee.restating(.register, size: 1))
+        case .incDecM4: try executeIncrementDecrement(instruction.pointee.restating(.memory, size: 4))
+        case .incDecM2: try executeIncrementDecrement(instruction.pointee.restating(.memory, size: 2))
+        case .incDecM1: try executeIncrementDecrement(instruction.pointee.restating(.memory, size: 1))
+
+        case .shiftRI4: try executeShiftRotate(instruction.pointee.restating(.register, size: 4, .immediate))
+        case .shiftRI2: try executeShiftRotate(instruction.pointee.restating(.register, size: 2, .immediate))
+        case .shiftRI1: try executeShiftRotate(instruction.pointee.restating(.register, size: 1, .immediate))
+        case .shiftR14: try executeShiftRotate(instruction.pointee.restating(.register, size: 4, .constant))
+        case .shiftR12: try executeShiftRotate(instruction.pointee.restating(.register, size: 2, .constant))
+        case .shiftR11: try executeShiftRotate(instruction.pointee.restating(.register, size: 1, .constant))
+        case .shiftRC4: try executeShiftRotate(instruction.pointee.restating(.register, size: 4, .register))
+        case .shiftRC2: try executeShiftRotate(instruction.pointee.restating(.register, size: 2, .register))
+        case .shiftRC1: try executeShiftRotate(instruction.pointee.restating(.register, size: 1, .register))
+
+        case .jcc4: try executeControl(instruction.pointee.restating(op: .jcc, .relative, operandSize: 4))
+        case .jcc2: try executeControl(instruction.pointee.restating(op: .jcc, .relative, operandSize: 2))
+        case .jmp4: try executeControl(instruction.pointee.restating(op: .jmp, .relative, operandSize: 4))
+        case .jmp2: try executeControl(instruction.pointee.restating(op: .jmp, .relative, operandSize: 2))
+        case .call4: try executeControl(instruction.pointee.restating(op: .call, .relative, operandSize: 4))
+        case .call2: try executeControl(instruction.pointee.restating(op: .call, .relative, operandSize: 2))
+        case .ret4: try executeControl(instruction.pointee.restating(op: .ret, .none, operandSize: 4))
+        case .ret2: try executeControl(instruction.pointee.restating(op: .ret, .none, operandSize: 2))
+
+        case .pushR4: try executeStackOperation(instruction.pointee.restating(op: .push, .register, size: 4, operandSize: 4))
+        case .pushR2: try executeStackOperation(instruction.pointee.restating(op: .push, .register, size: 2, operandSize: 2))
+        case .popR4: try executeStackOperation(instruction.pointee.restating(op: .pop, .register, size: 4, operandSize: 4))
+        case .popR2: try executeStackOperation(instruction.pointee.restating(op: .pop, .register, size: 2, operandSize: 2))
+
+        case .lea4: try executeDataMovement(instruction.pointee.restating(op: .lea, .register, size: 4, .memory, operandSize: 4))
+        case .lea2: try executeDataMovement(instruction.pointee.restating(op: .lea, .register, size: 2, .memory, operandSize: 2))
+        }
+    }
+}
