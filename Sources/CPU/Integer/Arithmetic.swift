@@ -27,7 +27,9 @@
 ///   the bit below it. CF for SHL/SHR counts ≥ the operand width is the
 ///   last bit the SDM's bit-by-bit loop shifts out (0).
 /// - RCL/RCR whose count is a multiple of 9 (8-bit) or 17 (16-bit) after
-///   masking rotate nothing and leave CF and OF unchanged.
+///   masking rotate nothing, keep CF and set OF by the formula above from
+///   the unchanged value — what the 80286 reference vectors show (P6:
+///   unpredictable).
 /// - SHLD/SHRD: AF = 0, OF as for shifts; 16-bit counts 17–31 shift the
 ///   48-bit pattern dest:src:dest, as Intel cores do.
 /// - BT/BTS/BTR/BTC: only CF changes. BSF/BSR: only ZF changes, and the

@@ -36,9 +36,10 @@ extension CPU {
             let of = i.op == .rol ? (r & msb != 0) != cf : (r ^ r &<< 1) & msb != 0
             setFlags((cf ? EFLAGS.cf : 0) | (of ? EFLAGS.of : 0), mask: EFLAGS.cf | EFLAGS.of)
         case .rcl, .rcr:
-            // Rotation through CF: a (bits+1)-bit rotate of CF:value.
+            // Rotation through CF: a (bits+1)-bit rotate of CF:value. A
+            // count that is a multiple of 9 or 17 rotates nothing but still
+            // sets OF from the (unchanged) result.
             let n = size == 4 ? count : count % (bits + 1)
-            if n == 0 { return }
             let carry = UInt64(state.pointee.eflags & EFLAGS.cf)
             let wide: UInt64 = carry << UInt64(bits) | UInt64(v)
             let wideMask: UInt64 = UInt64(m) << 1 | 1
