@@ -4,8 +4,12 @@ import PackageDescription
 // Module layout and dependency direction: see DESIGN.md.
 // MMU is the bottom layer (guest physical memory, paging); CPU and Devices
 // build on it and know nothing of each other; Machine assembles a PC;
-// Frontend is the `novabox` command.
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// Frontend is the `novabox` command; Console holds the window's pieces
+// that need no window (key codes, PNG, geometry) so they can be tested.
+// Release builds: unchecked arithmetic and whole-module optimization for
+// the interpreter's hot paths; testable, so the one release build serves
+// both `novabox` and the test suites (whole-machine tests need release).
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo", "-enable-testing"], .when(configuration: .release))]
 
 let package = Package(
     name: "Novabox",
@@ -18,14 +22,22 @@ let package = Package(
         .target(name: "CPU", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Devices", dependencies: ["MMU"], swiftSettings: optimize),
         .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices"], swiftSettings: optimize),
-        .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices"], swiftSettings: optimize),
+        .target(name: "Debugger", dependencies: ["Machine", "CPU", "MMU", "Devices"], swiftSettings: optimize),
+        .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Console", dependencies: ["CZlib"], swiftSettings: optimize),
+        .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices", "Debugger", "Console", "CSDL2"],
+                          swiftSettings: optimize),
         .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU"],
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
+        .executableTarget(name: "novabox-display-bench", path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
 
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"]),
+        .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "CPU", "MMU"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Devices"]),
     ],
     swiftLanguageModes: [.v5]
 )

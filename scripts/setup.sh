@@ -5,7 +5,8 @@
 # (or already installed).
 set -uo pipefail
 
-packages=(seabios libsdl2-dev zlib1g-dev liblzf-dev binutils gcc nasm)
+packages=(seabios libsdl2-dev zlib1g-dev liblzf-dev binutils gcc nasm
+          xvfb xdotool imagemagick pngcheck xorriso)   # the window tests run on Xvfb
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,8 +11,20 @@ struct UsageError: Error {
 /// libraries read as bundles of short flags.
 struct CommandLineOptions {
     var configuration = MachineConfiguration()
+    var debug = DebugOptions()
     var showHelp = false
     var showVersion = false
+
+    /// Where the guest's screen goes: a window when a display is there
+    /// (`automatic`), a window or an error (`sdl`), or nowhere (`none`).
+    enum Display: Equatable { case automatic, sdl, none }
+    var display = Display.automatic
+    var fullScreen = false
+    /// Window size as a multiple of the picture a VGA monitor would show.
+    var scale = 1.0
+    /// Where to write a PNG of the screen when the run ends.
+    var screenshot: String? = nil
+    static let scaleRange = 0.25...8.0
 
     static let usage = """
     usage: novabox [options]
@@ -24,17 +36,37 @@ struct CommandLineOptions {
       -no-reboot            stop instead of resetting when the guest resets or triple-faults
       -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
 
+    Storage (IDE: primary master/slave = 0/1, secondary = 2/3):
+      -hda/-hdb/-hdc/-hdd FILE        raw disk image at IDE position 0–3
+      -cdrom FILE                     ISO image in the CD drive (position 2)
+      -drive file=FILE[,media=disk|cdrom][,format=raw][,readonly=on][,index=N]
+      -snapshot                       write to a temporary overlay, never to the image files
+      -boot ORDER                     boot order: c (disk), d (CD), e.g. -boot d or -boot order=dc
+
     Console:
       -serial stdio|file:PATH|none    COM1 (default stdio)
       -debugcon stdio|file:PATH|none  the firmware debug port 0x402/0xE9 (default none)
-      -display none         no window (the only display for now)
+      -display sdl|none     the guest's screen in a window (the default when a display
+                            is available), or headless
       -nographic            same as -display none with the serial port on stdio
+      -full-screen          start the window full screen
+      -scale FACTOR         window size as a multiple of the guest's picture (default 1)
+      -screenshot PATH      write the screen as a PNG file when the run ends
       -text-screen PATH|-   print the VGA text screen when the run ends
       -timeout SECONDS      end the run after SECONDS of guest time
+
+    Window keys:
+      Ctrl+Alt+G            grab or release the mouse (a click into the window grabs it)
+      Ctrl+Alt+End          send Ctrl+Alt+Del to the guest
+      Ctrl+Alt+S            save a screenshot (novabox-DATE-TIME.png)
+      Ctrl+Alt+P            pause or resume the guest
+      Ctrl+Alt+F            full screen on or off
 
     Tracing:
       -d CATEGORIES         comma-separated: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all
       -D FILE               write the trace to FILE instead of stderr
+
+    \(DebugOptions.usage)
 
       -h, -help             this text
       -version              the version
@@ -80,27 +112,104 @@ struct CommandLineOptions {
             case "-debugcon": o.configuration.debugConsole = try characterTarget(flag, try value(flag))
             case "-display":
                 let v = try value(flag)
-                guard v == "none" else {
-                    throw UsageError("-display \(v): only -display none is available in this build")
+                switch v {
+                case "sdl": o.display = .sdl
+                case "none": o.display = .none
+                default: throw UsageError("-display \(v): use -display sdl or -display none")
                 }
-            case "-nographic": o.configuration.serial = .stdio
+            case "-nographic":
+                o.display = .none
+                o.configuration.serial = .stdio
+            case "-full-screen": o.fullScreen = true
+            case "-scale":
+                let text = try value(flag)
+                guard let factor = Double(text), scaleRange.contains(factor) else {
+                    throw UsageError("-scale \(text): give a factor from 0.25 to 8, e.g. 2 or 1.5")
+                }
+                o.scale = factor
+            case "-screenshot": o.screenshot = try value(flag)
             case "-text-screen": o.configuration.textScreenDump = try value(flag)
             case "-timeout":
                 let text = try value(flag)
                 guard let s = Double(text), s > 0 else { throw UsageError("-timeout \(text): give a number of seconds") }
                 o.configuration.timeLimit = s
+            case "-hda", "-hdb", "-hdc", "-hdd":
+                let index = Int(flag.utf8.last! - UInt8(ascii: "a"))
+                try o.addDrive(DriveConfiguration(path: try value(flag), media: .disk, index: index), flag)
+            case "-cdrom":
+                try o.addDrive(DriveConfiguration(path: try value(flag), media: .cdrom, readOnly: true, index: 2), flag)
+            case "-drive": try o.addDrive(try parseDrive(try value(flag), taken: o.configuration.drives), flag)
+            case "-snapshot": o.configuration.snapshot = true
+            case "-boot":
+                let v = try value(flag)
+                let order = v.hasPrefix("order=") ? String(v.dropFirst(6)) : v
+                guard !order.isEmpty, order.allSatisfy({ "acdn".contains($0) }) else {
+                    throw UsageError("-boot \(v): give drive letters, c for the disk and d for the CD (e.g. -boot d or -boot order=dc)")
+                }
+                o.configuration.bootOrder = order
             case "-d":
                 let v = try value(flag)
                 if let bad = o.configuration.trace.enable(v) {
                     throw UsageError("-d \(bad): unknown trace category; known: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all")
                 }
             case "-D": o.configuration.trace.file = try value(flag)
+            case "-monitor": o.debug.monitor = try DebugOptions.endpoint(flag, try value(flag))
+            case "-gdb": o.debug.gdb = try DebugOptions.gdbEndpoint(try value(flag))
+            case "-s": o.debug.gdb = ("", 1234)
+            case "-S": o.debug.startPaused = true
+            case "-history":
+                let text = try value(flag)
+                guard let n = Int(text), (1...1_000_000).contains(n) else { throw UsageError("-history \(text): give a count from 1 to 1000000") }
+                o.debug.history = n
             default:
                 throw UsageError("unknown option \(raw) (see novabox -help)")
             }
             k += 1
         }
+        if o.debug.startPaused && o.debug.monitor == nil && o.debug.gdb == nil {
+            throw UsageError("-S starts paused: add -gdb tcp::PORT, -s or -monitor so something can continue it")
+        }
         return o
+    }
+
+    mutating func addDrive(_ d: DriveConfiguration, _ flag: String) throws(UsageError) {
+        if let other = configuration.drives.first(where: { $0.index == d.index }) {
+            throw UsageError("\(flag) \(d.path): IDE position \(d.index) already holds \(other.path); use another position (-hdb, index=N)")
+        }
+        configuration.drives.append(d)
+    }
+
+    /// `file=PATH,media=cdrom,format=raw,readonly=on,index=N`, as QEMU reads it.
+    static func parseDrive(_ text: String, taken: [DriveConfiguration]) throws(UsageError) -> DriveConfiguration {
+        var path: String?, media = DriveConfiguration.Media.disk, readOnly = false, index: Int?
+        for part in text.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { throw UsageError("-drive \(text): '\(part)' is not key=value") }
+            switch kv[0] {
+            case "file": path = kv[1]
+            case "media":
+                switch kv[1] {
+                case "disk": media = .disk
+                case "cdrom": media = .cdrom
+                default: throw UsageError("-drive \(text): media must be disk or cdrom")
+                }
+            case "format":
+                guard kv[1] == "raw" else { throw UsageError("-drive \(text): only format=raw images are supported") }
+            case "readonly":
+                guard ["on", "off"].contains(kv[1]) else { throw UsageError("-drive \(text): readonly must be on or off") }
+                readOnly = kv[1] == "on"
+            case "index":
+                guard let n = Int(kv[1]), (0...3).contains(n) else { throw UsageError("-drive \(text): index must be 0 to 3") }
+                index = n
+            case "if":
+                guard kv[1] == "ide" else { throw UsageError("-drive \(text): only if=ide is available") }
+            default: throw UsageError("-drive \(text): unknown key '\(kv[0])' (file, media, format, readonly, index)")
+            }
+        }
+        guard let path, !path.isEmpty else { throw UsageError("-drive \(text): give file=PATH") }
+        let free = (0...3).first { n in !taken.contains { $0.index == n } }
+        guard let position = index ?? free else { throw UsageError("-drive \(text): all four IDE positions are taken") }
+        return DriveConfiguration(path: path, media: media, readOnly: readOnly || media == .cdrom, index: position)
     }
 
     /// `128M`, `1G`, `65536K`, or a bare number of MiB (as QEMU reads it).

@@ -17,17 +17,3 @@ enum SerialInput {
         }
     }
 }
-
-enum Thread {
-    static func detach(_ body: @escaping () -> Void) {
-        final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var tid = pthread_t()
-        pthread_create(&tid, nil, { arg in
-            let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
-            b.body()
-            return nil
-        }, box)
-        pthread_detach(tid)
-    }
-}

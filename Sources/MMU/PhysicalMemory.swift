@@ -70,6 +70,9 @@ public final class PhysicalMemory {
     /// Raised whenever cached code may have gone stale: a write to a watched
     /// line, any memory-map change, an A20 toggle.
     public private(set) var codeEpoch: UInt64 = 0
+    /// Also told, with the RAM page number, when a write makes a RAM page's
+    /// cached code stale (for engines that drop their code eagerly).
+    public var onCodePageWrite: ((UInt32) -> Void)? = nil
     /// Per code page: bit k set when bytes 64k…64k+63 hold cached code.
     public let codeLines: UnsafeMutablePointer<UInt64>
     /// Per code page: raised each time the page's cached code goes stale.
@@ -319,26 +322,36 @@ public final class PhysicalMemory {
     /// Records that bytes `offset ..< offset + count` of code page `page`
     /// hold cached code (all inside the page).
     public func watchCode(page: Int, offset: Int, count: Int) {
-        let first = offset >> 6, last = (offset + count - 1) >> 6
-        codeLines[page] |= (UInt64.max >> (63 - last)) & (UInt64.max << first)
+        codeLines[page] |= PhysicalMemory.lines(offset: offset, count: count)
     }
 
-    /// Bit mask of the 64-byte lines an access of `size` bytes at `address`
-    /// touches (the access does not cross its page).
+    /// Marks a whole RAM page as holding cached code (`on`), or forgets it.
+    public func watch(page r: UInt32, _ on: Bool) { codeLines[Int(r)] = on ? UInt64.max : 0 }
+
+    /// Bit mask of the 64-byte lines that `count` bytes from `offset` in a
+    /// page touch (all inside the page).
     @inline(__always)
-    static func lines(_ address: UInt32, _ size: Int) -> UInt64 {
-        let offset = Int(address & 0xFFF)
-        return 1 << (offset >> 6) | 1 << ((offset + size - 1) >> 6)
+    static func lines(offset: Int, count: Int) -> UInt64 {
+        let first = offset >> 6, last = (offset + count - 1) >> 6
+        return (UInt64.max >> (63 - last)) & (UInt64.max << first)
     }
 
-    /// A write reached a RAM page holding cached code: if it touched a
-    /// cached line, that page's cached code is stale.
+    /// `count` bytes at `address` were written to RAM page `r`: if that
+    /// touched a line holding cached code, the page's cached code is
+    /// stale. The one notification path for `write` and the bulk copies.
+    @inline(__always)
+    private func noteRAMWrite(_ r: UInt32, _ address: UInt32, _ count: Int) {
+        if codeLines[Int(r)] != 0 { codeWritten(r, address, count) }
+    }
+
     @inline(never)
-    private func writeToCodePage(_ page: Int, _ address: UInt32, _ size: Int) {
-        guard codeLines[page] & PhysicalMemory.lines(address, size) != 0 else { return }
+    private func codeWritten(_ r: UInt32, _ address: UInt32, _ count: Int) {
+        let page = Int(r)
+        guard codeLines[page] & PhysicalMemory.lines(offset: Int(address & 0xFFF), count: count) != 0 else { return }
         codeLines[page] = 0
         codeGenerations[page] &+= 1
         codeEpoch &+= 1
+        onCodePageWrite?(r)
     }
 
     // MARK: - Accesses (1, 2 or 4 bytes; may cross a page boundary)
@@ -372,7 +385,7 @@ public final class PhysicalMemory {
                 case 2: UnsafeMutableRawPointer(p).storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
                 default: UnsafeMutableRawPointer(p).storeBytes(of: value, as: UInt32.self)
                 }
-                if codeLines[Int(r)] != 0 { writeToCodePage(Int(r), address, size) }
+                noteRAMWrite(r, address, size)
                 return
             }
             if r == PhysicalMemory.unmapped { return }
@@ -400,5 +413,46 @@ public final class PhysicalMemory {
     /// Copies bytes into guest physical memory, through the write routes.
     public func copyIn(_ address: UInt32, _ bytes: [UInt8]) {
         for (i, b) in bytes.enumerated() { write(address &+ UInt32(i), size: 1, value: UInt32(b)) }
+    }
+
+    // MARK: - Bulk copies for DMA (a page at a time)
+
+    /// Copies `bytes` into guest physical memory as a bus master would:
+    /// RAM and device memory a page at a time (cached code a page's bytes
+    /// overwrite goes stale, as with `write`), MMIO byte
+    /// by byte through `write`, ROM and unmapped space dropped.
+    public func copyIn(_ address: UInt32, from bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let at = address &+ UInt32(truncatingIfNeeded: done)
+            let n = min(bytes.count - done, PhysicalMemory.pageSize - Int(at & 0xFFF))
+            let r = writeRoutes[Int(at >> 12)]
+            if let p = route(r, at) {
+                UnsafeMutableRawPointer(p).copyMemory(from: source + done, byteCount: n)
+                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r, at, n) }
+            } else if r != PhysicalMemory.unmapped {
+                for i in 0..<n { write(at &+ UInt32(i), size: 1, value: UInt32(bytes[done + i])) }
+            }
+            done += n
+        }
+    }
+
+    /// Copies guest physical memory into `buffer` as a bus master reads it:
+    /// RAM, ROM and device memory a page at a time, MMIO byte by byte,
+    /// unmapped space as all ones.
+    public func copyOut(_ address: UInt32, into buffer: UnsafeMutableRawBufferPointer) {
+        guard let target = buffer.baseAddress else { return }
+        var done = 0
+        while done < buffer.count {
+            let at = address &+ UInt32(truncatingIfNeeded: done)
+            let n = min(buffer.count - done, PhysicalMemory.pageSize - Int(at & 0xFFF))
+            if let p = hostPointer(forReading: at) {
+                (target + done).copyMemory(from: p, byteCount: n)
+            } else {
+                for i in 0..<n { buffer[done + i] = UInt8(truncatingIfNeeded: read(at &+ UInt32(i), size: 1)) }
+            }
+            done += n
+        }
     }
 }

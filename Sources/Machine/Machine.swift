@@ -30,6 +30,8 @@ public final class Machine {
         /// The guest reset with `-no-reboot` (a triple fault included).
         case guestReset(tripleFault: Bool)
         case stopped
+        /// The instruction budget given to `run(until:instructions:)` is spent.
+        case instructionLimit
     }
 
     private var resetRequested = false
@@ -58,12 +60,15 @@ public final class Machine {
                             ramSize: configuration.ramSize)
         ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
         cpu.interruptController = board
+        clock.instructionCounter = { [unowned cpu] in cpu.instructionCount }
+        cpu.cycleSource = { [unowned clock] in clock.now }
         coprocessorError = CoprocessorErrorPort(cpu: cpu, board: board, bus: ioBus)
         board.onResetRequest = { [unowned self] in self.resetRequested = true; self.cpu.stopRequested = true }
         cpu.onTripleFault = { [unowned self] in
             self.tripleFault = true
             self.resetRequested = true
         }
+        try attachDrives()
         connectConsoles()
         connectTrace()
     }
@@ -82,6 +87,9 @@ public final class Machine {
 
     /// Bytes for COM1 from host threads (stdin, later the window).
     public let serialInputQueue = InputQueue()
+
+    /// Work for the machine's thread from host threads (see `HostRequestQueue`).
+    public let hostRequests = HostRequestQueue()
 
     // MARK: - Tracing
 
@@ -123,12 +131,22 @@ public final class Machine {
 
     /// Runs until the guest clock reaches `guestSeconds` (default: the
     /// configured `-timeout`), a reset with `-no-reboot`, or `stop()`.
-    /// Can be called again to continue.
-    public func run(until guestSeconds: Double? = nil) -> ExitReason {
+    /// Can be called again to continue. With `instructions`, also returns
+    /// once that many instructions have run (the debugger's step and its
+    /// slices between polls of its connections).
+    public func run(until guestSeconds: Double? = nil, instructions: UInt64? = nil) -> ExitReason {
         let limitNs = (guestSeconds ?? configuration.timeLimit).map { UInt64($0 * 1e9) }
+        var remaining = instructions ?? UInt64.max
         var nextDeadline: UInt64 = 0
         defer { flushConsoles() }
         while true {
+            if hostRequests.hasWork { hostRequests.runAll(on: self) }
+            if stopRequested { stopRequested = false; return .stopped }
+            if remaining == 0 { return .instructionLimit }
+            if isPaused {
+                hostRequests.wait(nanoseconds: 50_000_000)
+                continue
+            }
             let now = clock.now
             if let limitNs, now >= limitNs { return .timeLimit }
             nextDeadline = min(nextDeadline, board.nextDeadline)
@@ -136,7 +154,6 @@ public final class Machine {
             if let limitNs { nextDeadline = min(nextDeadline, limitNs) }
             if serialInputQueue.hasData { board.uart.receive(serialInputQueue.drain()) }
             cpu.interruptRequested = board.interruptPending
-            if stopRequested { return .stopped }
             if resetRequested {
                 resetRequested = false
                 if configuration.noReboot { return .guestReset(tripleFault: tripleFault) }
@@ -148,12 +165,12 @@ public final class Machine {
                 idle(until: nextDeadline)
                 continue
             }
-            let n = cpu.run(Machine.batch)
-            clock.instructions &+= UInt64(n)
+            let n = cpu.run(Int(min(UInt64(Machine.batch), remaining)))
+            remaining -= UInt64(n)
         }
     }
 
-    /// A halted CPU waits for the next timer deadline instead of spinning.
+    /// A halted CPU waits for the next timer deadline (or host work) instead of spinning.
     private func idle(until deadline: UInt64) {
         switch clock.mode {
         case .instructionCount:
@@ -163,12 +180,39 @@ public final class Machine {
             guard deadline > now else { return }
             let wait = min(deadline - now, 10_000_000)
             flushConsoles()
-            var ts = timespec(tv_sec: 0, tv_nsec: Int(wait))
-            nanosleep(&ts, nil)
+            hostRequests.wait(nanoseconds: wait)
         }
     }
 
     public func stop() { stopRequested = true; cpu.stopRequested = true }
+
+    // MARK: - Pausing (on the machine's thread, e.g. through `hostRequests`)
+
+    /// A paused machine runs no instructions and its guest time stands
+    /// still; it keeps serving host requests.
+    public private(set) var isPaused = false
+    private var pausedAt: UInt64 = 0
+
+    public func pause() {
+        guard !isPaused else { return }
+        pausedAt = clock.now
+        isPaused = true
+        flushConsoles()
+    }
+
+    public func resume() {
+        guard isPaused else { return }
+        clock.resume(at: pausedAt)
+        isPaused = false
+    }
+
+    /// The state a front end shows (machine thread).
+    public var status: MachineStatus {
+        let s = cpu.state.pointee
+        return MachineStatus(isPaused: isPaused, engine: .interpreter,
+                             cpuMode: .init(cr0: s.cr0, cr4: s.cr4, efer: s.efer, eflags: s.eflags),
+                             instructions: cpu.instructionCount, guestNanoseconds: isPaused ? pausedAt : clock.now)
+    }
 
     /// A system reset: the CPU and the chipset return to power-on state;
     /// RAM keeps its contents, as on a PC.

@@ -24,6 +24,14 @@ public struct MachineConfiguration {
     /// Where to print the VGA text screen when the run ends (`-` = stdout).
     public var textScreenDump: String? = nil
 
+    /// IDE drives by position: index 0–3 = primary master, primary slave,
+    /// secondary master, secondary slave (QEMU's `-hda`…`-hdd`, `-cdrom` = 2).
+    public var drives: [DriveConfiguration] = []
+    /// `-snapshot`: guest writes go to a temporary overlay, never the files.
+    public var snapshot = false
+    /// `-boot`: drive letters in boot order (c = first disk, d = first CD).
+    public var bootOrder: String = "cd"
+
     public static let defaultBIOS = "/usr/share/seabios/bios-256k.bin"
     public static let defaultVGABIOS = "/usr/share/seabios/vgabios-stdvga.bin"
     /// Largest RAM below the PCI hole (no memory above 4 GiB yet).
@@ -68,4 +76,22 @@ public struct TraceOptions {
         }
         return nil
     }
+}
+
+/// One `-hda`/`-cdrom`/`-drive` argument.
+public struct DriveConfiguration: Equatable {
+    public enum Media: Equatable { case disk, cdrom }
+    public var path: String
+    public var media: Media
+    public var readOnly: Bool
+    /// IDE position 0–3.
+    public var index: Int
+
+    public init(path: String, media: Media, readOnly: Bool = false, index: Int) {
+        self.path = path; self.media = media; self.readOnly = readOnly; self.index = index
+    }
+
+    /// channel 0/1 and master/slave of `index`.
+    public var channel: Int { index / 2 }
+    public var isSlave: Bool { index % 2 == 1 }
 }

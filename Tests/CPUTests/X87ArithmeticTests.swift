@@ -54,6 +54,56 @@ final class X87ArithmeticTests: XCTestCase {
         XCTAssertEqual(x.st(0), ext(0x3FFF, 0x8000_0000_0000_0800))
     }
 
+    func testRoundingCarriesIntoTheExponentAtFullPrecision() {
+        // (2 − 2^-63) + 2^-64 = 2 − 2^-64: a tie between the all-ones
+        // significand (odd) and 2.0 (even) → 2.0, rounded up.
+        let x = X87Bench()
+        x.push(ext(0x3FFF, UInt64.max)); x.push(ext(0x3FFF - 64, 1 << 63))
+        x.run(.faddp, 1, 0)
+        XCTAssertEqual(x.st(0), ext(0x4000, 1 << 63))
+        XCTAssertNotEqual(x.status & X87Status.c1, 0)
+    }
+
+    func testInfinityOverZeroIsExactAndZeroDivideOutranksDenormal() {
+        // IEEE 754 7.3: #Z only for a finite nonzero dividend.
+        let x = X87Bench()
+        x.push(0.0); x.push(Float80.infinity); x.run(.fdiv, 0, 1)
+        XCTAssertEqual(x.st(0), .infinity(negative: false))
+        XCTAssertEqual(x.status & 0x3F, 0)
+        let y = X87Bench()
+        y.setControl(0x037D) // DM clear
+        y.push(0.0); y.push(ext(0, 1)); y.run(.fdiv, 0, 1)
+        XCTAssertEqual(y.status & 0x3F, X87Status.zeroDivide, "denormal / 0: #Z, no #D")
+        XCTAssertEqual(y.st(0), .infinity(negative: false))
+    }
+
+    func testUnmaskedInvalidCompareStillReportsUnorderedButDoesNotPop() {
+        let x = X87Bench()
+        x.setControl(0x037E)
+        x.push(1.0); x.push(Float80.nan)
+        x.run(X87Bench.instruction(.fcomp, X87Bench.st(1)))
+        XCTAssertEqual(x.conditionCodes & 0b1101, 0b1101)
+        XCTAssertEqual(x.top, 6)
+    }
+
+    func testUnmaskedUnderflowOnStoreRaisesOnlyUnderflow() {
+        let x = X87Bench()
+        x.setControl(0x036F) // UM clear
+        x.push(ext(1, 1 << 63)) // far below the single range
+        x.run(X87Bench.memory(.fst, size: 4))
+        XCTAssertEqual(x.status & 0x3F, X87Status.underflow, "nothing stored, so no #P")
+        XCTAssertEqual(x.status & X87Status.c1, 0)
+    }
+
+    func testUnmaskedDenormalLoadStillPushes() {
+        let x = X87Bench()
+        x.setControl(0x037D)
+        x.poke(UInt32(1))
+        x.run(X87Bench.memory(.fld, size: 4))
+        XCTAssertEqual(x.top, 7)
+        XCTAssertEqual(x.status & 0x80BF, 0x8082)
+    }
+
     func testSignedZeroSums() {
         // IEEE 754 6.3: x + (−x) is +0, except −0 when rounding down.
         let x = X87Bench()
@@ -301,6 +351,7 @@ final class X87ArithmeticTests: XCTestCase {
         x.run(.fprem)
         XCTAssertNotEqual(x.status & X87Status.c2, 0)
         var rounds = 1
+        XCTAssertEqual(x.conditionCodes & 0b1011, 0, "C0 C1 C3 read 0 while incomplete")
         while x.status & X87Status.c2 != 0 && rounds < 10 { x.run(.fprem); rounds += 1 }
         XCTAssertEqual(x.st(0), ExtendedReal(1.0))
         XCTAssertGreaterThan(rounds, 1)
@@ -333,6 +384,35 @@ final class X87ArithmeticTests: XCTestCase {
         XCTAssertEqual(x.st(0), ExtendedReal(-2.0))
         x.run(.fabs)
         XCTAssertEqual(x.st(0), ExtendedReal(2.0))
+    }
+
+    func testTrigonometricReductionUsesTheSixtySixBitPi() {
+        // SDM vol. 1, 8.3.10: the argument is reduced with a 66-bit π,
+        // …C234 followed by binary 11. FLDPI's 64-bit value …C235 exceeds
+        // it by exactly 2^-64, so FSIN(FLDPI) is −2^-64 (not the true
+        // sin of that number, −5.0165e-20), and FCOS(FLDPI/2) is −2^-65.
+        let x = X87Bench()
+        x.run(.fldpi); x.run(.fsin)
+        XCTAssertEqual(x.st(0), ext(0xBFBF, 1 << 63))
+        XCTAssertEqual(x.status & X87Status.c2, 0)
+        let y = X87Bench()
+        y.push(ext(0x3FFF, 0xC90F_DAA2_2168_C235)); y.run(.fcos)
+        XCTAssertEqual(y.st(0), ext(0xBFBE, 1 << 63))
+    }
+
+    func testTinyTrigonometricArgumentsRoundExactly() {
+        // sin x = x − x³/6 lies just below x: nearest gives x (rounded up,
+        // C1 = 1), toward zero the next value down.
+        let x = X87Bench()
+        x.push(ext(0x3FFF - 40, 0xC000_0000_0000_0000)); x.run(.fsin)
+        XCTAssertEqual(x.st(0), ext(0x3FFF - 40, 0xC000_0000_0000_0000))
+        XCTAssertNotEqual(x.status & X87Status.c1, 0)
+        let y = X87Bench()
+        y.setRounding(3)
+        y.push(ext(0x3FFF - 40, 0xC000_0000_0000_0000)); y.run(.fsin)
+        XCTAssertEqual(y.st(0), ext(0x3FFF - 40, 0xBFFF_FFFF_FFFF_FFFF))
+        y.push(ext(0x3FFF - 40, 0xC000_0000_0000_0000)); y.run(.fcos)
+        XCTAssertEqual(y.st(0), ext(0x3FFE, UInt64.max), "cos just below 1, chopped")
     }
 
     func testTranscendentals() {

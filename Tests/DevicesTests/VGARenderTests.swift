@@ -165,4 +165,26 @@ final class VGARenderTests: XCTestCase {
         XCTAssertEqual(size.height, 200)
         XCTAssertEqual(pixels[0], 7)
     }
+
+    /// A snapshot keeps the registers of its instant: a mode switch and a
+    /// palette change after it show only in the next snapshot, while video
+    /// memory is shared (written pixels show in both).
+    func testScanoutSnapshotKeepsItsRegistersButSharesVideoMemory() {
+        bench.program(.chained320x200)
+        setDAC(5, 0x3F, 0, 0)
+        setDAC(0xFF, 0x3F, 0x3F, 0x3F)
+        bench.writeByte(0xA0000, 5)
+        let before = bench.vga.scanout
+        setDAC(5, 0, 0x3F, 0)
+        bench.program(.planar640x480)
+        XCTAssertEqual(before.mode, .indexed256(width: 320, height: 200))
+        XCTAssertEqual(bench.vga.mode, .planar16(width: 640, height: 480))
+        var pixels = [UInt32](repeating: 0, count: 320 * 200)
+        _ = pixels.withUnsafeMutableBufferPointer { before.render(into: $0) }
+        XCTAssertEqual(pixels[0], 0xFFFF_0000, "the snapshot's DAC entry 5 is red")
+        // A mode-12h write fills plane 0's first byte; the old snapshot reads it as chain-4 pixel FFh.
+        bench.writeByte(0xA0000, 0xFF)
+        _ = pixels.withUnsafeMutableBufferPointer { before.render(into: $0) }
+        XCTAssertEqual(pixels[0], 0xFFFF_FFFF)
+    }
 }

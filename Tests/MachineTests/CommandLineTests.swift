@@ -4,36 +4,11 @@ import XCTest
 /// The `novabox` command as a user meets it: bad input gets one line on
 /// stderr and exit code 2, never a stack trace.
 final class CommandLineTests: XCTestCase {
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
+    func run(_ args: [String]) throws -> NovaboxCommand.Result { try NovaboxCommand.run(args) }
 
-    /// The novabox binary built next to this test bundle.
-    var novabox: String {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for dir in [bundle, bundle.deletingLastPathComponent()] {
-            let candidate = dir.appendingPathComponent("novabox").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return bundle.appendingPathComponent("novabox").path
-    }
-
-    func run(_ args: [String]) throws -> Result {
-        guard FileManager.default.isExecutableFile(atPath: novabox) else {
-            throw XCTSkip("the novabox binary is not built next to the tests (\(novabox)); run swift build first")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: novabox)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func assertOneLineError(_ args: [String], mentions words: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try run(args)
+    func assertOneLineError(_ args: [String], environment: [String: String]? = nil, mentions words: [String],
+                            file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try NovaboxCommand.run(args, environment: environment)
         XCTAssertEqual(r.status, 2, "exit status for \(args)", file: file, line: line)
         let lines = r.stderr.split(separator: "\n")
         XCTAssertEqual(lines.count, 1, "expected one line, got: \(r.stderr)", file: file, line: line)
@@ -68,11 +43,71 @@ final class CommandLineTests: XCTestCase {
         try assertOneLineError(["-d", "int,bogus"], mentions: ["bogus", "cpu_mode"])
     }
 
+    func testWindowWithoutADisplaySuggestsHeadless() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["DISPLAY"] = nil
+        environment["WAYLAND_DISPLAY"] = nil
+        environment["SDL_VIDEODRIVER"] = nil
+        try assertOneLineError(["-display", "sdl"], environment: environment, mentions: ["-display sdl", "-display none", "DISPLAY"])
+    }
+
+    func testDisplayOptionsOutOfRange() throws {
+        try assertOneLineError(["-display", "gtk"], mentions: ["-display gtk", "sdl", "none"])
+        try assertOneLineError(["-scale", "0"], mentions: ["-scale 0", "0.25 to 8"])
+        try assertOneLineError(["-scale", "big"], mentions: ["-scale big"])
+        try assertOneLineError(["-screenshot"], mentions: ["-screenshot needs a value"])
+    }
+
     func testHelpListsTheFlags() throws {
         let r = try run(["-help"])
         XCTAssertEqual(r.status, 0)
-        for flag in ["-m SIZE", "-bios", "-serial", "-debugcon", "-no-reboot", "-icount", "-d CATEGORIES", "-D FILE", "-text-screen"] {
+        for flag in ["-m SIZE", "-bios", "-serial", "-debugcon", "-no-reboot", "-icount", "-d CATEGORIES", "-D FILE", "-text-screen",
+                     "-display sdl|none", "-scale", "-full-screen", "-screenshot", "Ctrl+Alt+G", "Ctrl+Alt+End"] {
             XCTAssertTrue(r.stdout.contains(flag), "help lacks \(flag)")
         }
+    }
+
+    // MARK: - Storage inputs (issue: boot live ISOs)
+
+    func temporaryFile(_ name: String, bytes: Int, mode: Int = 0o644) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("novabox-\(getpid())-\(name)").path
+        FileManager.default.createFile(atPath: path, contents: Data(repeating: 0, count: bytes),
+                                       attributes: [.posixPermissions: mode])
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testMissingCDROM() throws {
+        try assertOneLineError(["-cdrom", "/nonexistent/x.iso"], mentions: ["/nonexistent/x.iso", "no such file"])
+    }
+
+    func testEmptyCDROM() throws {
+        let p = temporaryFile("empty.iso", bytes: 0)
+        try assertOneLineError(["-cdrom", p], mentions: [p, "empty"])
+    }
+
+    func testCDROMThatIsNotAnISO() throws {
+        let p = temporaryFile("zero.iso", bytes: 64 << 10)
+        try assertOneLineError(["-cdrom", p], mentions: [p, "ISO 9660"])
+    }
+
+    func testDiskNotAMultipleOf512() throws {
+        let p = temporaryFile("odd.img", bytes: 1000)
+        try assertOneLineError(["-hda", p], mentions: [p, "512"])
+    }
+
+    func testReadOnlyFileAsWritableDisk() throws {
+        let p = temporaryFile("ro.img", bytes: 1 << 20, mode: 0o444)
+        try assertOneLineError(["-hda", p], mentions: [p, "read-only", "-snapshot"])
+    }
+
+    func testTwoDrivesAtOnePosition() throws {
+        let p = temporaryFile("a.img", bytes: 1 << 20)
+        try assertOneLineError(["-hda", p, "-drive", "file=\(p),index=0"], mentions: ["position 0"])
+    }
+
+    func testMalformedDriveAndBootOptions() throws {
+        try assertOneLineError(["-drive", "file=x.img,format=qcow2"], mentions: ["format=raw"])
+        try assertOneLineError(["-boot", "z"], mentions: ["-boot z"])
     }
 }

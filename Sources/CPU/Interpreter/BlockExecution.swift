@@ -14,21 +14,23 @@
 ///   entry the next fetch would hit is still the one the block came from;
 /// - that EIP is where the block goes on (a REP instruction that stops
 ///   part-way resumes itself);
-/// - interrupts and stop requests after every instruction, as `step`.
+/// - interrupts, stop requests and the debugger's boundary hook after
+///   every instruction, as `run` and `step` do (with the hook active,
+///   `run` steps, so the hook sees each boundary).
 /// CS, CPL, paging, TF and mode changes end a block
 /// (`DecodedBlockCache.endsBlock`), so the next block is looked up under
 /// the new state.
 extension CPU {
     /// Runs decoded blocks from CS:EIP until `limit` instructions are
     /// retired or an instruction boundary needs `step` (an interrupt to
-    /// deliver, TF, a halted CPU, uncacheable code: MMIO, an instruction
+    /// deliver, TF, a halted CPU, the debugger's hook, uncacheable code: MMIO, an instruction
     /// crossing a page end, CS:EIP that faults). Returns the instructions
     /// retired, a faulting one included; 0 means: call `step`.
     func runBlocks(limit: Int) -> Int {
         let s = state
         var done = 0
         nextBlock: while done < limit && !stopRequested {
-            if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted
+            if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted || debugHooksActive
                 || (interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow) {
                 break
             }
@@ -86,7 +88,7 @@ extension CPU {
                 eip &+= UInt32(instruction.pointee.length)
                 instruction += 1
                 form += 1
-                if instruction == last || stopRequested || memory.codeEpoch != epoch
+                if instruction == last || stopRequested || debugHooksActive || memory.codeEpoch != epoch
                     || UInt32(truncatingIfNeeded: s.pointee.rip) != eip {
                     continue nextBlock
                 }

@@ -18,6 +18,8 @@ public final class CPU {
     public var interruptRequested = false
     /// Guest instructions retired since power-on.
     public var instructionCount: UInt64 = 0
+    /// Cycles for RDTSC; the machine sets its clock here (see MSRs.swift).
+    public var cycleSource: (() -> UInt64)?
 
     /// EIP of the instruction being executed (faults report it).
     public internal(set) var currentEIP: UInt32 = 0
@@ -39,6 +41,11 @@ public final class CPU {
     /// true when an unmasked x87 exception is pending, false when software
     /// clears it. A PC routes it to IRQ13.
     public var onFPUError: ((_ asserted: Bool) -> Void)?
+    /// The debugger's check at each instruction boundary, consulted only
+    /// while `debugHooksActive` (one predictable branch otherwise): true
+    /// ends the batch before the instruction at EIP runs.
+    public var debugHooksActive = false
+    public var onInstructionBoundary: (() -> Bool)?
     /// The IGNNE# input: while asserted (and CR0.NE = 0), waiting x87
     /// instructions ignore a pending error instead of freezing. A PC
     /// asserts it on a write to port F0h and releases it when FERR# drops.
@@ -94,6 +101,7 @@ public final class CPU {
             if state.pointee.halted {
                 guard interruptRequested && state.pointee.eflags & EFLAGS.if != 0 else { break }
             }
+            if debugHooksActive, let check = onInstructionBoundary, check() { break }
             let n = runBlocks(limit: count - done)
             if n > 0 {
                 done += n

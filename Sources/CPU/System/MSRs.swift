@@ -41,9 +41,11 @@ public enum MSR {
 }
 
 extension CPU {
-    /// TSC = retired instructions + offset.
+    /// TSC = the machine's cycle source (its clock: a 1 GHz TSC that agrees
+    /// with the PIT and RTC), or retired instructions on a bare CPU, plus
+    /// the offset WRMSR sets.
     public var timeStampCounter: UInt64 {
-        instructionCount &+ UInt64(bitPattern: state.pointee.msr.tscOffset)
+        (cycleSource?() ?? instructionCount) &+ UInt64(bitPattern: state.pointee.msr.tscOffset)
     }
 
     func readMSR(_ index: UInt32) throws(CPUFault) -> UInt64 {
@@ -73,7 +75,7 @@ extension CPU {
         let gp = CPUFault.generalProtection(0)
         switch index {
         case MSR.timeStampCounter:
-            state.pointee.msr.tscOffset = Int64(bitPattern: value &- instructionCount)
+            state.pointee.msr.tscOffset = Int64(bitPattern: value &- (cycleSource?() ?? instructionCount))
         case MSR.apicBase:
             // BSP (bit 8) is read-only; bits 0–7, 9, 10 and above 35 are reserved.
             guard value & ~(MSR.physicalAddressMask | 0x900) == 0 else { throw gp }

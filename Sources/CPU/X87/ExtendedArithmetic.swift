@@ -141,15 +141,18 @@ enum ExtendedArithmetic {
     static func divide(_ a: ExtendedReal, _ b: ExtendedReal, _ c: X87ControlWord) -> X87Outcome {
         if a.isNaNOrUnsupported || b.isNaNOrUnsupported { return propagateNaN(a, b) }
         if (a.isInfinity && b.isInfinity) || (a.isZero && b.isZero) { return .invalid }
-        var (flags, stop) = denormalCheck(a, b, c)
-        if stop { return X87Outcome(.indefinite, exceptions: flags) }
         let negative = a.isNegative != b.isNegative
+        if b.isZero {
+            // #Z outranks #D, and a finite dividend is not examined
+            // further; ∞/0 is an exact ∞.
+            let flags = a.isInfinity ? 0 : X87Status.zeroDivide
+            if !c.masks(flags) { return X87Outcome(.indefinite, exceptions: flags) }
+            return X87Outcome(.infinity(negative: negative), exceptions: flags)
+        }
+        let (flags, stop) = denormalCheck(a, b, c)
+        if stop { return X87Outcome(.indefinite, exceptions: flags) }
         var r: X87Outcome
-        if a.isInfinity || b.isZero {
-            if b.isZero {
-                flags |= X87Status.zeroDivide
-                if !c.masks(X87Status.zeroDivide) { return X87Outcome(.indefinite, exceptions: flags) }
-            }
+        if a.isInfinity {
             r = X87Outcome(.infinity(negative: negative))
         } else if a.isZero || b.isInfinity {
             r = X87Outcome(.zero(negative: negative))
@@ -273,7 +276,7 @@ enum ExtendedArithmetic {
         let r = dropped > 127
             ? X87Rounder.roundBits(1, dropped: 2, negative: a.isNegative, mode)
             : X87Rounder.roundBits(UInt128(u.significand), dropped: dropped, negative: a.isNegative, mode)
-        return (r.kept, r.inexact, r.up)
+        return (UInt64(truncatingIfNeeded: r.kept), r.inexact, r.up)
     }
 
     /// FRNDINT: `a` rounded to an integer under the rounding control.
@@ -349,7 +352,13 @@ enum ExtendedArithmetic {
         if a.isInfinity || b.isZero { return (.invalid, 0, true) }
         let (flags, stop) = denormalCheck(a, b, c)
         if stop { return (X87Outcome(.indefinite, exceptions: flags), 0, true) }
-        if a.isZero || b.isInfinity { return (X87Outcome(a, exceptions: flags), 0, true) }
+        if a.isZero { return (X87Outcome(a, exceptions: flags), 0, true) }
+        if b.isInfinity {
+            // a itself, normalized (a pseudo-denormal comes back with exponent 1).
+            var r = a.isDenormal ? rounded(negative: a.isNegative, a.unpacked, format: .extended, c) : X87Outcome(a)
+            r.exceptions |= flags
+            return (r, 0, true)
+        }
         let (x, y) = (a.unpacked, b.unpacked)
         let distance = Int(x.exponent - y.exponent)
         var negative = a.isNegative

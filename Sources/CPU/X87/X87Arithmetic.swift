@@ -49,12 +49,15 @@ extension CPU {
     }
 
     /// Stores an arithmetic result in ST(`destination`) and pops, unless an
-    /// unmasked #I/#D/#Z forbids it; records the exceptions.
+    /// unmasked #I/#D/#Z forbids it; records the exceptions. A suppressed
+    /// result rounded nothing, so C1 reads 0 (as the hardware reports it).
     func completeArithmetic(_ o: X87Outcome, destination: Int, pop: Bool = false) {
         if fpuControl.unmasked(o.exceptions) & X87Status.preComputation == 0 {
             setST(destination, o.value)
             setRoundedUp(o.roundedUp)
             if pop { fpuPop() }
+        } else {
+            setRoundedUp(false)
         }
         raiseX87(o.exceptions)
     }
@@ -76,12 +79,14 @@ extension CPU {
     }
 
     /// Folds a denormal memory operand's #D into an outcome: when #D is
-    /// unmasked and nothing of higher priority (#IA) happened, the
-    /// operation stops there.
+    /// unmasked the operation stops there. A NaN or unsupported ST(0), an
+    /// #IA or a #Z outranks it (SDM vol. 1, 4.9.2: divide-by-zero comes
+    /// before the denormal operand) and it is not reported at all.
     private func withMemoryDenormal(_ o: X87Outcome, _ denormal: Bool) -> X87Outcome {
-        guard denormal else { return o }
+        guard denormal && o.exceptions & (X87Status.invalid | X87Status.zeroDivide) == 0
+            && !st(0).isNaNOrUnsupported else { return o }
         let c = fpuControl
-        if !c.masks(X87Status.denormal) && o.exceptions & X87Status.invalid == 0 {
+        if !c.masks(X87Status.denormal) {
             return X87Outcome(.indefinite, exceptions: X87Status.denormal)
         }
         var r = o
@@ -153,9 +158,12 @@ extension CPU {
         finishCompare(r.order, o.exceptions, pops: pops)
     }
 
+    /// The condition codes are set even when #IA or #D is unmasked (the
+    /// hardware reports "unordered" or the order it found); only the pops
+    /// are held back.
     private func finishCompare(_ order: ExtendedArithmetic.Order, _ exceptions: UInt16, pops: Int) {
+        setConditionCodes(CPU.conditionCodes(order), mask: X87Status.conditionCodes)
         if fpuControl.unmasked(exceptions) & X87Status.preComputation == 0 {
-            setConditionCodes(CPU.conditionCodes(order), mask: X87Status.conditionCodes)
             for _ in 0..<pops { fpuPop() }
         }
         raiseX87(exceptions)
@@ -181,18 +189,16 @@ extension CPU {
             return
         }
         let r = ExtendedArithmetic.compare(st(0), st(s), quietNaNIsInvalid: !quiet, fpuControl)
-        if fpuControl.unmasked(r.exceptions) & X87Status.preComputation == 0 {
-            let flags: UInt32
-            switch r.order {
-            case .greater: flags = 0
-            case .less: flags = EFLAGS.cf
-            case .equal: flags = EFLAGS.zf
-            case .unordered: flags = zpc
-            }
-            setFlags(flags, mask: all)
-            setConditionCodes(0, mask: X87Status.c1)
-            if pop { fpuPop() }
+        let flags: UInt32
+        switch r.order {
+        case .greater: flags = 0
+        case .less: flags = EFLAGS.cf
+        case .equal: flags = EFLAGS.zf
+        case .unordered: flags = zpc
         }
+        setFlags(flags, mask: all)
+        setConditionCodes(0, mask: X87Status.c1)
+        if pop && fpuControl.unmasked(r.exceptions) & X87Status.preComputation == 0 { fpuPop() }
         raiseX87(r.exceptions)
     }
 
@@ -275,19 +281,26 @@ extension CPU {
         if c.unmasked(flags) & X87Status.preComputation == 0 {
             setST(0, exponent)
             fpuPush(significand)
-            setConditionCodes(0, mask: X87Status.c1)
         }
+        setConditionCodes(0, mask: X87Status.c1)
         raiseX87(flags)
     }
 
-    /// FPREM/FPREM1: C2 = 1 while the reduction is incomplete; C0, C3, C1
-    /// receive quotient bits 2, 1, 0.
+    /// FPREM/FPREM1: when complete, C2 = 0 and C0, C3, C1 receive quotient
+    /// bits 2, 1, 0; while incomplete, C2 = 1 and the others read 0, as
+    /// the hardware leaves them. A stack underflow or a suppressed result
+    /// clears all four, as the reference host does.
     private func partialRemainder(ieee: Bool) {
-        if isEmpty(0) || isEmpty(1) { fpuStackUnderflow(destination: 0); return }
+        if isEmpty(0) || isEmpty(1) {
+            setConditionCodes(0, mask: X87Status.conditionCodes)
+            fpuStackUnderflow(destination: 0)
+            return
+        }
         let r = ExtendedArithmetic.remainder(st(0), st(1), roundToNearest: ieee, fpuControl)
+        setConditionCodes(0, mask: X87Status.conditionCodes)
         if fpuControl.unmasked(r.outcome.exceptions) & X87Status.preComputation == 0 {
             setST(0, r.outcome.value)
-            let q = r.quotient
+            let q = r.complete ? r.quotient : 0
             var codes: UInt16 = r.complete ? 0 : X87Status.c2
             if q & 4 != 0 { codes |= X87Status.c0 }
             if q & 2 != 0 { codes |= X87Status.c3 }

@@ -61,8 +61,9 @@ extension CPU {
         case .fxrstor: try fxrstor(i)
         case .ffree: setTag(physical: physicalRegister(x87StackRegister(i, fallback: 0)), 3)
         case .ffreep:
+            // FFREE ST(i), then an ordinary pop: ST(0) is freed as well.
             setTag(physical: physicalRegister(x87StackRegister(i, fallback: 0)), 3)
-            fpuTop += 1
+            fpuPop()
         case .fdecstp:
             fpuTop -= 1
             setConditionCodes(0, mask: X87Status.c1)

@@ -22,12 +22,13 @@ extension CPU {
         }
     }
 
-    /// Pushes a loaded value, unless the push overflows or an unmasked
-    /// exception of the load forbids it. C1 = 0 (1 on overflow).
+    /// Pushes a loaded value, unless the push overflows or an unmasked #IA
+    /// (an SNaN source) forbids it; an unmasked #D does not (the P6 loads
+    /// the denormal and reports it). C1 = 0 (1 on overflow).
     private func pushLoaded(_ value: ExtendedReal, exceptions: UInt16 = 0) {
         if pushWouldOverflow { fpuStackOverflow(); return }
         setConditionCodes(0, mask: X87Status.c1)
-        if fpuControl.unmasked(exceptions) & X87Status.preComputation == 0 { fpuPush(value) }
+        if fpuControl.unmasked(exceptions) & X87Status.invalid == 0 { fpuPush(value) }
         raiseX87(exceptions)
     }
 
@@ -73,6 +74,10 @@ extension CPU {
             return
         }
         let offset = memoryOffset(m, i)
+        // The destination's segment and page checks come before anything
+        // the value decides, even when an unmasked exception then
+        // suppresses the store.
+        try probeWrite(i.segment, offset, size: Int(m.size))
         let c = fpuControl
         if isEmpty(0) {
             // Masked: the destination format's indefinite is stored.
@@ -105,7 +110,12 @@ extension CPU {
         default:
             try writeX87Memory80(i.segment, offset, low: value.significand, high: value.signExponent)
         }
-        // An unmasked exception leaves memory and the stack as they were.
+        // An unmasked exception leaves memory and the stack as they were;
+        // nothing was rounded, so no #P and C1 = 0.
+        if !stores {
+            exceptions &= ~X87Status.precision
+            roundedUp = false
+        }
         setRoundedUp(roundedUp)
         if pop && stores { fpuPop() }
         raiseX87(exceptions)
@@ -125,6 +135,7 @@ extension CPU {
         guard let m = x87MemoryOperand(i) else { throw .invalidOpcode }
         let size = Int(m.size)
         let offset = memoryOffset(m, i)
+        try probeWrite(i.segment, offset, size: size) // checked even if the store is suppressed
         let c = fpuControl
         let indefinite = X87Conversions.integerIndefinite(size: size)
         if isEmpty(0) {
@@ -155,6 +166,7 @@ extension CPU {
     private func storeBCD(_ i: Instruction) throws(CPUFault) {
         guard let m = x87MemoryOperand(i) else { throw .invalidOpcode }
         let offset = memoryOffset(m, i)
+        try probeWrite(i.segment, offset, size: 10) // checked even if the store is suppressed
         let c = fpuControl
         let indefinite = X87Conversions.bcdIndefinite
         if isEmpty(0) {
@@ -205,10 +217,11 @@ extension CPU {
 
     /// FCMOVcc ST(0), ST(i). The P6 reads both registers whatever the
     /// condition, so an empty one is a stack underflow either way; the
-    /// masked response loads the real indefinite into ST(0).
+    /// masked response loads the real indefinite into ST(0). Otherwise
+    /// C1 is left as it was (the SDM's "C1 set to 0" is only for underflow;
+    /// the reference host keeps it).
     private func conditionalMove(_ source: Int, condition: UInt8) {
         if isEmpty(0) || isEmpty(source) { fpuStackUnderflow(destination: 0); return }
-        setConditionCodes(0, mask: X87Status.c1)
         if conditionHolds(condition) { setST(0, st(source)) }
     }
 

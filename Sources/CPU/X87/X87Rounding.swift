@@ -1,16 +1,16 @@
-/// The one place where an exact result becomes a representable one: the
-/// x87 control word's rounding and precision control applied to a value
-/// known to more bits than the destination holds, with the overflow,
-/// underflow and precision exceptions that rounding raises
-/// (SDM vol. 1, 4.8.4, 4.9.1.4–4.9.1.6, 8.1.5.2–8.1.5.3).
-///
-/// Every producer of a rounded result (add, multiply, divide, square root,
-/// scale, stores to m32fp/m64fp) computes its result exactly — a 64-bit
-/// significand plus 64 further bits with a sticky bit — and calls
-/// `X87Rounder.round`. Precision control rounds the significand to 24 or
-/// 53 bits in a single step from the exact value, so there is no double
-/// rounding; the exponent range stays the extended one, as on the hardware.
-/// Tininess is detected after rounding, as the x87 does.
+// The one place where an exact result becomes a representable one: the
+// x87 control word's rounding and precision control applied to a value
+// known to more bits than the destination holds, with the overflow,
+// underflow and precision exceptions that rounding raises
+// (SDM vol. 1, 4.8.4, 4.9.1.4–4.9.1.6, 8.1.5.2–8.1.5.3).
+//
+// Every producer of a rounded result (add, multiply, divide, square root,
+// scale, stores to m32fp/m64fp) computes its result exactly — a 64-bit
+// significand plus 64 further bits with a sticky bit — and calls
+// `X87Rounder.round`. Precision control rounds the significand to 24 or
+// 53 bits in a single step from the exact value, so there is no double
+// rounding; the exponent range stays the extended one, as on the hardware.
+// Tininess is detected after rounding, as the x87 does.
 
 /// FSW bits (SDM vol. 1, figure 8-4).
 enum X87Status {
@@ -140,69 +140,89 @@ enum X87Rounder {
         // Rounded with an unbounded exponent: decides tininess and overflow.
         var normal = roundBits(value, dropped: dropped, negative: negative, mode)
         var e = exponent + format.bias
-        if normal.kept >> UInt64(p) != 0 { normal.kept >>= 1; e += 1 }
+        if normal.kept >> p != 0 { normal.kept >>= 1; e += 1 } // rounded up to the next power of two
 
         if e >= format.maxExponent {
             return overflow(negative: negative, exponent: e, normal, format: format, control: control)
         }
         let biased = exponent + format.bias
         if biased >= 1 {
-            return RoundedReal(negative: negative, exponent: e, significand: normal.kept << UInt64(64 - p),
+            return RoundedReal(negative: negative, exponent: e, significand: normal.significand(p),
                                exceptions: normal.inexact ? X87Status.precision : 0, roundedUp: normal.up)
         }
         let tiny = e < 1
-        if tiny && !control.masks(X87Status.underflow) {
-            return RoundedReal(negative: negative, exponent: e + biasAdjust, significand: normal.kept << UInt64(64 - p),
+        let unmasked = !control.masks(X87Status.underflow)
+        if tiny && unmasked && e + biasAdjust >= 1 {
+            return RoundedReal(negative: negative, exponent: e + biasAdjust, significand: normal.significand(p),
                                exceptions: X87Status.underflow | (normal.inexact ? X87Status.precision : 0),
                                roundedUp: normal.up)
         }
+        if tiny && unmasked {
+            // So tiny that even the adjusted exponent is out of range
+            // (FSCALE): the reference host delivers a signed zero.
+            return RoundedReal(negative: negative, exponent: 0, significand: 0,
+                               exceptions: X87Status.underflow | X87Status.precision)
+        }
+        // Masked: the denormalized result, with #U if inexact.
         // Denormalize to the smallest exponent, then round at the same bit.
         let shift = Int(1 - biased)
         let denormalized: UInt128
         if shift >= 128 {
             denormalized = value == 0 ? 0 : 1
         } else {
-            let lost = value & (UInt128(1) << UInt128(shift) - 1)
-            denormalized = value >> UInt128(shift) | (lost != 0 ? 1 : 0)
+            let lost = value & (UInt128(1) << shift - 1)
+            denormalized = value >> shift | (lost != 0 ? 1 : 0)
         }
         let d = roundBits(denormalized, dropped: dropped, negative: negative, mode)
-        var flags: UInt16 = 0
+        var flags: UInt16 = tiny && unmasked ? X87Status.underflow : 0
         if d.inexact { flags |= X87Status.precision | (tiny ? X87Status.underflow : 0) }
-        return RoundedReal(negative: negative, exponent: d.kept >> UInt64(p - 1) != 0 ? 1 : 0,
-                           significand: d.kept << UInt64(64 - p), exceptions: flags, roundedUp: d.up)
+        return RoundedReal(negative: negative, exponent: d.kept >> (p - 1) != 0 ? 1 : 0,
+                           significand: d.significand(p), exceptions: flags, roundedUp: d.up)
     }
 
-    /// The rounded significand kept above `dropped` low bits of `value`.
+    /// The significand kept above `dropped` low bits of a value, after
+    /// rounding (so possibly one bit wider than before).
+    struct RoundedBits {
+        var kept: UInt128
+        var inexact: Bool
+        var up: Bool
+        /// Left-aligned in 64 bits for a `precision`-bit format.
+        func significand(_ precision: Int) -> UInt64 { UInt64(truncatingIfNeeded: kept << (64 - precision)) }
+    }
+
+    /// Rounds away the `dropped` low bits of `value` under `mode`.
     @inline(__always)
-    static func roundBits(_ value: UInt128, dropped: Int, negative: Bool, _ mode: X87RoundingMode)
-        -> (kept: UInt64, inexact: Bool, up: Bool) {
-        let kept = UInt64(truncatingIfNeeded: value >> UInt128(dropped))
-        let rest = value & (UInt128(1) << UInt128(dropped) - 1)
-        if rest == 0 { return (kept, false, false) }
+    static func roundBits(_ value: UInt128, dropped: Int, negative: Bool, _ mode: X87RoundingMode) -> RoundedBits {
+        let kept = value >> dropped
+        let rest = value & (UInt128(1) << dropped - 1)
+        if rest == 0 { return RoundedBits(kept: kept, inexact: false, up: false) }
         let up: Bool
         switch mode {
         case .nearestEven:
-            let half = UInt128(1) << UInt128(dropped - 1)
+            let half = UInt128(1) << (dropped - 1)
             up = rest > half || (rest == half && kept & 1 != 0)
         case .down: up = negative
         case .up: up = !negative
         case .towardZero: up = false
         }
-        return (up ? kept &+ 1 : kept, true, up)
+        return RoundedBits(kept: up ? kept + 1 : kept, inexact: true, up: up)
     }
 
-    private static func overflow(negative: Bool, exponent: Int32, _ normal: (kept: UInt64, inexact: Bool, up: Bool),
+    private static func overflow(negative: Bool, exponent: Int32, _ normal: RoundedBits,
                                  format: X87Format, control: X87ControlWord) -> RoundedReal {
         let p = format.precision
-        if !control.masks(X87Status.overflow) {
+        if !control.masks(X87Status.overflow) && exponent - biasAdjust < format.maxExponent {
             return RoundedReal(negative: negative, exponent: exponent - biasAdjust,
-                               significand: normal.kept << UInt64(64 - p),
+                               significand: normal.significand(p),
                                exceptions: X87Status.overflow | (normal.inexact ? X87Status.precision : 0),
                                roundedUp: normal.up)
         }
+        // Masked: ∞ or the largest finite value, by the rounding
+        // direction. Unmasked and beyond even the adjusted range (FSCALE):
+        // ∞ whatever the direction, as the reference host delivers.
         let flags = X87Status.overflow | X87Status.precision
         let toInfinity: Bool
-        switch control.rounding {
+        switch control.masks(X87Status.overflow) ? control.rounding : .nearestEven {
         case .nearestEven: toInfinity = true
         case .down: toInfinity = negative
         case .up: toInfinity = !negative

@@ -14,8 +14,15 @@ public final class MachineClock {
 
     public let mode: Mode
     private let origin: UInt64
-    /// Guest instructions retired; the run loop keeps it current.
-    public var instructions: UInt64 = 0
+    /// Guest instructions retired. The machine points `instructionCounter`
+    /// at the CPU's own count so that time is exact in the middle of a run
+    /// batch; without one (device tests) the stored value is used.
+    public var instructions: UInt64 {
+        get { instructionCounter?() ?? storedInstructions }
+        set { storedInstructions = newValue }
+    }
+    public var instructionCounter: (() -> UInt64)?
+    private var storedInstructions: UInt64 = 0
     /// Time offset accumulated while the machine was paused or idle-skipped.
     private var skew: Int64 = 0
 
@@ -38,6 +45,13 @@ public final class MachineClock {
         case .instructionCount(let shift):
             return UInt64(Int64(instructions << UInt64(shift)) &+ skew)
         }
+    }
+
+    /// Makes `now` read `guestTime` from here on: a machine resumed after a
+    /// pause continues guest time where it stopped instead of jumping over
+    /// the pause (in real-time mode the host clock ran on meanwhile).
+    public func resume(at guestTime: UInt64) {
+        skew &+= Int64(bitPattern: guestTime &- now)
     }
 
     /// In instruction-count mode a halted CPU retires nothing: the run loop

@@ -8,7 +8,7 @@
 /// memory the counter is rotated by the addressing mode (byte, word or
 /// doubleword; CR17 bit 6, CR14 bit 6), which is what makes the CPU's
 /// odd/even and chain-4 layouts come out in order.
-extension VGA {
+extension VGAScanout {
     /// Character clocks in a displayed line (CR01 + 1).
     var displayedCharacterClocks: Int { Int(crtc[0x01]) + 1 }
 
@@ -72,7 +72,7 @@ extension VGA {
         return .planar16(width: displayedCharacterClocks * 8, height: height)
     }
 
-    /// The current text screen, or nil in graphics and VBE modes.
+    /// The text screen, or nil in graphics and VBE modes.
     public func textScreen() -> TextScreen? {
         guard case .text(let columns, let rows, _, let height) = mode else { return nil }
         var cells = [TextScreen.Cell]()

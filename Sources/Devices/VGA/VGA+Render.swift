@@ -9,8 +9,8 @@
 /// the 640×400 the monitor sees), every pixel as 0xFFRRGGBB. Not modelled:
 /// horizontal panning, the line-compare split screen, the overscan border,
 /// and blinking (blinking text and the cursor always show).
-extension VGA {
-    /// Draws the current picture into `pixels`, row after row, and returns
+extension VGAScanout {
+    /// Draws the picture into `pixels`, row after row, and returns
     /// its size. Draws nothing when `pixels` holds fewer than width × height.
     @discardableResult
     public func render(into pixels: UnsafeMutableBufferPointer<UInt32>) -> (width: Int, height: Int) {

@@ -1,0 +1,2 @@
+// The zlib API as Swift imports it.
+#include <zlib.h>

@@ -1,0 +1,144 @@
+import CPU
+
+/// Why the debugger stopped the machine.
+public enum StopReason: Equatable {
+    case breakpoint(id: Int)
+    case watchpoint(id: Int, address: UInt32)
+    /// An event breakpoint (mode change, exception, port access, …), described.
+    case event(id: Int, description: String)
+    /// A step finished.
+    case step
+    /// Ctrl-C from gdb, `stop` from the monitor, or `-S`.
+    case interrupted
+}
+
+/// Where a code breakpoint sits. Real-mode breakpoints compare CS and IP,
+/// as someone reading a real-mode listing writes them; linear ones compare
+/// CS base + EIP; physical ones translate that through paging.
+public enum CodeLocation: Equatable {
+    case linear(UInt32)
+    case physical(UInt32)
+    case realMode(segment: UInt16, offset: UInt16)
+}
+
+/// A watched range; the check compares its bytes at each instruction
+/// boundary, so it reports a write that changed the value, after the
+/// writing instruction (as gdb's own software watchpoints do). A store of
+/// the value already there is not seen.
+public struct Watchpoint: Equatable {
+    public var id: Int
+    public var physical: Bool
+    public var address: UInt32
+    public var length: Int
+    var last: [UInt8]?
+}
+
+/// The breakpoints and watchpoints of one debug session, checked at every
+/// instruction boundary while any exist. Each breakpoint has an owner so
+/// gdb's `z` packets and a gdb detach touch only gdb's own.
+public final class BreakpointTable {
+    public enum Owner: Equatable { case monitor, gdb }
+
+    public struct Code: Equatable {
+        public var id: Int
+        public var location: CodeLocation
+        public var owner: Owner
+    }
+
+    public private(set) var code: [Code] = []
+    public private(set) var watchpoints: [(watch: Watchpoint, owner: Owner)] = []
+    private var nextID = 1
+    /// Linear breakpoint addresses, for the common check in one lookup.
+    private var linearSet: Set<UInt32> = []
+    private var hasPhysical = false
+    private var hasRealMode = false
+
+    public init() {}
+
+    public var isEmpty: Bool { code.isEmpty && watchpoints.isEmpty }
+
+    public func takeID() -> Int { defer { nextID += 1 }; return nextID }
+
+    @discardableResult
+    public func addCode(_ location: CodeLocation, owner: Owner) -> Int {
+        if let existing = code.first(where: { $0.location == location && $0.owner == owner }) { return existing.id }
+        let id = takeID()
+        code.append(Code(id: id, location: location, owner: owner))
+        reindex()
+        return id
+    }
+
+    @discardableResult
+    public func addWatch(physical: Bool, address: UInt32, length: Int, owner: Owner, view: GuestMemoryView) -> Int {
+        let id = takeID()
+        var w = Watchpoint(id: id, physical: physical, address: address, length: length)
+        w.last = current(w, view)
+        watchpoints.append((w, owner))
+        return id
+    }
+
+    /// Removes by id; false if there is none.
+    public func remove(id: Int) -> Bool {
+        let before = code.count + watchpoints.count
+        code.removeAll { $0.id == id }
+        watchpoints.removeAll { $0.watch.id == id }
+        reindex()
+        return code.count + watchpoints.count != before
+    }
+
+    public func removeCode(_ location: CodeLocation, owner: Owner) -> Bool {
+        guard let c = code.first(where: { $0.location == location && $0.owner == owner }) else { return false }
+        return remove(id: c.id)
+    }
+
+    public func removeWatch(physical: Bool, address: UInt32, length: Int, owner: Owner) -> Bool {
+        guard let w = watchpoints.first(where: { $0.owner == owner && $0.watch.physical == physical && $0.watch.address == address && $0.watch.length == length }) else { return false }
+        return remove(id: w.watch.id)
+    }
+
+    public func removeAll(owner: Owner) {
+        code.removeAll { $0.owner == owner }
+        watchpoints.removeAll { $0.owner == owner }
+        reindex()
+    }
+
+    private func reindex() {
+        linearSet = Set(code.compactMap { if case .linear(let a) = $0.location { return a } else { return nil } })
+        hasPhysical = code.contains { if case .physical = $0.location { return true } else { return false } }
+        hasRealMode = code.contains { if case .realMode = $0.location { return true } else { return false } }
+    }
+
+    private func current(_ w: Watchpoint, _ view: GuestMemoryView) -> [UInt8]? {
+        w.physical ? view.readPhysical(w.address, count: w.length) : view.readLinear(w.address, count: w.length)
+    }
+
+    /// Re-reads every watched range, so a resume does not report a change
+    /// the debugger itself made or one already reported.
+    public func resynchronize(_ view: GuestMemoryView) {
+        for k in watchpoints.indices { watchpoints[k].watch.last = current(watchpoints[k].watch, view) }
+    }
+
+    /// The check before the instruction at CS:EIP runs.
+    func check(_ cpu: CPU, _ view: GuestMemoryView) -> StopReason? {
+        for k in watchpoints.indices {
+            let now = current(watchpoints[k].watch, view)
+            if now != watchpoints[k].watch.last {
+                watchpoints[k].watch.last = now
+                return .watchpoint(id: watchpoints[k].watch.id, address: watchpoints[k].watch.address)
+            }
+        }
+        if code.isEmpty { return nil }
+        let linear = view.instructionPointerLinear
+        if linearSet.contains(linear), let c = code.first(where: { $0.location == .linear(linear) }) {
+            return .breakpoint(id: c.id)
+        }
+        if hasRealMode && (!cpu.protectedMode || cpu.virtual8086) {
+            let here = CodeLocation.realMode(segment: cpu.segment(.cs).pointee.selector, offset: UInt16(truncatingIfNeeded: cpu.eip))
+            if let c = code.first(where: { $0.location == here }) { return .breakpoint(id: c.id) }
+        }
+        if hasPhysical, let pa = view.physical(ofLinear: linear), let c = code.first(where: { $0.location == .physical(pa) }) {
+            return .breakpoint(id: c.id)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,253 @@
+import CPU
+
+/// The monitor's command language, shared by `-monitor` (stdio or a
+/// socket) and gdb's `monitor …` (qRcmd). One line in, lines of text out.
+///
+/// Addresses are hex (with or without 0x): `F000:FFF0` is a real-mode
+/// CS:IP, a bare number a linear address, `phys ADDR` a physical one.
+/// Counts and vectors are decimal unless written with 0x.
+public final class Monitor {
+    let session: DebugSession
+    let inspector: Inspector
+
+    public init(session: DebugSession) {
+        self.session = session
+        inspector = Inspector(view: session.view)
+    }
+
+    public static let help = [
+        "commands (addresses hex; CS:IP = real mode; phys ADDR = physical; else linear):",
+        "  step [N] | s [N]          run N instructions (default 1) and show the next",
+        "  continue | c              run until a breakpoint, an event or stop",
+        "  stop                      pause the machine",
+        "  break CS:IP | ADDR | phys ADDR      code breakpoint",
+        "  break pe|pg|cr|hlt|triple           on CR0.PE / CR0.PG change, any CR write, HLT, triple fault",
+        "  break exception N | int N | io PORT[-PORT]",
+        "  watch [phys] ADDR [LEN]   stop after a write changes LEN (1-4096) bytes",
+        "  delete ID                 remove a breakpoint, watchpoint or event",
+        "  info breakpoints|events   list them",
+        "  info registers            registers with hidden segment caches, CRs, DRs",
+        "  info gdt|ldt|idt|tss      decoded descriptor tables",
+        "  info pg LINEAR            the page walk for a linear address",
+        "  info history              recent exceptions and (with history on) instructions",
+        "  history on|off            record the last instructions executed",
+        "  x/Nb|w|d [phys] ADDR      dump N bytes, words or dwords",
+        "  disas [ADDR [N]]          disassemble N instructions (default: at CS:EIP, 10)",
+        "  quit                      end the run",
+    ]
+
+    static let unknown = "unknown or malformed command; type help"
+
+    /// Runs one command. `runControl` is false from gdb: gdb owns stepping
+    /// and continuing there, and would lose track if the monitor did it.
+    public func execute(_ line: String, runControl: Bool = true) -> [String] {
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let verb = words.first else { return [] }
+        let args = Array(words.dropFirst())
+        switch verb {
+        case "help", "h", "?": return Monitor.help
+        case "step", "s", "stepi", "si":
+            guard runControl else { return ["use gdb's stepi here"] }
+            guard session.paused else { return ["the machine is running; stop it first"] }
+            let n = args.first.flatMap(Monitor.count) ?? (args.isEmpty ? 1 : nil)
+            guard let n, n > 0 else { return ["step [N]: N is a positive count"] }
+            let reason = session.step(n)
+            return (reason == .step ? [] : [describe(reason)]) + inspector.disassemble(at: nil, count: 1)
+        case "continue", "c", "cont":
+            guard runControl else { return ["use gdb's continue here"] }
+            session.resume()
+            return []
+        case "stop":
+            guard runControl else { return ["gdb stops the machine with Ctrl-C"] }
+            session.pause(.interrupted)
+            return []
+        case "break", "b": return addBreak(args)
+        case "watch": return addWatch(args)
+        case "delete", "d":
+            guard args.count == 1, let id = Int(args[0]) else { return ["delete ID"] }
+            return session.remove(id: id) ? ["deleted \(id)"] : ["no breakpoint \(id)"]
+        case "info", "i": return info(args)
+        case "history":
+            guard args.count == 1, args[0] == "on" || args[0] == "off" else { return ["history on|off"] }
+            session.history.recordInstructions(args[0] == "on")
+            return ["instruction history \(args[0])"]
+        case "disas", "disassemble", "u":
+            var address: UInt32?
+            var count = 10
+            if args.count >= 1 {
+                guard let a = Monitor.hex32(args[0]) else { return ["disas [ADDR [N]]: ADDR is a hex linear address"] }
+                address = a
+            }
+            if args.count >= 2 {
+                guard let n = Monitor.count(args[1]), n > 0, n <= 1000 else { return ["disas [ADDR [N]]: N is 1 to 1000"] }
+                count = n
+            }
+            guard args.count <= 2 else { return ["disas [ADDR [N]]"] }
+            return inspector.disassemble(at: address, count: count)
+        case "quit", "q":
+            guard runControl else { return ["use gdb's kill to end the run"] }
+            session.quit()
+            return ["quitting"]
+        default:
+            if verb.hasPrefix("x/") || verb == "x" { return examine(verb, args) }
+            return [Monitor.unknown]
+        }
+    }
+
+    private func info(_ args: [String]) -> [String] {
+        guard let what = args.first else { return ["info registers|breakpoints|events|gdt|ldt|idt|tss|pg LINEAR|history"] }
+        switch what {
+        case "registers", "r", "reg": return inspector.registers()
+        case "gdt": return inspector.gdt()
+        case "ldt": return inspector.ldt()
+        case "idt": return inspector.idt()
+        case "tss": return inspector.tss()
+        case "pg", "page":
+            guard args.count == 2, let a = Monitor.hex32(args[1]) else { return ["info pg LINEAR (hex)"] }
+            return inspector.pageWalk(a)
+        case "breakpoints", "b", "break", "watchpoints", "events":
+            var lines: [String] = []
+            for c in session.breakpoints.code {
+                lines.append("\(c.id): break \(Monitor.describe(c.location))\(c.owner == .gdb ? " (gdb)" : "")")
+            }
+            for w in session.breakpoints.watchpoints {
+                lines.append("\(w.watch.id): watch \(w.watch.physical ? "phys " : "")\(hex(w.watch.address, 8)) length \(w.watch.length)\(w.owner == .gdb ? " (gdb)" : "")")
+            }
+            for e in session.events { lines.append("\(e.id): break \(e.event)") }
+            return lines.isEmpty ? ["no breakpoints, watchpoints or events"] : lines
+        case "history":
+            var lines = session.history.recentExceptions.map {
+                "\($0.name) (vector \($0.vector))\($0.errorCode.map { " error \(hex($0, 4))" } ?? "") at \(hex($0.cs, 4)):\(hex($0.eip, 8)) icount \($0.instructionCount)"
+            }
+            if lines.isEmpty { lines.append("no exceptions recorded") }
+            if session.history.recordsInstructions {
+                lines += session.history.recentInstructions.map { "\(hex($0.cs, 4)):\(hex($0.eip, 8))  \($0.text)" }
+            } else {
+                lines.append("(instruction history is off: history on)")
+            }
+            return lines
+        default:
+            return ["info registers|breakpoints|events|gdt|ldt|idt|tss|pg LINEAR|history"]
+        }
+    }
+
+    private func addBreak(_ args: [String]) -> [String] {
+        let usage = ["break CS:IP | ADDR | phys ADDR | pe | pg | cr | hlt | triple | exception N | int N | io PORT[-PORT]"]
+        guard let first = args.first else { return usage }
+        var event: DebugEvent?
+        switch (first, args.count) {
+        case ("pe", 1): event = .protectedMode
+        case ("pg", 1): event = .paging
+        case ("cr", 1): event = .controlRegister
+        case ("hlt", 1): event = .halt
+        case ("triple", 1): event = .tripleFault
+        case ("exception", 2), ("exc", 2):
+            guard let v = Monitor.count(args[1]), v < 32 else { return ["break exception N: N is a vector 0-31"] }
+            event = .exception(UInt8(v))
+        case ("int", 2):
+            guard let v = Monitor.count(args[1]), v < 256 else { return ["break int N: N is a vector 0-255"] }
+            event = .interrupt(UInt8(v))
+        case ("io", 2):
+            let ends = args[1].split(separator: "-").map(String.init)
+            guard (1...2).contains(ends.count), let lo = Monitor.hex32(ends[0]), let hi = Monitor.hex32(ends.last!),
+                  lo <= hi, hi <= 0xFFFF else { return ["break io PORT[-PORT]: hex ports 0-FFFF, low to high"] }
+            event = .port(UInt16(lo)...UInt16(hi))
+        default: break
+        }
+        if let event {
+            let id = session.addEvent(event)
+            return ["\(id): break \(event)"]
+        }
+        guard let location = Monitor.location(args) else { return usage }
+        let id = session.breakpoints.addCode(location, owner: .monitor)
+        session.updateHooks()
+        var reply = ["\(id): break \(Monitor.describe(location))"]
+        if case .linear(let a) = location, session.view.physical(ofLinear: a) == nil {
+            reply.append("note: \(hex(a, 8)) is not mapped now; the breakpoint waits until it is")
+        }
+        return reply
+    }
+
+    private func addWatch(_ args: [String]) -> [String] {
+        let usage = ["watch [phys] ADDR [LEN]"]
+        var rest = args[...]
+        let physical = rest.first == "phys"
+        if physical { rest = rest.dropFirst() }
+        guard let a = rest.first.flatMap(Monitor.hex32) else { return usage }
+        var length = 4
+        if rest.count == 2 {
+            guard let n = Monitor.count(rest[rest.startIndex + 1]), (1...4096).contains(n) else { return ["watch: LEN is 1 to 4096"] }
+            length = n
+        } else if rest.count > 2 { return usage }
+        let id = session.breakpoints.addWatch(physical: physical, address: a, length: length, owner: .monitor, view: session.view)
+        session.updateHooks()
+        return ["\(id): watch \(physical ? "phys " : "")\(hex(a, 8)) length \(length)"]
+    }
+
+    private func examine(_ verb: String, _ args: [String]) -> [String] {
+        let usage = ["x/Nb|w|d [phys] ADDR  (e.g. x/16b 7c00, x/4d phys fee00000)"]
+        let format = verb.dropFirst(verb.hasPrefix("x/") ? 2 : 1)
+        let digits = format.prefix { $0.isNumber }
+        let unitLetter = format.dropFirst(digits.count)
+        guard unitLetter.count <= 1 else { return usage }
+        let unit: Int
+        switch unitLetter.first {
+        case nil, "b": unit = 1
+        case "w", "h": unit = 2
+        case "d": unit = 4
+        default: return usage
+        }
+        guard let count = digits.isEmpty ? 16 / unit : Int(digits), count > 0, count * unit <= 65536 else { return ["x: N is 1 to 65536 bytes' worth"] }
+        var rest = args[...]
+        let physical = rest.first == "phys"
+        if physical { rest = rest.dropFirst() }
+        guard rest.count == 1, let a = Monitor.hex32(rest[rest.startIndex]) else { return usage }
+        return inspector.dump(a, count: count, unit: unit, physical: physical)
+    }
+
+    // MARK: - Words
+
+    /// Hex with or without 0x, at most 32 bits.
+    static func hex32(_ s: String) -> UInt32? {
+        let digits = s.hasPrefix("0x") || s.hasPrefix("0X") ? String(s.dropFirst(2)) : s
+        guard !digits.isEmpty, digits.count <= 8 else { return nil }
+        return UInt32(digits, radix: 16)
+    }
+
+    /// Decimal, or hex with 0x.
+    static func count(_ s: String) -> Int? {
+        if s.hasPrefix("0x") { return Int(s.dropFirst(2), radix: 16) }
+        guard s.count <= 9 else { return nil }
+        return Int(s)
+    }
+
+    static func location(_ args: [String]) -> CodeLocation? {
+        if args.count == 2, args[0] == "phys", let a = hex32(args[1]) { return .physical(a) }
+        guard args.count == 1 else { return nil }
+        let parts = args[0].split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 2 {
+            guard let seg = hex32(String(parts[0])), seg <= 0xFFFF, let off = hex32(String(parts[1])), off <= 0xFFFF else { return nil }
+            return .realMode(segment: UInt16(seg), offset: UInt16(off))
+        }
+        return hex32(args[0]).map { .linear($0) }
+    }
+
+    static func describe(_ l: CodeLocation) -> String {
+        switch l {
+        case .linear(let a): return "linear \(hex(a, 8))"
+        case .physical(let a): return "phys \(hex(a, 8))"
+        case .realMode(let s, let o): return "\(hex(s, 4)):\(hex(o, 4))"
+        }
+    }
+
+    /// One line for a stop.
+    public func describe(_ reason: StopReason) -> String {
+        switch reason {
+        case .breakpoint(let id): return "stopped: breakpoint \(id)"
+        case .watchpoint(let id, let a): return "stopped: watchpoint \(id) (\(hex(a, 8)) changed)"
+        case .event(let id, let d): return "stopped: event \(id): \(d)"
+        case .step: return "stopped: step"
+        case .interrupted: return "stopped"
+        }
+    }
+}
