@@ -87,7 +87,7 @@ extension CPU {
 
     /// The eight classic two-operand ALU instructions and TEST:
     /// destination (register or memory) ← destination OP source.
-    // Always inlined: InstructionForms.swift specializes it per operand form.
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
     @inline(always)
     func executeBinaryALU(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0
@@ -135,7 +135,7 @@ extension CPU {
     }
 
     /// INC/DEC: ADD/SUB of 1 that leaves CF alone.
-    // Always inlined: InstructionForms.swift specializes it per operand form.
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
     @inline(always)
     func executeIncrementDecrement(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0

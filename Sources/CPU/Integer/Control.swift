@@ -8,7 +8,7 @@
 /// changes, so a #GP(0) leaves the stack and the count register as they
 /// were.
 extension CPU {
-    // Always inlined: InstructionForms.swift specializes it per operand form.
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
     @inline(always)
     func executeControl(_ i: Instruction) throws(CPUFault) {
         switch i.op {

@@ -8,7 +8,7 @@
 /// their values when it does. Segment registers are only ever loaded
 /// through `loadSegment`, which applies the rules of the current mode.
 extension CPU {
-    // Always inlined: InstructionForms.swift specializes it per operand form.
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
     @inline(always)
     func executeDataMovement(_ i: Instruction) throws(CPUFault) {
         switch i.op {
@@ -91,7 +91,7 @@ extension CPU {
     }
 
     /// MOV in all its forms except control/debug registers (System/).
-    // Always inlined: InstructionForms.swift specializes it per operand form.
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
     @inline(always)
     func executeMove(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0, s = i.operands.1

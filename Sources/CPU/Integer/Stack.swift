@@ -8,7 +8,7 @@
 /// updates (E)SP and the other registers only after its last memory
 /// access, so a #SS or #PF part-way leaves the registers exact.
 extension CPU {
-    // Always inlined: InstructionForms.swift specializes it per operand form.
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
     @inline(always)
     func executeStackOperation(_ i: Instruction) throws(CPUFault) {
         let size = Int(i.operandSize)

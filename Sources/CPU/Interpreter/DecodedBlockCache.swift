@@ -53,7 +53,7 @@ final class DecodedBlockCache {
     let slots: UnsafeMutablePointer<Block>
     /// Decoded instructions, and beside them (same index) their forms.
     let pool: UnsafeMutablePointer<Instruction>
-    let forms: UnsafeMutablePointer<InstructionForm>
+    let forms: UnsafeMutablePointer<SpecializedForm>
     private var poolUsed = 0
 
     init() {
@@ -119,7 +119,7 @@ final class DecodedBlockCache {
             let i = Decoder.decode(bytes + length, count: min(room - length, Decoder.maximumLength), default32: default32)
             if i.op == .incomplete || i.op == .invalid || i.op == .tooLong { break }
             (pool + poolUsed + count).initialize(to: i)
-            (forms + poolUsed + count).initialize(to: InstructionForm.form(of: i))
+            (forms + poolUsed + count).initialize(to: SpecializedForm.form(of: i))
             count += 1
             length += Int(i.length)
             if DecodedBlockCache.endsBlock(i) { break }

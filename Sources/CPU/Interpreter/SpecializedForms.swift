@@ -1,4 +1,4 @@
-/// Instruction forms: how the block loop runs the instructions programs
+/// Specialized forms: how the block loop runs the instructions programs
 /// execute most without paying for the generality of their semantics.
 ///
 /// The semantic functions (Integer/) take any `Instruction` and ask at run
@@ -15,7 +15,7 @@
 /// So the semantics still live in one place: a form adds no behaviour,
 /// it only tells the compiler facts that `form(of:)` checked. Anything
 /// without a form runs through the generic `execute`.
-enum InstructionForm: UInt8 {
+enum SpecializedForm: UInt8 {
     case generic
 
     // Two-operand forms, each in 32, 16 and 8 bits (see `shapeBase`):
@@ -56,7 +56,7 @@ enum InstructionForm: UInt8 {
 
     /// The form of a decoded instruction: the most specific one whose
     /// facts hold, else `.generic`.
-    static func form(of i: Instruction) -> InstructionForm {
+    static func form(of i: Instruction) -> SpecializedForm {
         let d = i.operands.0, s = i.operands.1
         switch i.op {
         case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
@@ -78,7 +78,7 @@ enum InstructionForm: UInt8 {
             }
         case .jcc, .jmp, .call:
             guard d.kind == .relative, i.operandSize == 4 || i.operandSize == 2 else { return .generic }
-            let first: InstructionForm = i.op == .jcc ? .jcc4 : i.op == .jmp ? .jmp4 : .call4
+            let first: SpecializedForm = i.op == .jcc ? .jcc4 : i.op == .jmp ? .jmp4 : .call4
             return offset(first, i.operandSize == 4 ? 0 : 1)
         case .ret:
             guard d.kind == .none, i.operandSize == 4 || i.operandSize == 2 else { return .generic }
@@ -99,14 +99,14 @@ enum InstructionForm: UInt8 {
 
     /// Destination and source of the same size (an immediate's own size
     /// does not matter: it arrives extended in `immediate`).
-    private static func twoOperand(first: InstructionForm, _ d: Operand, _ s: Operand) -> InstructionForm {
+    private static func twoOperand(first: SpecializedForm, _ d: Operand, _ s: Operand) -> SpecializedForm {
         guard let k = sizeIndex(d.size), s.kind == .immediate || s.size == d.size,
               let shape = shapeBase.firstIndex(where: { $0 == (d.kind, s.kind) }) else { return .generic }
         return offset(first, UInt8(shape) * 3 + k)
     }
 
-    private static func offset(_ first: InstructionForm, _ k: UInt8) -> InstructionForm {
-        InstructionForm(rawValue: first.rawValue + k) ?? .generic
+    private static func offset(_ first: SpecializedForm, _ k: UInt8) -> SpecializedForm {
+        SpecializedForm(rawValue: first.rawValue + k) ?? .generic
     }
 }
 
@@ -137,11 +137,11 @@ extension Instruction {
 }
 
 extension CPU {
-    /// Executes `i`, whose form is `form` (`InstructionForm.form(of: i)`).
+    /// Executes `i`, whose form is `form` (`SpecializedForm.form(of: i)`).
     /// Out of line: inlining this many specialized bodies into the block
     /// loop makes the optimizer run for tens of minutes.
     @inline(never)
-    func executeForm(_ form: InstructionForm, _ instruction: UnsafePointer<Instruction>) throws(CPUFault) {
+    func executeForm(_ form: SpecializedForm, _ instruction: UnsafePointer<Instruction>) throws(CPUFault) {
         // Each case reads through the pointer, so a form's inlined code
         // loads only the fields it uses instead of copying the instruction.
         switch form {
