@@ -69,34 +69,43 @@ extension CPU {
             let tlbNeed = TranslationLookasideBuffer.requirement(fetch)
             let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
             let epoch = memory.codeEpoch
+            // Read once per block: a tracer attached mid-block sees the
+            // next block on.
+            let trace = onInstruction
             var instruction = blocks.pool + Int(block.pointee.first)
             var form = blocks.forms + Int(block.pointee.first)
             let last = instruction + min(count, limit - done)
             while true {
                 s.pointee.interruptShadow = false
                 currentEIP = eip
+                let next = eip &+ UInt32(instruction.pointee.length)
+                if let trace { trace(eip, instruction.pointee) }
+                s.pointee.rip = UInt64(next & ipMask)
                 do {
-                    try perform(instruction, ipMask: ipMask) { () throws(CPUFault) in
-                        try executeForm(form.pointee, instruction)
-                    }
+                    try executeForm(form.pointee, instruction)
                 } catch {
                     raise(error)
                     done += 1
                     continue nextBlock
                 }
+                instructionCount &+= 1
                 done += 1
-                eip &+= UInt32(instruction.pointee.length)
+                // Only generic instructions can move EIP without ending the
+                // block (a REP instruction resuming itself); specialized
+                // forms that branch are always a block's last.
+                if form.pointee == .generic && UInt32(truncatingIfNeeded: s.pointee.rip) != next { continue nextBlock }
                 instruction += 1
                 form += 1
-                if instruction == last || stopRequested || debugHooksActive || memory.codeEpoch != epoch
-                    || UInt32(truncatingIfNeeded: s.pointee.rip) != eip {
-                    continue nextBlock
+                eip = next
+                if instruction == last || memory.codeEpoch != epoch { continue nextBlock }
+                if boundaryAttention {
+                    if stopRequested || debugHooksActive { continue nextBlock }
+                    if interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow {
+                        continue nextBlock
+                    }
                 }
                 if paging && (tlbEntry.pointee.tag != tlbTag || tlbEntry.pointee.frame != tlbFrame
                               || tlbEntry.pointee.flags & tlbNeed != tlbNeed) {
-                    continue nextBlock
-                }
-                if interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow {
                     continue nextBlock
                 }
             }

@@ -113,7 +113,7 @@ extension CPU {
 
     /// The host address of an access that takes the fast path, or nil.
     @inline(always)
-    func fastHostAddress(_ seg: SegmentRegister, _ offset: UInt32, size: Int, write: Bool) -> UnsafeMutableRawPointer? {
+    func fastHostAddress(_ seg: SegmentRegister, _ offset: UInt32, size: Int, write: Bool) -> UnsafeMutablePointer<UInt8>? {
         let s = segment(seg)
         // P=1, S=1, data (bit 3 = 0), not expand-down (bit 2 = 0) and, for
         // writes, writable (bit 1). In real and V86 mode the attributes are
@@ -133,9 +133,7 @@ extension CPU {
             physical = e.pointee.frame | (linear & 0xFFF)
         }
         physical &= memory.a20Mask
-        guard let p = write ? memory.quietRAMPointer(forWriting: physical) : memory.hostPointer(forReading: physical)
-        else { return nil }
-        return UnsafeMutableRawPointer(p)
+        return write ? memory.quietRAMPointer(forWriting: physical) : memory.hostPointer(forReading: physical)
     }
 
     @inline(__always)
@@ -153,26 +151,13 @@ extension CPU {
     /// accessors.
     @inline(always)
     func readData(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) -> UInt32 {
-        if let p = fastHostAddress(seg, offset, size: size, write: false) {
-            switch size {
-            case 1: return UInt32(p.load(as: UInt8.self))
-            case 2: return UInt32(p.loadUnaligned(as: UInt16.self))
-            default: return p.loadUnaligned(as: UInt32.self)
-            }
-        }
+        if let p = fastHostAddress(seg, offset, size: size, write: false) { return p.loadGuest(size: size) }
         return try readChecked(seg, offset, size: size)
     }
 
     @inline(always)
     func writeData(_ seg: SegmentRegister, _ offset: UInt32, size: Int, value: UInt32) throws(CPUFault) {
-        if let p = fastHostAddress(seg, offset, size: size, write: true) {
-            switch size {
-            case 1: p.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-            case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
-            default: p.storeBytes(of: value, as: UInt32.self)
-            }
-            return
-        }
+        if let p = fastHostAddress(seg, offset, size: size, write: true) { return p.storeGuest(value, size: size) }
         try writeChecked(seg, offset, size: size, value: value)
     }
 
