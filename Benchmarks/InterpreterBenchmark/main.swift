@@ -40,7 +40,8 @@ let loop: [UInt8] = [
     0x83, 0xC6, 0x04,                   // add esi, 4
     0x81, 0xE6, 0xFC, 0xFF, 0x18, 0x00, // and esi, 0x18fffc
     0x49,                               // dec ecx
-    0x75, 0xE6,                         // jnz top
+    0x75, 0xE8,                         // jnz top (rel8 −24; it was −26, which
+                                        // ran a stray `sbb [eax], al` each pass)
     0xF4,                               // hlt
 ]
 

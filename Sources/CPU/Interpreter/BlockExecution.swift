@@ -74,6 +74,7 @@ extension CPU {
             let trace = onInstruction
             var instruction = blocks.pool + Int(block.pointee.first)
             var form = blocks.forms + Int(block.pointee.first)
+            var handler = blocks.handlers + Int(block.pointee.first)
             let last = instruction + min(count, limit - done)
             while true {
                 s.pointee.interruptShadow = false
@@ -82,7 +83,7 @@ extension CPU {
                 if let trace { trace(eip, instruction.pointee) }
                 s.pointee.rip = UInt64(next & ipMask)
                 do {
-                    try executeForm(form.pointee, instruction)
+                    try handler.pointee(self, instruction)
                 } catch {
                     raise(error)
                     done += 1
@@ -96,6 +97,7 @@ extension CPU {
                 if form.pointee == .generic && UInt32(truncatingIfNeeded: s.pointee.rip) != next { continue nextBlock }
                 instruction += 1
                 form += 1
+                handler += 1
                 eip = next
                 if instruction == last || memory.codeEpoch != epoch { continue nextBlock }
                 if boundaryAttention {

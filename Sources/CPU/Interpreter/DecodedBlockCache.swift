@@ -45,15 +45,17 @@ final class DecodedBlockCache {
     /// 8192 slots: an order of magnitude more than the blocks a BIOS loop
     /// nest touches, so collisions stay rare.
     static let slotCount = 8192
-    /// 64 Ki instructions (2.8 MiB, touched only as it fills).
+    /// 64 Ki instructions (3.2 MiB with forms and handlers, touched only as it fills).
     static let poolCapacity = 1 << 16
     /// Longest block: bounds the work a rebuild does after a code write.
     static let maximumInstructions = 64
 
     let slots: UnsafeMutablePointer<Block>
-    /// Decoded instructions, and beside them (same index) their forms.
+    /// Decoded instructions, and beside them (same index) their forms and
+    /// the forms' handlers.
     let pool: UnsafeMutablePointer<Instruction>
     let forms: UnsafeMutablePointer<SpecializedForm>
+    let handlers: UnsafeMutablePointer<FormHandler>
     private var poolUsed = 0
 
     init() {
@@ -61,12 +63,14 @@ final class DecodedBlockCache {
         slots.initialize(repeating: Block(), count: DecodedBlockCache.slotCount)
         pool = .allocate(capacity: DecodedBlockCache.poolCapacity)
         forms = .allocate(capacity: DecodedBlockCache.poolCapacity)
+        handlers = .allocate(capacity: DecodedBlockCache.poolCapacity)
     }
 
     deinit {
         slots.deallocate()
         pool.deallocate()
         forms.deallocate()
+        handlers.deallocate()
     }
 
     @inline(__always)
@@ -119,7 +123,9 @@ final class DecodedBlockCache {
             let i = Decoder.decode(bytes + length, count: min(room - length, Decoder.maximumLength), default32: default32)
             if i.op == .incomplete || i.op == .invalid || i.op == .tooLong { break }
             (pool + poolUsed + count).initialize(to: i)
-            (forms + poolUsed + count).initialize(to: SpecializedForm.form(of: i))
+            let form = SpecializedForm.form(of: i)
+            (forms + poolUsed + count).initialize(to: form)
+            (handlers + poolUsed + count).initialize(to: form.handler)
             count += 1
             length += Int(i.length)
             if DecodedBlockCache.endsBlock(i) { break }

@@ -6,11 +6,11 @@
 /// those questions cost more than an ALU operation itself. A form names
 /// the answers — "binary ALU, register ← memory, 32 bits" — and a block
 /// tags each decoded instruction with its form (`form(of:)`) once. The
-/// block loop then calls `executeForm`, where each form calls the same
+/// block loop then calls the form's `handler`, which calls the same
 /// semantic function the generic path calls, on the instruction with its
 /// form restated as constants (`restating`). Those functions are inlined
 /// there (`@inline(always)`), so the compiler folds the operand-kind and
-/// size switches away and each form becomes straight-line code.
+/// size switches away and each handler becomes straight-line code.
 ///
 /// So the semantics still live in one place: a form adds no behaviour,
 /// it only tells the compiler facts that `form(of:)` checked. Anything
@@ -136,82 +136,84 @@ extension Instruction {
     }
 }
 
-extension CPU {
-    /// Executes `i`, whose form is `form` (`SpecializedForm.form(of: i)`).
-    /// Out of line: inlining this many specialized bodies into the block
-    /// loop makes the optimizer run for tens of minutes.
-    @inline(never)
-    func executeForm(_ form: SpecializedForm, _ instruction: UnsafePointer<Instruction>) throws(CPUFault) {
-        // Each case reads through the pointer, so a form's inlined code
-        // loads only the fields it uses instead of copying the instruction.
-        switch form {
-        case .generic: try execute(instruction.pointee)
+/// The code that runs one instruction of a form: a plain function pointer
+/// (`@convention(thin)`: no context to retain), so the block loop calls
+/// it directly. Each is its own small function, which keeps its prologue
+/// small and lets Swift inline everything into it.
+typealias FormHandler = @convention(thin) (CPU, UnsafePointer<Instruction>) throws(CPUFault) -> Void
 
-        case .aluRR4: try executeBinaryALU(instruction.pointee.restating(.register, .register, size: 4))
-        case .aluRR2: try executeBinaryALU(instruction.pointee.restating(.register, .register, size: 2))
-        case .aluRR1: try executeBinaryALU(instruction.pointee.restating(.register, .register, size: 1))
-        case .aluRI4: try executeBinaryALU(instruction.pointee.restating(.register, .immediate, size: 4))
-        case .aluRI2: try executeBinaryALU(instruction.pointee.restating(.register, .immediate, size: 2))
-        case .aluRI1: try executeBinaryALU(instruction.pointee.restating(.register, .immediate, size: 1))
-        case .aluRM4: try executeBinaryALU(instruction.pointee.restating(.register, .memory, size: 4))
-        case .aluRM2: try executeBinaryALU(instruction.pointee.restating(.register, .memory, size: 2))
-        case .aluRM1: try executeBinaryALU(instruction.pointee.restating(.register, .memory, size: 1))
-        case .aluMR4: try executeBinaryALU(instruction.pointee.restating(.memory, .register, size: 4))
-        case .aluMR2: try executeBinaryALU(instruction.pointee.restating(.memory, .register, size: 2))
-        case .aluMR1: try executeBinaryALU(instruction.pointee.restating(.memory, .register, size: 1))
-        case .aluMI4: try executeBinaryALU(instruction.pointee.restating(.memory, .immediate, size: 4))
-        case .aluMI2: try executeBinaryALU(instruction.pointee.restating(.memory, .immediate, size: 2))
-        case .aluMI1: try executeBinaryALU(instruction.pointee.restating(.memory, .immediate, size: 1))
+extension SpecializedForm {
+    /// The handler for this form. Each reads the instruction through the
+    /// pointer, so its inlined code loads only the fields it uses.
+    var handler: FormHandler {
+        switch self {
+        case .generic: return { cpu, i throws(CPUFault) in try cpu.execute(i.pointee) }
 
-        case .movRR4: try executeMove(instruction.pointee.restating(.register, .register, size: 4))
-        case .movRR2: try executeMove(instruction.pointee.restating(.register, .register, size: 2))
-        case .movRR1: try executeMove(instruction.pointee.restating(.register, .register, size: 1))
-        case .movRI4: try executeMove(instruction.pointee.restating(.register, .immediate, size: 4))
-        case .movRI2: try executeMove(instruction.pointee.restating(.register, .immediate, size: 2))
-        case .movRI1: try executeMove(instruction.pointee.restating(.register, .immediate, size: 1))
-        case .movRM4: try executeMove(instruction.pointee.restating(.register, .memory, size: 4))
-        case .movRM2: try executeMove(instruction.pointee.restating(.register, .memory, size: 2))
-        case .movRM1: try executeMove(instruction.pointee.restating(.register, .memory, size: 1))
-        case .movMR4: try executeMove(instruction.pointee.restating(.memory, .register, size: 4))
-        case .movMR2: try executeMove(instruction.pointee.restating(.memory, .register, size: 2))
-        case .movMR1: try executeMove(instruction.pointee.restating(.memory, .register, size: 1))
-        case .movMI4: try executeMove(instruction.pointee.restating(.memory, .immediate, size: 4))
-        case .movMI2: try executeMove(instruction.pointee.restating(.memory, .immediate, size: 2))
-        case .movMI1: try executeMove(instruction.pointee.restating(.memory, .immediate, size: 1))
+        case .aluRR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .register, size: 4)) }
+        case .aluRR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .register, size: 2)) }
+        case .aluRR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .register, size: 1)) }
+        case .aluRI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .immediate, size: 4)) }
+        case .aluRI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .immediate, size: 2)) }
+        case .aluRI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .immediate, size: 1)) }
+        case .aluRM4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .memory, size: 4)) }
+        case .aluRM2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .memory, size: 2)) }
+        case .aluRM1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .memory, size: 1)) }
+        case .aluMR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .register, size: 4)) }
+        case .aluMR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .register, size: 2)) }
+        case .aluMR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .register, size: 1)) }
+        case .aluMI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .immediate, size: 4)) }
+        case .aluMI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .immediate, size: 2)) }
+        case .aluMI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .immediate, size: 1)) }
 
-        case .incDecR4: try executeIncrementDecrement(instruction.pointee.restating(.register, size: 4))
-        case .incDecR2: try executeIncrementDecrement(instruction.pointee.restating(.register, size: 2))
-        case .incDecR1: try executeIncrementDecrement(instruction.pointee.restating(.register, size: 1))
-        case .incDecM4: try executeIncrementDecrement(instruction.pointee.restating(.memory, size: 4))
-        case .incDecM2: try executeIncrementDecrement(instruction.pointee.restating(.memory, size: 2))
-        case .incDecM1: try executeIncrementDecrement(instruction.pointee.restating(.memory, size: 1))
+        case .movRR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .register, size: 4)) }
+        case .movRR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .register, size: 2)) }
+        case .movRR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .register, size: 1)) }
+        case .movRI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .immediate, size: 4)) }
+        case .movRI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .immediate, size: 2)) }
+        case .movRI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .immediate, size: 1)) }
+        case .movRM4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .memory, size: 4)) }
+        case .movRM2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .memory, size: 2)) }
+        case .movRM1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .memory, size: 1)) }
+        case .movMR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .register, size: 4)) }
+        case .movMR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .register, size: 2)) }
+        case .movMR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .register, size: 1)) }
+        case .movMI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .immediate, size: 4)) }
+        case .movMI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .immediate, size: 2)) }
+        case .movMI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .immediate, size: 1)) }
 
-        case .shiftRI4: try executeShiftRotate(instruction.pointee.restating(.register, size: 4, .immediate))
-        case .shiftRI2: try executeShiftRotate(instruction.pointee.restating(.register, size: 2, .immediate))
-        case .shiftRI1: try executeShiftRotate(instruction.pointee.restating(.register, size: 1, .immediate))
-        case .shiftR14: try executeShiftRotate(instruction.pointee.restating(.register, size: 4, .constant))
-        case .shiftR12: try executeShiftRotate(instruction.pointee.restating(.register, size: 2, .constant))
-        case .shiftR11: try executeShiftRotate(instruction.pointee.restating(.register, size: 1, .constant))
-        case .shiftRC4: try executeShiftRotate(instruction.pointee.restating(.register, size: 4, .register))
-        case .shiftRC2: try executeShiftRotate(instruction.pointee.restating(.register, size: 2, .register))
-        case .shiftRC1: try executeShiftRotate(instruction.pointee.restating(.register, size: 1, .register))
+        case .incDecR4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.register, size: 4)) }
+        case .incDecR2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.register, size: 2)) }
+        case .incDecR1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.register, size: 1)) }
+        case .incDecM4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.memory, size: 4)) }
+        case .incDecM2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.memory, size: 2)) }
+        case .incDecM1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.memory, size: 1)) }
 
-        case .jcc4: try executeControl(instruction.pointee.restating(op: .jcc, .relative, operandSize: 4))
-        case .jcc2: try executeControl(instruction.pointee.restating(op: .jcc, .relative, operandSize: 2))
-        case .jmp4: try executeControl(instruction.pointee.restating(op: .jmp, .relative, operandSize: 4))
-        case .jmp2: try executeControl(instruction.pointee.restating(op: .jmp, .relative, operandSize: 2))
-        case .call4: try executeControl(instruction.pointee.restating(op: .call, .relative, operandSize: 4))
-        case .call2: try executeControl(instruction.pointee.restating(op: .call, .relative, operandSize: 2))
-        case .ret4: try executeControl(instruction.pointee.restating(op: .ret, .none, operandSize: 4))
-        case .ret2: try executeControl(instruction.pointee.restating(op: .ret, .none, operandSize: 2))
+        case .shiftRI4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 4, .immediate)) }
+        case .shiftRI2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 2, .immediate)) }
+        case .shiftRI1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 1, .immediate)) }
+        case .shiftR14: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 4, .constant)) }
+        case .shiftR12: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 2, .constant)) }
+        case .shiftR11: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 1, .constant)) }
+        case .shiftRC4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 4, .register)) }
+        case .shiftRC2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 2, .register)) }
+        case .shiftRC1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 1, .register)) }
 
-        case .pushR4: try executeStackOperation(instruction.pointee.restating(op: .push, .register, size: 4, operandSize: 4))
-        case .pushR2: try executeStackOperation(instruction.pointee.restating(op: .push, .register, size: 2, operandSize: 2))
-        case .popR4: try executeStackOperation(instruction.pointee.restating(op: .pop, .register, size: 4, operandSize: 4))
-        case .popR2: try executeStackOperation(instruction.pointee.restating(op: .pop, .register, size: 2, operandSize: 2))
+        case .jcc4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jcc, .relative, operandSize: 4)) }
+        case .jcc2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jcc, .relative, operandSize: 2)) }
+        case .jmp4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jmp, .relative, operandSize: 4)) }
+        case .jmp2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jmp, .relative, operandSize: 2)) }
+        case .call4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .call, .relative, operandSize: 4)) }
+        case .call2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .call, .relative, operandSize: 2)) }
+        case .ret4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .ret, .none, operandSize: 4)) }
+        case .ret2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .ret, .none, operandSize: 2)) }
 
-        case .lea4: try executeDataMovement(instruction.pointee.restating(op: .lea, .register, size: 4, .memory, operandSize: 4))
-        case .lea2: try executeDataMovement(instruction.pointee.restating(op: .lea, .register, size: 2, .memory, operandSize: 2))
+        case .pushR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .push, .register, size: 4, operandSize: 4)) }
+        case .pushR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .push, .register, size: 2, operandSize: 2)) }
+        case .popR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .pop, .register, size: 4, operandSize: 4)) }
+        case .popR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .pop, .register, size: 2, operandSize: 2)) }
+
+        case .lea4: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.restating(op: .lea, .register, size: 4, .memory, operandSize: 4)) }
+        case .lea2: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.restating(op: .lea, .register, size: 2, .memory, operandSize: 2)) }
         }
     }
 }
