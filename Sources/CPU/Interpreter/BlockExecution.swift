@@ -72,45 +72,45 @@ extension CPU {
             // Read once per block: a tracer attached mid-block sees the
             // next block on.
             let trace = onInstruction
-            var instruction = blocks.pool + Int(block.pointee.first)
-            var form = blocks.forms + Int(block.pointee.first)
-            var handler = blocks.handlers + Int(block.pointee.first)
-            let last = instruction + min(count, limit - done)
+            let first = blocks.pool + Int(block.pointee.first)
+            var cached = first
+            let stop = first + min(count, limit - done)
+            // `step` clears the shadow before each instruction; here only
+            // the first and those after an instruction that may set it.
+            s.pointee.interruptShadow = false
             while true {
-                s.pointee.interruptShadow = false
+                let checks = cached.pointee.checks
                 currentEIP = eip
-                let next = eip &+ UInt32(instruction.pointee.length)
-                if let trace { trace(eip, instruction.pointee) }
+                let next = eip &+ UInt32(cached.pointee.instruction.length)
+                if let trace { trace(eip, cached.pointee.instruction) }
                 s.pointee.rip = UInt64(next & ipMask)
+                let handler = cached.pointee.handler
                 do {
-                    try handler.pointee(self, instruction)
+                    try handler(self, cached)
                 } catch {
                     raise(error)
-                    done += 1
+                    done += cached - first + 1
                     continue nextBlock
                 }
+                cached += 1
                 instructionCount &+= 1
-                done += 1
-                // Only generic instructions can move EIP without ending the
-                // block (a REP instruction resuming itself); specialized
-                // forms that branch are always a block's last.
-                if form.pointee == .generic && UInt32(truncatingIfNeeded: s.pointee.rip) != next { continue nextBlock }
-                instruction += 1
-                form += 1
-                handler += 1
-                eip = next
-                if instruction == last || memory.codeEpoch != epoch { continue nextBlock }
+                if !checks.isEmpty {
+                    if checks.contains(.instructionPointer) && UInt32(truncatingIfNeeded: s.pointee.rip) != next { break }
+                    if checks.contains(.codeEpoch) && memory.codeEpoch != epoch { break }
+                }
+                if cached == stop { break }
                 if boundaryAttention {
-                    if stopRequested || debugHooksActive { continue nextBlock }
-                    if interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow {
-                        continue nextBlock
-                    }
+                    if stopRequested || debugHooksActive { break }
+                    if interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow { break }
                 }
                 if paging && (tlbEntry.pointee.tag != tlbTag || tlbEntry.pointee.frame != tlbFrame
                               || tlbEntry.pointee.flags & tlbNeed != tlbNeed) {
-                    continue nextBlock
+                    break
                 }
+                if checks.contains(.interruptShadow) { s.pointee.interruptShadow = false }
+                eip = next
             }
+            done += cached - first
         }
         return done
     }

@@ -45,32 +45,33 @@ final class DecodedBlockCache {
     /// 8192 slots: an order of magnitude more than the blocks a BIOS loop
     /// nest touches, so collisions stay rare.
     static let slotCount = 8192
-    /// 64 Ki instructions (3.2 MiB with forms and handlers, touched only as it fills).
+    /// 64 Ki instructions (3.5 MiB, touched only as it fills).
     static let poolCapacity = 1 << 16
     /// Longest block: bounds the work a rebuild does after a code write.
     static let maximumInstructions = 64
 
     let slots: UnsafeMutablePointer<Block>
-    /// Decoded instructions, and beside them (same index) their forms and
-    /// the forms' handlers.
-    let pool: UnsafeMutablePointer<Instruction>
-    let forms: UnsafeMutablePointer<SpecializedForm>
-    let handlers: UnsafeMutablePointer<FormHandler>
+    /// A decoded instruction as the block loop runs it: with its form's
+    /// handler and what to re-check after it, side by side so that one
+    /// pointer reaches all three.
+    struct CachedInstruction {
+        var instruction: Instruction
+        var handler: FormHandler
+        var checks: BoundaryChecks
+    }
+
+    let pool: UnsafeMutablePointer<CachedInstruction>
     private var poolUsed = 0
 
     init() {
         slots = .allocate(capacity: DecodedBlockCache.slotCount)
         slots.initialize(repeating: Block(), count: DecodedBlockCache.slotCount)
         pool = .allocate(capacity: DecodedBlockCache.poolCapacity)
-        forms = .allocate(capacity: DecodedBlockCache.poolCapacity)
-        handlers = .allocate(capacity: DecodedBlockCache.poolCapacity)
     }
 
     deinit {
         slots.deallocate()
         pool.deallocate()
-        forms.deallocate()
-        handlers.deallocate()
     }
 
     @inline(__always)
@@ -122,10 +123,9 @@ final class DecodedBlockCache {
             // the uncached path, which fetches from both pages.
             let i = Decoder.decode(bytes + length, count: min(room - length, Decoder.maximumLength), default32: default32)
             if i.op == .incomplete || i.op == .invalid || i.op == .tooLong { break }
-            (pool + poolUsed + count).initialize(to: i)
             let form = SpecializedForm.form(of: i)
-            (forms + poolUsed + count).initialize(to: form)
-            (handlers + poolUsed + count).initialize(to: form.handler)
+            (pool + poolUsed + count).initialize(to: CachedInstruction(instruction: i, handler: form.handler,
+                                                                       checks: form.boundaryChecks))
             count += 1
             length += Int(i.length)
             if DecodedBlockCache.endsBlock(i) { break }

@@ -38,6 +38,20 @@ enum SpecializedForm: UInt8 {
     /// LEA r32/r16, m.
     case lea4, lea2
 
+    /// What the block loop must re-check after an instruction of this form
+    /// (`BoundaryChecks`).
+    var boundaryChecks: BoundaryChecks {
+        switch self {
+        case .generic: return [.instructionPointer, .interruptShadow, .codeEpoch]
+        case .aluRR4, .aluRR2, .aluRR1, .aluRI4, .aluRI2, .aluRI1, .movRR4, .movRR2, .movRR1, .movRI4, .movRI2, .movRI1,
+             .incDecR4, .incDecR2, .incDecR1, .shiftRI4, .shiftRI2, .shiftRI1, .shiftR14, .shiftR12, .shiftR11,
+             .shiftRC4, .shiftRC2, .shiftRC1, .jcc4, .jcc2, .jmp4, .jmp2, .lea4, .lea2:
+            return []
+        default: // memory operands, PUSH/POP, CALL/RET
+            return [.codeEpoch]
+        }
+    }
+
     /// Offsets of the shapes within a two-operand family (× 3 sizes).
     private static let shapeBase: [(Operand.Kind, Operand.Kind)] = [
         (.register, .register), (.register, .immediate), (.register, .memory),
@@ -136,84 +150,99 @@ extension Instruction {
     }
 }
 
+/// What can have changed after an instruction, besides what every
+/// boundary checks (interrupts, stop requests): a specialized form moves
+/// EIP only by ending its block, never sets the interrupt shadow, and
+/// without a memory operand cannot change code or the memory map (MMIO
+/// accesses can: a device may remap memory or toggle A20).
+struct BoundaryChecks: OptionSet {
+    let rawValue: UInt8
+    /// EIP may not be at the next instruction (a REP instruction resuming).
+    static let instructionPointer = BoundaryChecks(rawValue: 1)
+    /// STI, MOV SS, POP SS set the shadow for one instruction.
+    static let interruptShadow = BoundaryChecks(rawValue: 2)
+    /// Memory was accessed: cached code or the memory map may have changed.
+    static let codeEpoch = BoundaryChecks(rawValue: 4)
+}
+
 /// The code that runs one instruction of a form: a plain function pointer
 /// (`@convention(thin)`: no context to retain), so the block loop calls
 /// it directly. Each is its own small function, which keeps its prologue
 /// small and lets Swift inline everything into it.
-typealias FormHandler = @convention(thin) (CPU, UnsafePointer<Instruction>) throws(CPUFault) -> Void
+typealias FormHandler = @convention(thin) (CPU, UnsafePointer<DecodedBlockCache.CachedInstruction>) throws(CPUFault) -> Void
 
 extension SpecializedForm {
     /// The handler for this form. Each reads the instruction through the
     /// pointer, so its inlined code loads only the fields it uses.
     var handler: FormHandler {
         switch self {
-        case .generic: return { cpu, i throws(CPUFault) in try cpu.execute(i.pointee) }
+        case .generic: return { cpu, i throws(CPUFault) in try cpu.execute(i.pointee.instruction) }
 
-        case .aluRR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .register, size: 4)) }
-        case .aluRR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .register, size: 2)) }
-        case .aluRR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .register, size: 1)) }
-        case .aluRI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .immediate, size: 4)) }
-        case .aluRI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .immediate, size: 2)) }
-        case .aluRI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .immediate, size: 1)) }
-        case .aluRM4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .memory, size: 4)) }
-        case .aluRM2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .memory, size: 2)) }
-        case .aluRM1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.register, .memory, size: 1)) }
-        case .aluMR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .register, size: 4)) }
-        case .aluMR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .register, size: 2)) }
-        case .aluMR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .register, size: 1)) }
-        case .aluMI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .immediate, size: 4)) }
-        case .aluMI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .immediate, size: 2)) }
-        case .aluMI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.restating(.memory, .immediate, size: 1)) }
+        case .aluRR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .register, size: 4)) }
+        case .aluRR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .register, size: 2)) }
+        case .aluRR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .register, size: 1)) }
+        case .aluRI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .immediate, size: 4)) }
+        case .aluRI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .immediate, size: 2)) }
+        case .aluRI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .immediate, size: 1)) }
+        case .aluRM4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .memory, size: 4)) }
+        case .aluRM2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .memory, size: 2)) }
+        case .aluRM1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .memory, size: 1)) }
+        case .aluMR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .register, size: 4)) }
+        case .aluMR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .register, size: 2)) }
+        case .aluMR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .register, size: 1)) }
+        case .aluMI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .immediate, size: 4)) }
+        case .aluMI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .immediate, size: 2)) }
+        case .aluMI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .immediate, size: 1)) }
 
-        case .movRR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .register, size: 4)) }
-        case .movRR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .register, size: 2)) }
-        case .movRR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .register, size: 1)) }
-        case .movRI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .immediate, size: 4)) }
-        case .movRI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .immediate, size: 2)) }
-        case .movRI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .immediate, size: 1)) }
-        case .movRM4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .memory, size: 4)) }
-        case .movRM2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .memory, size: 2)) }
-        case .movRM1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.register, .memory, size: 1)) }
-        case .movMR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .register, size: 4)) }
-        case .movMR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .register, size: 2)) }
-        case .movMR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .register, size: 1)) }
-        case .movMI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .immediate, size: 4)) }
-        case .movMI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .immediate, size: 2)) }
-        case .movMI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.restating(.memory, .immediate, size: 1)) }
+        case .movRR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .register, size: 4)) }
+        case .movRR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .register, size: 2)) }
+        case .movRR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .register, size: 1)) }
+        case .movRI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .immediate, size: 4)) }
+        case .movRI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .immediate, size: 2)) }
+        case .movRI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .immediate, size: 1)) }
+        case .movRM4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .memory, size: 4)) }
+        case .movRM2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .memory, size: 2)) }
+        case .movRM1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .memory, size: 1)) }
+        case .movMR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .register, size: 4)) }
+        case .movMR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .register, size: 2)) }
+        case .movMR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .register, size: 1)) }
+        case .movMI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .immediate, size: 4)) }
+        case .movMI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .immediate, size: 2)) }
+        case .movMI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .immediate, size: 1)) }
 
-        case .incDecR4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.register, size: 4)) }
-        case .incDecR2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.register, size: 2)) }
-        case .incDecR1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.register, size: 1)) }
-        case .incDecM4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.memory, size: 4)) }
-        case .incDecM2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.memory, size: 2)) }
-        case .incDecM1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.restating(.memory, size: 1)) }
+        case .incDecR4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.register, size: 4)) }
+        case .incDecR2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.register, size: 2)) }
+        case .incDecR1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.register, size: 1)) }
+        case .incDecM4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.memory, size: 4)) }
+        case .incDecM2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.memory, size: 2)) }
+        case .incDecM1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.memory, size: 1)) }
 
-        case .shiftRI4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 4, .immediate)) }
-        case .shiftRI2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 2, .immediate)) }
-        case .shiftRI1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 1, .immediate)) }
-        case .shiftR14: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 4, .constant)) }
-        case .shiftR12: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 2, .constant)) }
-        case .shiftR11: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 1, .constant)) }
-        case .shiftRC4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 4, .register)) }
-        case .shiftRC2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 2, .register)) }
-        case .shiftRC1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.restating(.register, size: 1, .register)) }
+        case .shiftRI4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 4, .immediate)) }
+        case .shiftRI2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 2, .immediate)) }
+        case .shiftRI1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 1, .immediate)) }
+        case .shiftR14: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 4, .constant)) }
+        case .shiftR12: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 2, .constant)) }
+        case .shiftR11: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 1, .constant)) }
+        case .shiftRC4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 4, .register)) }
+        case .shiftRC2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 2, .register)) }
+        case .shiftRC1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 1, .register)) }
 
-        case .jcc4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jcc, .relative, operandSize: 4)) }
-        case .jcc2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jcc, .relative, operandSize: 2)) }
-        case .jmp4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jmp, .relative, operandSize: 4)) }
-        case .jmp2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .jmp, .relative, operandSize: 2)) }
-        case .call4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .call, .relative, operandSize: 4)) }
-        case .call2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .call, .relative, operandSize: 2)) }
-        case .ret4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .ret, .none, operandSize: 4)) }
-        case .ret2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.restating(op: .ret, .none, operandSize: 2)) }
+        case .jcc4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4)) }
+        case .jcc2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jcc, .relative, operandSize: 2)) }
+        case .jmp4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .relative, operandSize: 4)) }
+        case .jmp2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .relative, operandSize: 2)) }
+        case .call4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .relative, operandSize: 4)) }
+        case .call2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .relative, operandSize: 2)) }
+        case .ret4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .none, operandSize: 4)) }
+        case .ret2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .none, operandSize: 2)) }
 
-        case .pushR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .push, .register, size: 4, operandSize: 4)) }
-        case .pushR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .push, .register, size: 2, operandSize: 2)) }
-        case .popR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .pop, .register, size: 4, operandSize: 4)) }
-        case .popR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.restating(op: .pop, .register, size: 2, operandSize: 2)) }
+        case .pushR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .register, size: 4, operandSize: 4)) }
+        case .pushR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .register, size: 2, operandSize: 2)) }
+        case .popR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .pop, .register, size: 4, operandSize: 4)) }
+        case .popR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .pop, .register, size: 2, operandSize: 2)) }
 
-        case .lea4: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.restating(op: .lea, .register, size: 4, .memory, operandSize: 4)) }
-        case .lea2: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.restating(op: .lea, .register, size: 2, .memory, operandSize: 2)) }
+        case .lea4: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.instruction.restating(op: .lea, .register, size: 4, .memory, operandSize: 4)) }
+        case .lea2: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.instruction.restating(op: .lea, .register, size: 2, .memory, operandSize: 2)) }
         }
     }
 }
