@@ -69,9 +69,9 @@ extension CPU {
             let tlbNeed = TranslationLookasideBuffer.requirement(fetch)
             let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
             let epoch = memory.codeEpoch
-            // Read once per block: a tracer attached mid-block sees the
-            // next block on.
-            let trace = onInstruction
+            // Looked at once per block (a tracer attached mid-block sees
+            // the next block on); testing for nil retains nothing.
+            let tracing = onInstruction != nil
             let first = blocks.pool + Int(block.pointee.first)
             var cached = first
             let stop = first + min(count, limit - done)
@@ -82,7 +82,7 @@ extension CPU {
                 let checks = cached.pointee.checks
                 currentEIP = eip
                 let next = eip &+ UInt32(cached.pointee.instruction.length)
-                if let trace { trace(eip, cached.pointee.instruction) }
+                if tracing, let trace = onInstruction { trace(eip, cached.pointee.instruction) }
                 s.pointee.rip = UInt64(next & ipMask)
                 let handler = cached.pointee.handler
                 do {
