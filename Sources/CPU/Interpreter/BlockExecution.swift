@@ -34,39 +34,16 @@ extension CPU {
                 || (interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow) {
                 break
             }
-            let cs = segment(.cs)
             var eip = UInt32(truncatingIfNeeded: s.pointee.rip)
-            guard eip <= cs.pointee.limit else { break }
-            let linear = UInt32(truncatingIfNeeded: cs.pointee.base) &+ eip
-            let paging = pagingEnabled
-            let fetch = MemoryAccess(write: false, user: s.pointee.cpl == 3, fetch: true)
-            let physical: UInt32
-            if paging {
-                guard let pa = try? translate(linear, fetch) else { break }
-                physical = pa & memory.a20Mask
-            } else {
-                physical = linear & memory.a20Mask
-            }
-            guard let codePage = memory.codePage(forReading: physical) else { break }
-            let default32 = cs.pointee.is32Bit
-            var block = blocks.slot(physical, default32)
-            if block.pointee.physical != physical || block.pointee.default32 != default32
-                || block.pointee.codePage != Int32(codePage)
-                || block.pointee.generation != memory.codeGenerations[codePage] {
-                block = blocks.build(physical, default32: default32, bytes: memory.hostPointer(forReading: physical)!,
-                                     codePage: codePage, memory: memory)
-            }
+            guard let block = blockAtInstructionPointer(eip) else { break }
             let count = Int(block.pointee.count)
-            // The whole block inside the CS limit (and, for 16-bit code,
-            // below the IP wrap), or `step` takes it one at a time.
-            let end = UInt64(eip) + UInt64(block.pointee.length)
-            guard count > 0, end - 1 <= UInt64(cs.pointee.limit), default32 || end <= 0x1_0000 else { break }
-
+            let default32 = block.pointee.default32
             // With paging on, the fetch of every instruction would hit this
             // TLB entry (a block never leaves its page).
-            let tlbEntry = tlb.slot(linear)
+            let paging = pagingEnabled
+            let tlbEntry = tlb.slot(UInt32(truncatingIfNeeded: segment(.cs).pointee.base) &+ eip)
             let tlbTag = tlbEntry.pointee.tag, tlbFrame = tlbEntry.pointee.frame
-            let tlbNeed = TranslationLookasideBuffer.requirement(fetch)
+            let tlbNeed = TranslationLookasideBuffer.requirement(MemoryAccess(write: false, user: s.pointee.cpl == 3))
             let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
             let epoch = memory.codeEpoch
             // Looked at once per block (a tracer attached mid-block sees
@@ -113,5 +90,40 @@ extension CPU {
             done += cached - first
         }
         return done
+    }
+
+    /// The decoded block at CS:`eip` (decoded now if it is not cached), or
+    /// nil when `step` must take this instruction: CS:EIP that faults, code
+    /// that cannot be cached (MMIO, an instruction crossing the page end),
+    /// a block reaching past the CS limit. The translation is the one
+    /// `step`'s fetch makes (TLB or walk with paging, the A20 mask).
+    @inline(never)
+    func blockAtInstructionPointer(_ eip: UInt32) -> UnsafeMutablePointer<DecodedBlockCache.Block>? {
+        let cs = segment(.cs)
+        let limit = cs.pointee.limit
+        guard eip <= limit else { return nil }
+        let linear = UInt32(truncatingIfNeeded: cs.pointee.base) &+ eip
+        let physical: UInt32
+        if pagingEnabled {
+            let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
+            guard let pa = try? translate(linear, fetch) else { return nil }
+            physical = pa & memory.a20Mask
+        } else {
+            physical = linear & memory.a20Mask
+        }
+        guard let codePage = memory.codePage(forReading: physical) else { return nil }
+        let default32 = cs.pointee.is32Bit
+        var block = blocks.slot(physical, default32)
+        if block.pointee.physical != physical || block.pointee.default32 != default32
+            || block.pointee.codePage != Int32(codePage)
+            || block.pointee.generation != memory.codeGenerations[codePage] {
+            block = blocks.build(physical, default32: default32, bytes: memory.hostPointer(forReading: physical)!,
+                                 codePage: codePage, memory: memory)
+        }
+        // The whole block inside the CS limit (and, for 16-bit code, below
+        // the IP wrap), or `step` takes it one at a time.
+        let end = UInt64(eip) + UInt64(block.pointee.length)
+        guard block.pointee.count > 0, end - 1 <= UInt64(limit), default32 || end <= 0x1_0000 else { return nil }
+        return block
     }
 }
