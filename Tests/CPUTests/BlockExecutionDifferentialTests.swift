@@ -128,9 +128,14 @@ final class BlockExecutionDifferentialTests: XCTestCase {
                     return prefix + [0x8D, 0x44 | reg << 3, sib, g.byte()]
                 }
                 return prefix + [0x8D, 0x40 | reg << 3 | UInt8(g.below(8)), g.byte()] // [BX+SI+d8] … [BX+d8]
-            case 8: // PUSH r, POP r
-                let (prefix, _) = operandSize()
-                return prefix + [(g.bool() ? 0x50 : 0x58) | register(byteSized: false)]
+            case 8: // PUSH r, POP r, PUSH imm, PUSH m
+                let (prefix, width) = operandSize()
+                switch g.below(4) {
+                case 0: return prefix + [0x68] + immediate(width)
+                case 1: return prefix + [0x6A, g.byte()]
+                case 2: return prefix + [0xFF] + modrm(reg: 6, byteSized: false).map { $0 } // PUSH r/m
+                default: return prefix + [(g.bool() ? 0x50 : 0x58) | register(byteSized: false)]
+                }
             case 9: // branches that land on the next instruction: Jcc, JMP, CALL
                 switch g.below(3) {
                 case 0: return [0x70 | UInt8(g.below(16)), 0x00]
@@ -224,5 +229,39 @@ final class BlockExecutionDifferentialTests: XCTestCase {
         }
         XCTAssertGreaterThan(formsSeen.count, 40, "most forms occur")
         XCTAssertTrue(formsSeen.contains(.generic))
+    }
+
+    /// Indirect branches, RET imm16, PUSH imm/m and LEAVE: a function
+    /// frame and calls through a register and through memory.
+    func testIndirectBranchesAndFrames() {
+        let base: UInt32 = 0x10_0000
+        func address(_ offset: UInt32) -> [UInt8] { withUnsafeBytes(of: (base + offset).littleEndian, Array.init) }
+        let program: [UInt8] = [0x55, 0x89, 0xE5,                     //  0: push ebp; mov ebp, esp
+                                0x68, 0x78, 0x56, 0x34, 0x12,         //  3: push 0x12345678
+                                0xFF, 0x35, 0x00, 0x00, 0x18, 0x00]   //  8: push dword [0x180000]
+            + [0xB8] + address(46) + [0xFF, 0xD0]                     // 14: mov eax, f1; call eax
+            + [0x6A, 0xAA, 0xFF, 0x15, 0x10, 0x00, 0x18, 0x00]        // 21: push 0xAA; call [0x180010] (f2)
+            + [0xBB] + address(37) + [0xFF, 0xE3, 0xF4]               // 29: mov ebx, after; jmp ebx; hlt
+            + [0xFF, 0x25, 0x20, 0x00, 0x18, 0x00, 0xF4]              // 37: after: jmp [0x180020] (end); hlt
+            + [0xC9, 0xF4]                                            // 44: end: leave; hlt
+            + [0x41, 0xC3]                                            // 46: f1: inc ecx; ret
+            + [0x42, 0xC2, 0x04, 0x00]                                // 48: f2: inc edx; ret 4
+        let reference = CPUTestBench(), blocks = CPUTestBench()
+        for bench in [reference, blocks] {
+            bench.flat32(code: program)
+            bench.cpu.setReg32(2, 0) // EDX held the CPUID signature since RESET
+            bench.write32(0x18_0000, 0xDEAD_BEEF)
+            bench.write32(0x18_0010, base + 48)
+            bench.write32(0x18_0020, base + 44)
+        }
+        while !reference.state.pointee.halted { reference.cpu.step() }
+        while !blocks.state.pointee.halted { blocks.cpu.run(100) }
+        XCTAssertEqual(blocks.cpu.eip, base + 46, "stopped at the HLT after LEAVE")
+        XCTAssertEqual(blocks.cpu.reg32(4), 0x1F_0000, "LEAVE restored ESP")
+        XCTAssertEqual(blocks.cpu.reg32(1), 1)
+        XCTAssertEqual(blocks.cpu.reg32(2), 1)
+        for r: UInt8 in 0..<8 { XCTAssertEqual(blocks.cpu.reg32(r), reference.cpu.reg32(r), "register \(r)") }
+        XCTAssertEqual(blocks.memory.copyOut(0x1E_FFE0, count: 0x20), reference.memory.copyOut(0x1E_FFE0, count: 0x20))
+        XCTAssertEqual(blocks.cpu.instructionCount, reference.cpu.instructionCount)
     }
 }

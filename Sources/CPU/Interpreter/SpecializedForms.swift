@@ -34,7 +34,9 @@ enum SpecializedForm: UInt8 {
 
     // Near control transfers and the stack, by operand size (32, 16).
     case jcc4, jcc2, jmp4, jmp2, call4, call2, ret4, ret2
-    case pushR4, pushR2, popR4, popR2
+    /// Indirect JMP/CALL through a register or memory; RET imm16.
+    case jmpR4, jmpR2, jmpM4, jmpM2, callR4, callR2, callM4, callM2, retI4, retI2
+    case pushR4, pushR2, popR4, popR2, pushI4, pushI2, pushM4, pushM2, leave4, leave2
     /// LEA r32/r16, m.
     case lea4, lea2
 
@@ -45,7 +47,7 @@ enum SpecializedForm: UInt8 {
         case .generic: return [.instructionPointer, .interruptShadow, .codeEpoch]
         case .aluRR4, .aluRR2, .aluRR1, .aluRI4, .aluRI2, .aluRI1, .movRR4, .movRR2, .movRR1, .movRI4, .movRI2, .movRI1,
              .incDecR4, .incDecR2, .incDecR1, .shiftRI4, .shiftRI2, .shiftRI1, .shiftR14, .shiftR12, .shiftR11,
-             .shiftRC4, .shiftRC2, .shiftRC1, .jcc4, .jcc2, .jmp4, .jmp2, .lea4, .lea2:
+             .shiftRC4, .shiftRC2, .shiftRC1, .jcc4, .jcc2, .jmp4, .jmp2, .jmpR4, .jmpR2, .lea4, .lea2:
             return []
         default: // memory operands, PUSH/POP, CALL/RET
             return [.codeEpoch]
@@ -91,17 +93,31 @@ enum SpecializedForm: UInt8 {
             default: return .generic
             }
         case .jcc, .jmp, .call:
-            guard d.kind == .relative, i.operandSize == 4 || i.operandSize == 2 else { return .generic }
-            let first: SpecializedForm = i.op == .jcc ? .jcc4 : i.op == .jmp ? .jmp4 : .call4
-            return offset(first, i.operandSize == 4 ? 0 : 1)
-        case .ret:
-            guard d.kind == .none, i.operandSize == 4 || i.operandSize == 2 else { return .generic }
-            return i.operandSize == 4 ? .ret4 : .ret2
-        case .push, .pop:
-            guard d.kind == .register, d.size == i.operandSize, i.operandSize == 4 || i.operandSize == 2 else {
-                return .generic
+            guard i.operandSize == 4 || i.operandSize == 2 else { return .generic }
+            let k: UInt8 = i.operandSize == 4 ? 0 : 1
+            switch d.kind {
+            case .relative: return offset(i.op == .jcc ? .jcc4 : i.op == .jmp ? .jmp4 : .call4, k)
+            case .register where i.op != .jcc && d.size == i.operandSize: return offset(i.op == .jmp ? .jmpR4 : .callR4, k)
+            case .memory where i.op != .jcc && d.size == i.operandSize: return offset(i.op == .jmp ? .jmpM4 : .callM4, k)
+            default: return .generic
             }
-            return offset(i.op == .push ? .pushR4 : .popR4, i.operandSize == 4 ? 0 : 1)
+        case .ret:
+            guard i.operandSize == 4 || i.operandSize == 2 else { return .generic }
+            if d.kind == .none { return i.operandSize == 4 ? .ret4 : .ret2 }
+            if d.kind == .immediate { return i.operandSize == 4 ? .retI4 : .retI2 }
+            return .generic
+        case .push, .pop:
+            guard i.operandSize == 4 || i.operandSize == 2 else { return .generic }
+            let k: UInt8 = i.operandSize == 4 ? 0 : 1
+            switch d.kind {
+            case .register where d.size == i.operandSize: return offset(i.op == .push ? .pushR4 : .popR4, k)
+            case .immediate where i.op == .push: return offset(.pushI4, k)
+            case .memory where i.op == .push && d.size == i.operandSize: return offset(.pushM4, k)
+            default: return .generic
+            }
+        case .leave:
+            guard d.kind == .none, i.operandSize == 4 || i.operandSize == 2 else { return .generic }
+            return i.operandSize == 4 ? .leave4 : .leave2
         case .lea:
             guard d.kind == .register, s.kind == .memory, d.size == i.operandSize,
                   i.operandSize == 4 || i.operandSize == 2 else { return .generic }
@@ -236,10 +252,28 @@ extension SpecializedForm {
         case .ret4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .none, operandSize: 4)) }
         case .ret2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .none, operandSize: 2)) }
 
+        case .jmpR4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .register, size: 4, operandSize: 4)) }
+        case .jmpR2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .register, size: 2, operandSize: 2)) }
+        case .jmpM4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .memory, size: 4, operandSize: 4)) }
+        case .jmpM2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .memory, size: 2, operandSize: 2)) }
+        case .callR4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .register, size: 4, operandSize: 4)) }
+        case .callR2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .register, size: 2, operandSize: 2)) }
+        case .callM4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .memory, size: 4, operandSize: 4)) }
+        case .callM2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .memory, size: 2, operandSize: 2)) }
+        case .retI4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .immediate, operandSize: 4)) }
+        case .retI2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .immediate, operandSize: 2)) }
+
         case .pushR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .register, size: 4, operandSize: 4)) }
         case .pushR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .register, size: 2, operandSize: 2)) }
         case .popR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .pop, .register, size: 4, operandSize: 4)) }
         case .popR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .pop, .register, size: 2, operandSize: 2)) }
+
+        case .pushI4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .immediate, operandSize: 4)) }
+        case .pushI2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .immediate, operandSize: 2)) }
+        case .pushM4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .memory, size: 4, operandSize: 4)) }
+        case .pushM2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .memory, size: 2, operandSize: 2)) }
+        case .leave4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .leave, .none, operandSize: 4)) }
+        case .leave2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .leave, .none, operandSize: 2)) }
 
         case .lea4: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.instruction.restating(op: .lea, .register, size: 4, .memory, operandSize: 4)) }
         case .lea2: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.instruction.restating(op: .lea, .register, size: 2, .memory, operandSize: 2)) }
