@@ -10,10 +10,12 @@
 /// - the CS limit once per block (the whole block must lie inside it);
 /// - the physical address once per block, then after each instruction
 ///   that it could not have changed: no code write, memory-map change or
-///   A20 toggle (`PhysicalMemory.codeEpoch`), and with paging on, the TLB
-///   entry the next fetch would hit is still the one the block came from;
-/// - that EIP is where the block goes on (a REP instruction that stops
-///   part-way resumes itself);
+///   A20 toggle (`PhysicalMemory.codeEpoch`, after instructions that
+///   access memory), and with paging on, the TLB entry the next fetch
+///   would hit is still the one the block came from;
+/// - that EIP is where the block goes on (after generic instructions: a
+///   REP instruction that stops part-way resumes itself), and the
+///   interrupt shadow STI or a load of SS may have set;
 /// - interrupts, stop requests and the debugger's boundary hook after
 ///   every instruction, as `run` and `step` do (with the hook active,
 ///   `run` steps, so the hook sees each boundary).
@@ -23,9 +25,10 @@
 extension CPU {
     /// Runs decoded blocks from CS:EIP until `limit` instructions are
     /// retired or an instruction boundary needs `step` (an interrupt to
-    /// deliver, TF, a halted CPU, the debugger's hook, uncacheable code: MMIO, an instruction
-    /// crossing a page end, CS:EIP that faults). Returns the instructions
-    /// retired, a faulting one included; 0 means: call `step`.
+    /// deliver, TF, a halted CPU, the debugger's hook, uncacheable code:
+    /// MMIO, an instruction crossing a page end, CS:EIP that faults).
+    /// Returns the instructions retired, a faulting one included; 0 means:
+    /// call `step`.
     func runBlocks(limit: Int) -> Int {
         let s = state
         var done = 0

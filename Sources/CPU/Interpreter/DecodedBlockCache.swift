@@ -1,4 +1,3 @@
-import Glibc
 import MMU
 
 /// Decoded blocks: straight runs of guest instructions, decoded once and
@@ -19,7 +18,8 @@ import MMU
 /// `CPU.runBlocks` (BlockExecution.swift).
 ///
 /// Storage is two fixed tables allocated once: a direct-mapped table of
-/// block descriptors and a pool the decoded instructions are appended to.
+/// block descriptors and a pool the decoded instructions are appended to,
+/// each with the handler of its specialized form (SpecializedForms.swift).
 /// When the pool is full the whole cache is dropped and refilled: simpler
 /// than freeing single blocks, and rare (the pool holds more instructions
 /// than a BIOS has).
@@ -50,7 +50,6 @@ final class DecodedBlockCache {
     /// Longest block: bounds the work a rebuild does after a code write.
     static let maximumInstructions = 64
 
-    let slots: UnsafeMutablePointer<Block>
     /// A decoded instruction as the block loop runs it: with its form's
     /// handler and what to re-check after it, side by side so that one
     /// pointer reaches all three.
@@ -60,6 +59,7 @@ final class DecodedBlockCache {
         var checks: BoundaryChecks
     }
 
+    let slots: UnsafeMutablePointer<Block>
     let pool: UnsafeMutablePointer<CachedInstruction>
     private var poolUsed = 0
 

@@ -192,91 +192,91 @@ extension SpecializedForm {
     /// pointer, so its inlined code loads only the fields it uses.
     var handler: FormHandler {
         switch self {
-        case .generic: return { cpu, i throws(CPUFault) in try cpu.execute(i.pointee.instruction) }
+        case .generic: return { try $0.execute($1.pointee.instruction) }
 
-        case .aluRR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .register, size: 4)) }
-        case .aluRR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .register, size: 2)) }
-        case .aluRR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .register, size: 1)) }
-        case .aluRI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .immediate, size: 4)) }
-        case .aluRI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .immediate, size: 2)) }
-        case .aluRI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .immediate, size: 1)) }
-        case .aluRM4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .memory, size: 4)) }
-        case .aluRM2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .memory, size: 2)) }
-        case .aluRM1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.register, .memory, size: 1)) }
-        case .aluMR4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .register, size: 4)) }
-        case .aluMR2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .register, size: 2)) }
-        case .aluMR1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .register, size: 1)) }
-        case .aluMI4: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .immediate, size: 4)) }
-        case .aluMI2: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .immediate, size: 2)) }
-        case .aluMI1: return { cpu, i throws(CPUFault) in try cpu.executeBinaryALU(i.pointee.instruction.restating(.memory, .immediate, size: 1)) }
+        case .aluRR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .register, size: 4)) }
+        case .aluRR2: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .register, size: 2)) }
+        case .aluRR1: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .register, size: 1)) }
+        case .aluRI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .immediate, size: 4)) }
+        case .aluRI2: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .immediate, size: 2)) }
+        case .aluRI1: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .immediate, size: 1)) }
+        case .aluRM4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .memory, size: 4)) }
+        case .aluRM2: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .memory, size: 2)) }
+        case .aluRM1: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.register, .memory, size: 1)) }
+        case .aluMR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .register, size: 4)) }
+        case .aluMR2: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .register, size: 2)) }
+        case .aluMR1: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .register, size: 1)) }
+        case .aluMI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .immediate, size: 4)) }
+        case .aluMI2: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .immediate, size: 2)) }
+        case .aluMI1: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .immediate, size: 1)) }
 
-        case .movRR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .register, size: 4)) }
-        case .movRR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .register, size: 2)) }
-        case .movRR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .register, size: 1)) }
-        case .movRI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .immediate, size: 4)) }
-        case .movRI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .immediate, size: 2)) }
-        case .movRI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .immediate, size: 1)) }
-        case .movRM4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .memory, size: 4)) }
-        case .movRM2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .memory, size: 2)) }
-        case .movRM1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.register, .memory, size: 1)) }
-        case .movMR4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .register, size: 4)) }
-        case .movMR2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .register, size: 2)) }
-        case .movMR1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .register, size: 1)) }
-        case .movMI4: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .immediate, size: 4)) }
-        case .movMI2: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .immediate, size: 2)) }
-        case .movMI1: return { cpu, i throws(CPUFault) in try cpu.executeMove(i.pointee.instruction.restating(.memory, .immediate, size: 1)) }
+        case .movRR4: return { try $0.executeMove($1.pointee.instruction.restating(.register, .register, size: 4)) }
+        case .movRR2: return { try $0.executeMove($1.pointee.instruction.restating(.register, .register, size: 2)) }
+        case .movRR1: return { try $0.executeMove($1.pointee.instruction.restating(.register, .register, size: 1)) }
+        case .movRI4: return { try $0.executeMove($1.pointee.instruction.restating(.register, .immediate, size: 4)) }
+        case .movRI2: return { try $0.executeMove($1.pointee.instruction.restating(.register, .immediate, size: 2)) }
+        case .movRI1: return { try $0.executeMove($1.pointee.instruction.restating(.register, .immediate, size: 1)) }
+        case .movRM4: return { try $0.executeMove($1.pointee.instruction.restating(.register, .memory, size: 4)) }
+        case .movRM2: return { try $0.executeMove($1.pointee.instruction.restating(.register, .memory, size: 2)) }
+        case .movRM1: return { try $0.executeMove($1.pointee.instruction.restating(.register, .memory, size: 1)) }
+        case .movMR4: return { try $0.executeMove($1.pointee.instruction.restating(.memory, .register, size: 4)) }
+        case .movMR2: return { try $0.executeMove($1.pointee.instruction.restating(.memory, .register, size: 2)) }
+        case .movMR1: return { try $0.executeMove($1.pointee.instruction.restating(.memory, .register, size: 1)) }
+        case .movMI4: return { try $0.executeMove($1.pointee.instruction.restating(.memory, .immediate, size: 4)) }
+        case .movMI2: return { try $0.executeMove($1.pointee.instruction.restating(.memory, .immediate, size: 2)) }
+        case .movMI1: return { try $0.executeMove($1.pointee.instruction.restating(.memory, .immediate, size: 1)) }
 
-        case .incDecR4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.register, size: 4)) }
-        case .incDecR2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.register, size: 2)) }
-        case .incDecR1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.register, size: 1)) }
-        case .incDecM4: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.memory, size: 4)) }
-        case .incDecM2: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.memory, size: 2)) }
-        case .incDecM1: return { cpu, i throws(CPUFault) in try cpu.executeIncrementDecrement(i.pointee.instruction.restating(.memory, size: 1)) }
+        case .incDecR4: return { try $0.executeIncrementDecrement($1.pointee.instruction.restating(.register, size: 4)) }
+        case .incDecR2: return { try $0.executeIncrementDecrement($1.pointee.instruction.restating(.register, size: 2)) }
+        case .incDecR1: return { try $0.executeIncrementDecrement($1.pointee.instruction.restating(.register, size: 1)) }
+        case .incDecM4: return { try $0.executeIncrementDecrement($1.pointee.instruction.restating(.memory, size: 4)) }
+        case .incDecM2: return { try $0.executeIncrementDecrement($1.pointee.instruction.restating(.memory, size: 2)) }
+        case .incDecM1: return { try $0.executeIncrementDecrement($1.pointee.instruction.restating(.memory, size: 1)) }
 
-        case .shiftRI4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 4, .immediate)) }
-        case .shiftRI2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 2, .immediate)) }
-        case .shiftRI1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 1, .immediate)) }
-        case .shiftR14: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 4, .constant)) }
-        case .shiftR12: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 2, .constant)) }
-        case .shiftR11: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 1, .constant)) }
-        case .shiftRC4: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 4, .register)) }
-        case .shiftRC2: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 2, .register)) }
-        case .shiftRC1: return { cpu, i throws(CPUFault) in try cpu.executeShiftRotate(i.pointee.instruction.restating(.register, size: 1, .register)) }
+        case .shiftRI4: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 4, .immediate)) }
+        case .shiftRI2: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 2, .immediate)) }
+        case .shiftRI1: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 1, .immediate)) }
+        case .shiftR14: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 4, .constant)) }
+        case .shiftR12: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 2, .constant)) }
+        case .shiftR11: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 1, .constant)) }
+        case .shiftRC4: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 4, .register)) }
+        case .shiftRC2: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 2, .register)) }
+        case .shiftRC1: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 1, .register)) }
 
-        case .jcc4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4)) }
-        case .jcc2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jcc, .relative, operandSize: 2)) }
-        case .jmp4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .relative, operandSize: 4)) }
-        case .jmp2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .relative, operandSize: 2)) }
-        case .call4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .relative, operandSize: 4)) }
-        case .call2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .relative, operandSize: 2)) }
-        case .ret4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .none, operandSize: 4)) }
-        case .ret2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .none, operandSize: 2)) }
+        case .jcc4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4)) }
+        case .jcc2: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 2)) }
+        case .jmp4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .relative, operandSize: 4)) }
+        case .jmp2: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .relative, operandSize: 2)) }
+        case .call4: return { try $0.executeControl($1.pointee.instruction.restating(op: .call, .relative, operandSize: 4)) }
+        case .call2: return { try $0.executeControl($1.pointee.instruction.restating(op: .call, .relative, operandSize: 2)) }
+        case .ret4: return { try $0.executeControl($1.pointee.instruction.restating(op: .ret, .none, operandSize: 4)) }
+        case .ret2: return { try $0.executeControl($1.pointee.instruction.restating(op: .ret, .none, operandSize: 2)) }
 
-        case .jmpR4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .register, size: 4, operandSize: 4)) }
-        case .jmpR2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .register, size: 2, operandSize: 2)) }
-        case .jmpM4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .memory, size: 4, operandSize: 4)) }
-        case .jmpM2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .jmp, .memory, size: 2, operandSize: 2)) }
-        case .callR4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .register, size: 4, operandSize: 4)) }
-        case .callR2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .register, size: 2, operandSize: 2)) }
-        case .callM4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .memory, size: 4, operandSize: 4)) }
-        case .callM2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .call, .memory, size: 2, operandSize: 2)) }
-        case .retI4: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .immediate, operandSize: 4)) }
-        case .retI2: return { cpu, i throws(CPUFault) in try cpu.executeControl(i.pointee.instruction.restating(op: .ret, .immediate, operandSize: 2)) }
+        case .jmpR4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .register, size: 4, operandSize: 4)) }
+        case .jmpR2: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .register, size: 2, operandSize: 2)) }
+        case .jmpM4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .memory, size: 4, operandSize: 4)) }
+        case .jmpM2: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .memory, size: 2, operandSize: 2)) }
+        case .callR4: return { try $0.executeControl($1.pointee.instruction.restating(op: .call, .register, size: 4, operandSize: 4)) }
+        case .callR2: return { try $0.executeControl($1.pointee.instruction.restating(op: .call, .register, size: 2, operandSize: 2)) }
+        case .callM4: return { try $0.executeControl($1.pointee.instruction.restating(op: .call, .memory, size: 4, operandSize: 4)) }
+        case .callM2: return { try $0.executeControl($1.pointee.instruction.restating(op: .call, .memory, size: 2, operandSize: 2)) }
+        case .retI4: return { try $0.executeControl($1.pointee.instruction.restating(op: .ret, .immediate, operandSize: 4)) }
+        case .retI2: return { try $0.executeControl($1.pointee.instruction.restating(op: .ret, .immediate, operandSize: 2)) }
 
-        case .pushR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .register, size: 4, operandSize: 4)) }
-        case .pushR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .register, size: 2, operandSize: 2)) }
-        case .popR4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .pop, .register, size: 4, operandSize: 4)) }
-        case .popR2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .pop, .register, size: 2, operandSize: 2)) }
+        case .pushR4: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .push, .register, size: 4, operandSize: 4)) }
+        case .pushR2: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .push, .register, size: 2, operandSize: 2)) }
+        case .popR4: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .pop, .register, size: 4, operandSize: 4)) }
+        case .popR2: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .pop, .register, size: 2, operandSize: 2)) }
 
-        case .pushI4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .immediate, operandSize: 4)) }
-        case .pushI2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .immediate, operandSize: 2)) }
-        case .pushM4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .memory, size: 4, operandSize: 4)) }
-        case .pushM2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .push, .memory, size: 2, operandSize: 2)) }
-        case .leave4: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .leave, .none, operandSize: 4)) }
-        case .leave2: return { cpu, i throws(CPUFault) in try cpu.executeStackOperation(i.pointee.instruction.restating(op: .leave, .none, operandSize: 2)) }
+        case .pushI4: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .push, .immediate, operandSize: 4)) }
+        case .pushI2: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .push, .immediate, operandSize: 2)) }
+        case .pushM4: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .push, .memory, size: 4, operandSize: 4)) }
+        case .pushM2: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .push, .memory, size: 2, operandSize: 2)) }
+        case .leave4: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .leave, .none, operandSize: 4)) }
+        case .leave2: return { try $0.executeStackOperation($1.pointee.instruction.restating(op: .leave, .none, operandSize: 2)) }
 
-        case .lea4: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.instruction.restating(op: .lea, .register, size: 4, .memory, operandSize: 4)) }
-        case .lea2: return { cpu, i throws(CPUFault) in try cpu.executeDataMovement(i.pointee.instruction.restating(op: .lea, .register, size: 2, .memory, operandSize: 2)) }
+        case .lea4: return { try $0.executeDataMovement($1.pointee.instruction.restating(op: .lea, .register, size: 4, .memory, operandSize: 4)) }
+        case .lea2: return { try $0.executeDataMovement($1.pointee.instruction.restating(op: .lea, .register, size: 2, .memory, operandSize: 2)) }
         }
     }
 }
