@@ -43,6 +43,11 @@ struct CommandLineOptions {
       -snapshot                       write to a temporary overlay, never to the image files
       -boot ORDER                     boot order: c (disk), d (CD), e.g. -boot d or -boot order=dc
 
+    Linux boot (no boot loader; SeaBIOS stays the firmware):
+      -kernel FILE          boot this Linux bzImage
+      -initrd FILE          with this initial ramdisk
+      -append "TEXT"        and this kernel command line (e.g. "console=ttyS0")
+
     Console:
       -serial stdio|file:PATH|none    COM1 (default stdio)
       -debugcon stdio|file:PATH|none  the firmware debug port 0x402/0xE9 (default none)
@@ -99,6 +104,9 @@ struct CommandLineOptions {
             case "-bios": o.configuration.biosPath = try value(flag)
             case "-vga-bios": o.configuration.vgaBIOSPath = try value(flag)
             case "-no-reboot": o.configuration.noReboot = true
+            case "-kernel": o.configuration.kernelPath = try value(flag)
+            case "-initrd": o.configuration.initrdPath = try value(flag)
+            case "-append": o.configuration.kernelCommandLine = try value(flag)
             case "-icount":
                 let text = try value(flag)
                 // QEMU accepts both `-icount 3` and `-icount shift=3`.

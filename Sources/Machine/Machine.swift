@@ -69,6 +69,7 @@ public final class Machine {
             self.resetRequested = true
         }
         try attachDrives()
+        try LinuxBoot.load(configuration)?.install(into: board.firmwareConfig)   // after the drives: it goes first in the boot order
         connectConsoles()
         connectTrace()
     }

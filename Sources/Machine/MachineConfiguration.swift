@@ -23,6 +23,10 @@ public struct MachineConfiguration {
     public var timeLimit: Double? = nil
     /// Where to print the VGA text screen when the run ends (`-` = stdout).
     public var textScreenDump: String? = nil
+    /// `-kernel`, `-initrd`, `-append`: boot a Linux bzImage directly (LinuxBoot).
+    public var kernelPath: String? = nil
+    public var initrdPath: String? = nil
+    public var kernelCommandLine = ""
 
     /// IDE drives by position: index 0–3 = primary master, primary slave,
     /// secondary master, secondary slave (QEMU's `-hda`…`-hdd`, `-cdrom` = 2).
