@@ -122,6 +122,8 @@ public final class PhysicalMemory {
               t != MAP_FAILED else {
             munmap(p, ramSize)
             munmap(a, PhysicalMemory.arenaCapacity)
+            readRoutes.deallocate()
+            writeRoutes.deallocate()
             throw Failure.cannotAllocate(trackingBytes)
         }
         trackingBase = t
@@ -332,6 +334,7 @@ public final class PhysicalMemory {
     /// page touch (all inside the page).
     @inline(__always)
     static func lines(offset: Int, count: Int) -> UInt64 {
+        guard count > 0 else { return 0 }
         let first = offset >> 6, last = (offset + count - 1) >> 6
         return (UInt64.max >> (63 - last)) & (UInt64.max << first)
     }

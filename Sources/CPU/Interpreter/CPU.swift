@@ -5,9 +5,12 @@ import MMU
 /// One `CPU` interprets one instruction at a time against the `CPUState` at
 /// a stable address and the machine's `PhysicalMemory`. The semantics of
 /// each instruction family live in their own file (Integer/, System/,
-/// X87/); this file holds the fetch–decode–execute loop and the
-/// instruction-boundary work: interrupts, the interrupt shadow, the trap
-/// flag, and turning thrown `CPUFault`s into guest exceptions.
+/// X87/); this file holds the fetch–decode–execute loop (`step`, one
+/// instruction) and the instruction-boundary work: interrupts, the
+/// interrupt shadow, the trap flag, and turning thrown `CPUFault`s into
+/// guest exceptions. `run` executes cached, pre-decoded blocks where it
+/// can (BlockExecution.swift, DecodedBlockCache.swift, SpecializedForms.swift)
+/// with the same boundary work, and falls back to `step`.
 public final class CPU {
     public let state: UnsafeMutablePointer<CPUState>
     public let memory: PhysicalMemory

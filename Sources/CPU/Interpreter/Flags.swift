@@ -34,7 +34,7 @@ extension CPU {
 
     /// PF of the low byte of `result`: set when it has an even number of
     /// ones. LLVM lowers this popcount-parity idiom to the host's own
-    /// parity flag (a TEST and SETNP on x86): no table, no lazy global.
+    /// parity flag (a TEST and SETP on x86): no table, no lazy global.
     @inline(always)
     static func parityFlag(_ result: UInt32) -> UInt32 {
         UInt8(truncatingIfNeeded: result).nonzeroBitCount & 1 == 0 ? EFLAGS.pf : 0
