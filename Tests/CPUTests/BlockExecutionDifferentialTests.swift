@@ -8,20 +8,8 @@ import XCTest
 /// registers, flags and memory, must end in the same registers, flags,
 /// memory and instruction count either way.
 final class BlockExecutionDifferentialTests: XCTestCase {
-    /// A small deterministic generator (SplitMix64), so a failure repeats.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func bool() -> Bool { next() & 1 != 0 }
-        mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    }
+    /// The seeded generator of the decoder tests, so a failure repeats.
+    typealias Generator = SplitMix64
 
     /// Where programs keep their data: offsets in DS (flat in 32-bit code).
     static let data32: UInt32 = 0x18_0000
@@ -57,7 +45,7 @@ final class BlockExecutionDifferentialTests: XCTestCase {
             return [0xC0 | reg << 3 | register(byteSized: byteSized)]
         }
 
-        mutating func immediate(_ size: Int) -> [UInt8] { (0..<size).map { _ in g.byte() } }
+        mutating func immediate(_ size: Int) -> [UInt8] { (0..<size).map { _ in g.nextByte() } }
 
         /// An operand-size prefix, sometimes, and the resulting width.
         mutating func operandSize() -> (prefix: [UInt8], width: Int) {
@@ -125,14 +113,14 @@ final class BlockExecutionDifferentialTests: XCTestCase {
                 let reg = register(byteSized: false)
                 if code32 {
                     let sib = UInt8(g.below(4)) << 6 | UInt8(g.below(8)) << 3 | UInt8([0, 1, 2, 3, 6, 7][g.below(6)])
-                    return prefix + [0x8D, 0x44 | reg << 3, sib, g.byte()]
+                    return prefix + [0x8D, 0x44 | reg << 3, sib, g.nextByte()]
                 }
-                return prefix + [0x8D, 0x40 | reg << 3 | UInt8(g.below(8)), g.byte()] // [BX+SI+d8] … [BX+d8]
+                return prefix + [0x8D, 0x40 | reg << 3 | UInt8(g.below(8)), g.nextByte()] // [BX+SI+d8] … [BX+d8]
             case 8: // PUSH r, POP r, PUSH imm, PUSH m
                 let (prefix, width) = operandSize()
                 switch g.below(4) {
                 case 0: return prefix + [0x68] + immediate(width)
-                case 1: return prefix + [0x6A, g.byte()]
+                case 1: return prefix + [0x6A, g.nextByte()]
                 case 2: return prefix + [0xFF] + modrm(reg: 6, byteSized: false).map { $0 } // PUSH r/m
                 default: return prefix + [(g.bool() ? 0x50 : 0x58) | register(byteSized: false)]
                 }
@@ -160,7 +148,7 @@ final class BlockExecutionDifferentialTests: XCTestCase {
     /// Two CPUs in the same random state, one program: one steps, one runs
     /// blocks; their final states must agree.
     func compare(code32: Bool, seed: UInt64, length: Int = 300) {
-        var encoder = Encoder(g: Generator(state: seed), code32: code32)
+        var encoder = Encoder(g: Generator(seed: seed), code32: code32)
         var program: [UInt8] = []
         for _ in 0..<length { program += encoder.instruction() }
         program.append(0xF4)
@@ -169,7 +157,7 @@ final class BlockExecutionDifferentialTests: XCTestCase {
         let reference = CPUTestBench(), blocks = CPUTestBench()
         let registers = (0..<8).map { _ in UInt32(truncatingIfNeeded: g.next()) }
         let flags = UInt32(truncatingIfNeeded: g.next()) & EFLAGS.arithmetic
-        let data = (0..<Self.dataSize).map { _ in g.byte() }
+        let data = (0..<Self.dataSize).map { _ in g.nextByte() }
         for bench in [reference, blocks] {
             if code32 { bench.flat32(code: program) } else { bench.realMode(code: program) }
             for r in 0..<8 where r != 4 { bench.cpu.setReg32(UInt8(r), registers[r]) }
@@ -215,7 +203,7 @@ final class BlockExecutionDifferentialTests: XCTestCase {
 
     /// The programs exercise the forms, not only the generic path.
     func testProgramsUseTheForms() {
-        var encoder = Encoder(g: Generator(state: 7), code32: true)
+        var encoder = Encoder(g: Generator(seed: 7), code32: true)
         var program: [UInt8] = []
         for _ in 0..<500 { program += encoder.instruction() }
         var formsSeen = Set<SpecializedForm>()
