@@ -149,6 +149,9 @@ final class EngineSwitcher {
             // at the hand-over is left. Say so; the run goes on.
             EngineSwitcher.say("cannot read the guest state back from KVM (\(error)); the guest continues from stale state")
         }
+        // The guest may have rewritten code while KVM ran it (no dirty log
+        // yet): the interpreter's cached blocks go.
+        cpu.memory.ramWrittenUntracked()
         waitForCR0Change = cpu.state.pointee.cr0
         record(.interpreter, reason, eip: cpu.state.pointee.rip)
         // -accel kvm asked for KVM: say (once) that the guest left it; -d switch shows every time.
