@@ -148,7 +148,7 @@ public final class DebugSession {
                 guard let reason = pendingStop else { return result }
                 pendingStop = nil
                 pause(reason)
-            case .guestReset:
+            case .guestReset, .guestUnrunnable:
                 return result
             }
             updateHooks()

@@ -35,6 +35,10 @@ struct CommandLineOptions {
       -vga-bios FILE        VGA option ROM (default \(MachineConfiguration.defaultVGABIOS))
       -no-reboot            stop instead of resetting when the guest resets or triple-faults
       -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
+      -accel auto|kvm|tcg[,device=PATH]
+                            KVM after the guest turns paging on: auto (default) when
+                            KVM's self-test shows it correct and faster, kvm always
+                            (an unusable KVM is an error), tcg never; -enable-kvm = kvm
 
     Storage (IDE: primary master/slave = 0/1, secondary = 2/3):
       -hda/-hdb/-hdc/-hdd FILE        raw disk image at IDE position 0–3
@@ -104,6 +108,20 @@ struct CommandLineOptions {
             case "-bios": o.configuration.biosPath = try value(flag)
             case "-vga-bios": o.configuration.vgaBIOSPath = try value(flag)
             case "-no-reboot": o.configuration.noReboot = true
+            case "-enable-kvm": o.configuration.acceleration = .kvm
+            case "-accel":
+                let text = try value(flag)
+                let parts = text.split(separator: ",").map(String.init)
+                guard let name = parts.first, let policy = MachineConfiguration.Acceleration(rawValue: name) else {
+                    throw UsageError("-accel \(text): use -accel auto, -accel kvm or -accel tcg")
+                }
+                o.configuration.acceleration = policy
+                for option in parts.dropFirst() {
+                    guard option.hasPrefix("device="), option.count > 7 else {
+                        throw UsageError("-accel \(text): unknown option '\(option)'; the one option is device=PATH (default /dev/kvm)")
+                    }
+                    o.configuration.kvmDevice = String(option.dropFirst(7))
+                }
             case "-kernel": o.configuration.kernelPath = try value(flag)
             case "-initrd": o.configuration.initrdPath = try value(flag)
             case "-append": o.configuration.kernelCommandLine = try value(flag)

@@ -108,7 +108,11 @@ do {
     fail(error.description)
 }
 fflush(stdout)
+if let summary = machine.engineSummary { fputs("novabox: \(summary)\n", stderr) }
 switch reason {
+case .guestUnrunnable(let why):
+    fputs("novabox: \(why)\n", stderr)
+    exit(1)
 case .guestReset(let tripleFault):
     fputs("novabox: the guest \(tripleFault ? "triple-faulted" : "reset") and -no-reboot is set\n", stderr)
     exit(tripleFault ? 3 : 0)

@@ -255,9 +255,27 @@ public final class PhysicalMemory {
     private func forEachPage(_ start: UInt32, _ size: UInt32, _ body: (UInt32) -> Void) {
         precondition(start & 0xFFF == 0 && size & 0xFFF == 0)
         codeEpoch &+= 1
+        mapGeneration &+= 1
         var page = start >> 12
         let end = UInt64(start) + UInt64(size)
         while UInt64(page) << 12 < end { body(page); page += 1 }
+    }
+
+    /// Counts changes of the memory map (PAM, BARs, windows), so an engine
+    /// that mirrors it elsewhere (KVM memory slots) knows when to redo it.
+    public private(set) var mapGeneration: UInt64 = 0
+
+    /// How the CPU reaches physical page `page` when reads and writes can go
+    /// straight to host memory: the host page and whether writes land there
+    /// too (false: ROM, writes dropped). Nil where an access must be
+    /// handled one by one (MMIO, unmapped, or reads and writes routed to
+    /// different places, as PAM can set them).
+    public func directMapping(page: UInt32) -> (host: UnsafeMutablePointer<UInt8>, writable: Bool)? {
+        let r = readRoutes[Int(page)], w = writeRoutes[Int(page)]
+        guard r & PhysicalMemory.mmioFlag == 0, let host = route(r, page << 12) else { return nil }
+        if w == r { return (host, true) }
+        if w == PhysicalMemory.unmapped { return (host, false) }
+        return nil
     }
 
     // MARK: - Routes to host memory
@@ -345,6 +363,17 @@ public final class PhysicalMemory {
     @inline(__always)
     private func noteRAMWrite(_ r: UInt32, _ address: UInt32, _ count: Int) {
         if codeLines[Int(r)] != 0 { codeWritten(r, address, count) }
+    }
+
+    /// RAM was written behind this class's back (by a KVM vCPU, which has
+    /// no write notification): every RAM page's cached code is stale.
+    public func ramWrittenUntracked() {
+        for page in 0..<(ramSize >> PhysicalMemory.pageShift) where codeLines[page] != 0 {
+            codeLines[page] = 0
+            codeGenerations[page] &+= 1
+            onCodePageWrite?(UInt32(page))
+        }
+        codeEpoch &+= 1
     }
 
     @inline(never)

@@ -1,6 +1,7 @@
 import CPU
 import Devices
 import Glibc
+import HWAccel
 import MMU
 
 /// A PC assembled from a `MachineConfiguration`: an i440FX/PIIX3 chipset
@@ -24,6 +25,8 @@ public final class Machine {
     let stateStorage = CPUStateStorage()
     private var coprocessorError: CoprocessorErrorPort?
     let trace: TraceLog?
+    /// The `-accel` policy and the KVM engine (EngineSwitcher.swift).
+    let switcher: EngineSwitcher
 
     public enum ExitReason: Equatable {
         case timeLimit
@@ -32,6 +35,9 @@ public final class Machine {
         case stopped
         /// The instruction budget given to `run(until:instructions:)` is spent.
         case instructionLimit
+        /// The guest reached a state no available engine runs (long mode
+        /// without KVM); the text says what to do.
+        case guestUnrunnable(String)
     }
 
     private var resetRequested = false
@@ -58,6 +64,7 @@ public final class Machine {
         cpu = CPU(state: stateStorage.pointer, memory: memory, io: ports)
         board = Motherboard(memory: memory, ioBus: ioBus, clock: clock, bios: bios, vgaBIOS: vgaBIOS,
                             ramSize: configuration.ramSize)
+        switcher = try EngineSwitcher(configuration, cpu: cpu, trace: trace)
         ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
         cpu.interruptController = board
         clock.instructionCounter = { [unowned cpu] in cpu.instructionCount }
@@ -162,12 +169,35 @@ public final class Machine {
                 reset()
                 continue
             }
+            if switcher.engine == .kvm, let kvm = switcher.kvm {
+                // The debugger counts instructions: only the interpreter can,
+                // and not in long mode, where KVM keeps the guest and the
+                // debugger's slices end on time instead.
+                if instructions != nil && switcher.handedOverKind != .longMode {
+                    switcher.handBack("the debugger steps the guest")
+                    continue
+                }
+                if kvm.waitingForInterrupt { idle(until: nextDeadline); continue }
+                let slice = nextDeadline > now ? min(nextDeadline - now, 10_000_000) : 0
+                switch kvm.run(forNanoseconds: slice) {
+                case .deadline, .halted, .stopRequested: break
+                case .shutdown: tripleFault = true; resetRequested = true
+                case .handBack(let reason): switcher.handBack(reason)
+                }
+                continue
+            }
+            if cpu.state.pointee.efer & EFER.lma != 0 {
+                return .guestUnrunnable("the guest switched to long mode (64-bit), which only KVM runs here; run with -accel kvm on a host whose KVM runs long mode")
+            }
             if cpu.state.pointee.halted && !(cpu.interruptRequested && cpu.state.pointee.eflags & EFLAGS.if != 0) {
                 idle(until: nextDeadline)
                 continue
             }
             let n = cpu.run(Int(min(UInt64(Machine.batch), remaining)))
             remaining -= UInt64(n)
+            if instructions == nil && switcher.wantsHandOver {
+                switcher.handOver(interruptLine: { [unowned self] in self.board.interruptPending })
+            }
         }
     }
 
@@ -210,7 +240,7 @@ public final class Machine {
     /// The state a front end shows (machine thread).
     public var status: MachineStatus {
         let s = cpu.state.pointee
-        return MachineStatus(isPaused: isPaused, engine: .interpreter,
+        return MachineStatus(isPaused: isPaused, engine: switcher.engine,
                              cpuMode: .init(cr0: s.cr0, cr4: s.cr4, efer: s.efer, eflags: s.eflags),
                              instructions: cpu.instructionCount, guestNanoseconds: isPaused ? pausedAt : clock.now)
     }
@@ -218,6 +248,7 @@ public final class Machine {
     /// A system reset: the CPU and the chipset return to power-on state;
     /// RAM keeps its contents, as on a PC.
     public func reset() {
+        switcher.reset()
         board.reset()
         cpu.reset()
     }
@@ -227,6 +258,12 @@ public final class Machine {
         debugOut?.flush()
         trace?.flush()
     }
+
+    /// Every engine switch so far, in order.
+    public var engineSwitches: [EngineSwitch] { switcher.switches }
+    /// One line counting the switches, for the end of a run (nil with
+    /// `-accel tcg` or when nothing happened).
+    public var engineSummary: String? { switcher.summary }
 
     /// The VGA text screen as lines of text, or nil in a graphics mode.
     public func textScreen() -> [String]? { board.vga.textScreen()?.lines }

@@ -35,6 +35,19 @@ public struct MachineConfiguration {
     public var snapshot = false
     /// `-boot`: drive letters in boot order (c = first disk, d = first CD).
     public var bootOrder: String = "cd"
+    /// `-accel`: when the guest may run on KVM (see `EngineSwitcher`).
+    public var acceleration: Acceleration = .auto
+    /// The KVM device node (`-accel kvm,device=PATH`).
+    public var kvmDevice: String = "/dev/kvm"
+
+    public enum Acceleration: String, Equatable, Sendable {
+        /// Hand over once paging is on, if KVM passed its self-test for that kind of state.
+        case auto
+        /// Always hand over once paging is on; an unusable KVM is an error.
+        case kvm
+        /// Never use KVM.
+        case tcg
+    }
 
     public static let defaultBIOS = "/usr/share/seabios/bios-256k.bin"
     public static let defaultVGABIOS = "/usr/share/seabios/vgabios-stdvga.bin"
@@ -51,6 +64,7 @@ public struct TraceOptions {
     public var modes = false        // cpu_mode: PE, PG, PAE, WP… changes with the EIP
     public var ports = false        // ioport
     public var instructions = false // in_asm: every executed instruction, disassembled
+    public var switches = false     // switch: engine switches (interpreter <-> KVM)
     public var file: String? = nil
     /// Lines written at most, so a long run cannot fill the disk.
     public var lineLimit = 1_000_000
@@ -62,9 +76,10 @@ public struct TraceOptions {
         ("cpu_mode", "mode changes: CR0.PE/PG/WP, CR4.PAE/PSE, CR3 loads, with the EIP"),
         ("ioport", "every port read and write"),
         ("in_asm", "every executed instruction with its disassembly"),
+        ("switch", "engine switches between the interpreter and KVM, with reason, instruction count and EIP"),
     ]
 
-    public var any: Bool { exceptions || modes || ports || instructions }
+    public var any: Bool { exceptions || modes || ports || instructions || switches }
 
     /// Parses `int,cpu_mode,...`; returns the unknown name on error.
     public mutating func enable(_ list: String) -> String? {
@@ -74,7 +89,8 @@ public struct TraceOptions {
             case "cpu_mode": modes = true
             case "ioport": ports = true
             case "in_asm": instructions = true
-            case "all": exceptions = true; modes = true; ports = true; instructions = true
+            case "switch": switches = true
+            case "all": exceptions = true; modes = true; ports = true; instructions = true; switches = true
             default: return String(name)
             }
         }

@@ -3,9 +3,10 @@ import CPU
 /// What a front end shows about the machine (the window title, later the
 /// monitor): taken on the machine's thread, read on any.
 public struct MachineStatus: Equatable, Sendable {
-    /// Which engine runs the guest; only the reference interpreter so far.
+    /// Which engine runs the guest.
     public enum Engine: String, Sendable {
         case interpreter
+        case kvm
     }
 
     /// The processor's operating mode, as CR0, CR4, EFER and EFLAGS.VM give it.

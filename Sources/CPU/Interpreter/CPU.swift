@@ -16,6 +16,8 @@ public final class CPU {
     public let memory: PhysicalMemory
     public var io: PortIO
     public var interruptController: InterruptAcknowledge?
+    /// The identity CPUID reports (and whether EFER exists).
+    public var cpuid = CPUIDTable()
 
     /// The INTR line, kept current by the machine (the PIC's output).
     public var interruptRequested = false { didSet { updateBoundaryAttention() } }

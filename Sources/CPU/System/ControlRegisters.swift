@@ -93,8 +93,15 @@ extension CPU {
         if new & CR0.nw != 0 && new & CR0.cd == 0 { throw .generalProtection(0) }
         let old = UInt32(truncatingIfNeeded: state.pointee.cr0)
         let pagingOn = new & CR0.pg != 0 && old & CR0.pg == 0
-        if pagingOn && state.pointee.cr4 & UInt64(CR4.pae) != 0 { try loadPageDirectoryPointers(cr3: state.pointee.cr3) }
+        let pae = state.pointee.cr4 & UInt64(CR4.pae) != 0
+        // Paging on with EFER.LME enters IA-32e mode (LMA), which needs PAE;
+        // its tables start at a PML4, so there are no PDPTEs to load. This
+        // interpreter stops there: the machine hands the guest to KVM.
+        let longMode = state.pointee.efer & EFER.lme != 0
+        if pagingOn && longMode && !pae { throw .generalProtection(0) }
+        if pagingOn && pae && !longMode { try loadPageDirectoryPointers(cr3: state.pointee.cr3) }
         state.pointee.cr0 = UInt64(new)
+        if new & CR0.pg == 0 { state.pointee.efer &= ~EFER.lma } else if pagingOn && longMode { state.pointee.efer |= EFER.lma }
         if (old ^ new) & (CR0.pg | CR0.wp | CR0.pe) != 0 { tlb.flushAll() }
         if new & CR0.pe == 0 { state.pointee.cpl = 0 }
         controlRegisterWritten(0, UInt64(old), UInt64(new), changed: old != new)
@@ -116,6 +123,7 @@ extension CPU {
     /// flushes the whole TLB, global entries included.
     func writeCR4(_ value: UInt32) throws(CPUFault) {
         if value & ~CR4.supported != 0 { throw .generalProtection(0) }
+        if value & CR4.pae == 0 && state.pointee.efer & EFER.lma != 0 { throw .generalProtection(0) }
         let old = UInt32(truncatingIfNeeded: state.pointee.cr4)
         let pagingChanged = (old ^ value) & CR4.pagingBits != 0
         if pagingChanged && state.pointee.cr0 & UInt64(CR0.pg) != 0 && value & CR4.pae != 0 {
@@ -126,7 +134,7 @@ extension CPU {
         controlRegisterWritten(4, UInt64(old), UInt64(value), changed: old != value)
     }
 
-    private func controlRegisterWritten(_ n: Int, _ old: UInt64, _ new: UInt64, changed: Bool) {
+    func controlRegisterWritten(_ n: Int, _ old: UInt64, _ new: UInt64, changed: Bool) {
         onControlRegisterWrite?(n, old, new)
         if changed { stopRequested = true }
     }

@@ -32,12 +32,23 @@ public enum MSR {
     public static let mtrrFixed4KC0000: UInt32 = 0x268
     public static let pageAttributeTable: UInt32 = 0x277
     public static let mtrrDefaultType: UInt32 = 0x2FF
+    /// EFER: exists only with the 64-bit identity (`CPUIDTable.longMode`).
+    public static let extendedFeatureEnable: UInt32 = 0xC000_0080
 
     /// MTRRcap: 8 variable ranges (VCNT), fixed ranges (FIX, bit 8) and
     /// write-combining (WC, bit 10) supported.
     static let mtrrCapabilitiesValue: UInt64 = 0x508
     /// Physical-address bits of MTRR bases and masks (MAXPHYADDR 36 on P6).
     static let physicalAddressMask: UInt64 = 0xF_FFFF_F000
+}
+
+/// EFER bits (AMD APM vol. 2, 3.1.7).
+public enum EFER {
+    public static let sce: UInt64 = 1 << 0
+    public static let lme: UInt64 = 1 << 8
+    /// Long mode active: set by the processor when paging turns on with LME.
+    public static let lma: UInt64 = 1 << 10
+    public static let nxe: UInt64 = 1 << 11
 }
 
 extension CPU {
@@ -63,6 +74,7 @@ extension CPU {
         case MSR.miscEnable: return m.miscEnable
         case MSR.pageAttributeTable: return m.pat
         case MSR.mtrrDefaultType: return m.mtrrDefType
+        case MSR.extendedFeatureEnable where cpuid.longMode: return state.pointee.efer
         case MSR.mtrrPhysicalBase0..<MSR.mtrrPhysicalBase0 + 16:
             return withUnsafeBytes(of: m.mtrrVariable) { $0.load(fromByteOffset: Int(index - MSR.mtrrPhysicalBase0) * 8, as: UInt64.self) }
         default:
@@ -100,6 +112,16 @@ extension CPU {
         case MSR.mtrrDefaultType:
             guard value & ~0xCFF == 0, CPU.isMemoryType(UInt8(value & 0xFF)) else { throw gp }
             state.pointee.msr.mtrrDefType = value
+        case MSR.extendedFeatureEnable where cpuid.longMode:
+            // LMA is the processor's to set; LME cannot change under paging.
+            let old = state.pointee.efer
+            // NXE exists only where NX is advertised (the interpreter's page
+            // walk has no execute-disable bit; KVM has it).
+            let writable = EFER.sce | EFER.lme | (cpuid.x86_64Baseline ? EFER.nxe : 0)
+            guard value & ~(writable | EFER.lma) == 0, !pagingEnabled || (old ^ value) & EFER.lme == 0 else { throw gp }
+            let new = value & writable | old & EFER.lma
+            state.pointee.efer = new
+            controlRegisterWritten(0xE, old, new, changed: old != new)
         case MSR.mtrrPhysicalBase0..<MSR.mtrrPhysicalBase0 + 16:
             let isMask = index & 1 != 0
             // PHYSBASE: type in 7:0, base in 35:12. PHYSMASK: valid bit 11, mask in 35:12.

@@ -1,0 +1,142 @@
+import CKVM
+import CPU
+import Glibc
+@testable import HWAccel
+import MMU
+import XCTest
+
+/// The KVM back end against the host's KVM itself: device checks, the
+/// self-test guest, and state that must come back from the vCPU exactly
+/// as it went in (KVM is the independent side of the round trip).
+final class KVMBackendTests: XCTestCase {
+    func openKVM() throws -> KVMSystem {
+        guard access(KVMSystem.defaultDevice, F_OK) == 0 else { throw XCTSkip("no /dev/kvm on this host: the KVM back end cannot be tested here") }
+        do { return try KVMSystem() } catch { throw XCTSkip("/dev/kvm is not usable here: \(error)") }
+    }
+
+    func testMissingDeviceSaysHowToFix() {
+        XCTAssertThrowsError(try KVMSystem(device: "/nonexistent/kvm")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("does not exist") && text.contains("modprobe"), text)
+        }
+    }
+
+    func testDeviceThatIsNotKVM() {
+        XCTAssertThrowsError(try KVMSystem(device: "/dev/null")) { error in
+            XCTAssertTrue("\(error)".contains("not a KVM device"), "\(error)")
+        }
+    }
+
+    func testPermissionMessageNamesTheGroup() {
+        let text = KVMUnavailable.cannotOpen("/dev/kvm", error: EACCES).description
+        XCTAssertTrue(text.contains("permission denied") && text.contains("kvm"), text)
+    }
+
+    func testLongModeSelfTestPasses() throws {
+        let kvm = try openKVM()
+        let result = KVMSelfTest.run(.longMode, system: kvm, interpreterRate: KVMSelfTest.measureInterpreter())
+        XCTAssertNil(result.failure, result.summary)
+        XCTAssertGreaterThan(result.kvmRate, 0)
+        XCTAssertGreaterThan(result.interpreterRate, 0)
+        print(result.summary)
+    }
+
+    func testEveryKindEitherPassesOrNamesTheCheck() throws {
+        let kvm = try openKVM()
+        let interpreterRate = KVMSelfTest.measureInterpreter()
+        for kind in PagingKind.allCases {
+            let result = KVMSelfTest.run(kind, system: kvm, interpreterRate: interpreterRate)
+            print(result.summary)
+            if let failure = result.failure { XCTAssertFalse(failure.isEmpty) }
+        }
+    }
+
+    /// Registers, segment caches, control registers, x87 stack (rotated by
+    /// TOP), tags, debug registers, the interrupt shadow and MSRs survive a
+    /// trip through the vCPU.
+    func testStateRoundTripThroughTheVCPU() throws {
+        let kvm = try openKVM()
+        let vm = try KVMVirtualMachine(system: kvm)
+        let memory = mmap(nil, KVMSelfTest.memorySize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+        defer { munmap(memory, KVMSelfTest.memorySize) }
+        try vm.setRegions([GuestMemoryRegion(guestPhysical: 0, size: KVMSelfTest.memorySize, host: memory, readOnly: false)])
+        let identity = CPUIDTable(x86_64Baseline: true)
+        XCTAssertEqual(vm.vcpu.setCPUID(identity.leaves.map { leaf in
+            let r = identity.query(leaf)
+            var e = kvm_cpuid_entry2()
+            e.function = leaf; e.eax = r.eax; e.ebx = r.ebx; e.ecx = r.ecx; e.edx = r.edx
+            return e
+        }), 0)
+        var state = KVMSelfTest.prepare(.longMode, memory)
+        state.gpr = (1, 2, 3, 4, 0x8000, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+        state.eflags = 0x202 | EFLAGS.cf
+        state.interruptShadow = true
+        state.segments.4 = SegmentDescriptorCache(selector: 0x10, base: 0x1234_5000, limit: 0xFFFF_FFFF, attributes: 0xC093)
+        state.cr2 = 0xDEAD_B000
+        state.dr.0 = 0x4000; state.dr.7 = 0x401
+        state.msr.sysenterCS = 0x08; state.msr.sysenterEIP = 0xC010_0000; state.msr.pat = 0x0007_0406_0007_0406
+        // x87: TOP = 6, ST(0) = R6 = 1.0, ST(1) = R7 = 2.0, the rest empty.
+        withUnsafeMutableBytes(of: &state.fpu.area) { a in
+            a.storeBytes(of: UInt16(6 << 11), toByteOffset: 2, as: UInt16.self)
+            a.storeBytes(of: UInt64(1) << 63, toByteOffset: 32 + 16 * 6, as: UInt64.self)
+            a.storeBytes(of: UInt16(0x3FFF), toByteOffset: 40 + 16 * 6, as: UInt16.self)
+            a.storeBytes(of: UInt64(1) << 63, toByteOffset: 32 + 16 * 7, as: UInt64.self)
+            a.storeBytes(of: UInt16(0x4000), toByteOffset: 40 + 16 * 7, as: UInt16.self)
+            a.storeBytes(of: UInt64(0x1122_3344_5566_7788), toByteOffset: 160 + 16 * 3, as: UInt64.self)
+            a.storeBytes(of: UInt32(0x1F80 | 0x6000), toByteOffset: 24, as: UInt32.self)   // MXCSR, round toward zero
+        }
+        state.fpu.tags = 0x0FFF
+
+        try KVMStateTransfer.load(state, tsc: 5_000_000, into: vm.vcpu)
+        var back = CPUState()
+        let (tsc, pending) = try KVMStateTransfer.store(from: vm.vcpu, into: &back)
+        XCTAssertNil(pending)
+        XCTAssertGreaterThanOrEqual(tsc, 5_000_000, "the TSC keeps counting from the value loaded")
+        XCTAssertTrue(withUnsafeBytes(of: state.gpr) { a in withUnsafeBytes(of: back.gpr) { b in a.elementsEqual(b) } })
+        XCTAssertEqual(back.rip, state.rip)
+        XCTAssertEqual(back.eflags, state.eflags)
+        XCTAssertEqual(back.segments.1, state.segments.1)
+        XCTAssertEqual(back.segments.4, SegmentDescriptorCache(selector: 0x10, base: 0x1234_5000, limit: 0xFFFF_FFFF, attributes: 0xC093 | 1),
+                       "FS with its hidden base; a loaded segment is accessed")
+        XCTAssertEqual(back.gdtr, state.gdtr)
+        XCTAssertEqual(back.idtr, state.idtr)
+        XCTAssertEqual([back.cr0, back.cr2, back.cr3, back.cr4, back.efer], [state.cr0, state.cr2, state.cr3, state.cr4, state.efer])
+        XCTAssertEqual(back.dr.0, 0x4000)
+        XCTAssertEqual(back.dr.7 & 0xFF, 0x01)
+        XCTAssertTrue(back.interruptShadow)
+        XCTAssertEqual(back.msr.sysenterCS, 0x08)
+        XCTAssertEqual(back.msr.sysenterEIP, 0xC010_0000)
+        XCTAssertEqual(back.fpu.tags, 0x0FFF)
+        let differing = withUnsafeBytes(of: state.fpu.area) { a in withUnsafeBytes(of: back.fpu.area) { b in (0..<512).filter { a[$0] != b[$0] } } }
+        XCTAssertEqual(differing, [],
+                      "FXSAVE image, x87 registers rotated by TOP and back")
+    }
+}
+
+/// Memory slots from the PC memory map: RAM read-write, ROM read-only,
+/// the VGA window (MMIO) and holes left out so that accesses exit.
+final class GuestMemoryRegionTests: XCTestCase {
+    final class Window: MMIOHandler {
+        func mmioRead(offset: UInt32, size: Int) -> UInt32 { 0 }
+        func mmioWrite(offset: UInt32, size: Int, value: UInt32) {}
+    }
+
+    func testSlotsFollowThePCMemoryMap() throws {
+        let memory = try PhysicalMemory(ramSize: 2 << 20)
+        let window = Window()
+        memory.mapMMIO(at: 0xA0000, size: 0x20000, handler: window)
+        let rom = memory.addROM([UInt8](repeating: 0x90, count: 0x10000))
+        memory.mapROM(at: 0xF0000, size: 0x10000, romOffset: rom)
+        memory.mapROM(at: 0xFFFF_0000, size: 0x10000, romOffset: rom)
+        memory.unmap(at: 0xC0000, size: 0x30000)
+        let regions = GuestMemoryRegion.regions(of: memory)
+        XCTAssertEqual(regions.map { [$0.guestPhysical, UInt64($0.size), $0.readOnly ? 1 : 0] },
+                       [[0, 0xA0000, 0], [0xF0000, 0x10000, 1], [0x10_0000, 0x10_0000, 0], [0xFFFF_0000, 0x10000, 1]])
+        XCTAssertEqual(regions[0].host, UnsafeMutableRawPointer(memory.ram), "the interpreter's RAM itself, not a copy")
+        XCTAssertEqual(regions[1].host, regions[3].host, "both ROM views are the same host pages")
+        let generation = memory.mapGeneration
+        memory.mapShadow(at: 0xF0000, size: 0x10000, readRAM: true, writeRAM: false, romOffset: rom)
+        XCTAssertNotEqual(memory.mapGeneration, generation, "a PAM change is seen")
+        XCTAssertEqual(GuestMemoryRegion.regions(of: memory)[1].host, UnsafeMutableRawPointer(memory.ram + 0xF0000), "shadow RAM, read-only")
+    }
+}
