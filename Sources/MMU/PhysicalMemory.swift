@@ -50,6 +50,14 @@ public final class PhysicalMemory {
     public var onCodePageWrite: ((UInt32) -> Void)? = nil
     /// One byte per RAM page: nonzero when someone wants to hear about writes.
     public let watchedPages: UnsafeMutablePointer<UInt8>
+    /// One byte per arena page, set to `deviceMemoryWritten` by every write
+    /// that reaches device memory (a linear framebuffer) through this map:
+    /// `write`, the bulk copies, and `hostPointer(forWriting:)`, whose
+    /// callers write the page right after. The device owning the memory
+    /// reads and clears its part (the VGA, to redraw only what changed);
+    /// it may keep finer detail in the bits of its own writes.
+    public let deviceMemoryWrites: UnsafeMutablePointer<UInt8>
+    public static let deviceMemoryWritten: UInt8 = 0xFF
 
     public enum Failure: Error, CustomStringConvertible {
         case cannotAllocate(Int)
@@ -80,6 +88,8 @@ public final class PhysicalMemory {
         writeRoutes.initialize(repeating: PhysicalMemory.unmapped, count: PhysicalMemory.pageCount)
         watchedPages = .allocate(capacity: ramSize >> PhysicalMemory.pageShift)
         watchedPages.initialize(repeating: 0, count: ramSize >> PhysicalMemory.pageShift)
+        deviceMemoryWrites = .allocate(capacity: PhysicalMemory.arenaCapacity >> PhysicalMemory.pageShift)
+        deviceMemoryWrites.initialize(repeating: 0, count: PhysicalMemory.arenaCapacity >> PhysicalMemory.pageShift)
         mapRAM(at: 0, size: UInt32(truncatingIfNeeded: ramSize))
     }
 
@@ -89,6 +99,7 @@ public final class PhysicalMemory {
         readRoutes.deallocate()
         writeRoutes.deallocate()
         watchedPages.deallocate()
+        deviceMemoryWrites.deallocate()
     }
 
     /// Bytes of guest RAM the host has actually backed (pages touched).
@@ -219,7 +230,9 @@ public final class PhysicalMemory {
     /// ROM and unmapped memory (device memory in the arena is writable). Valid up to the end of that 4 KiB page.
     @inline(__always)
     public func hostPointer(forWriting address: UInt32) -> UnsafeMutablePointer<UInt8>? {
-        route(writeRoutes[Int(address >> 12)], address)
+        let r = writeRoutes[Int(address >> 12)]
+        if r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == PhysicalMemory.arenaFlag { noteDeviceMemoryWrite(r) }
+        return route(r, address)
     }
 
     @inline(__always)
@@ -284,6 +297,7 @@ public final class PhysicalMemory {
                 case 2: UnsafeMutableRawPointer(p).storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
                 default: UnsafeMutableRawPointer(p).storeBytes(of: value, as: UInt32.self)
                 }
+                noteDeviceMemoryWrite(r)
                 return
             }
             let (base, handler) = mmioHandlers[Int(r & ~PhysicalMemory.mmioFlag)]
@@ -310,6 +324,12 @@ public final class PhysicalMemory {
         if watchedPages[Int(r)] != 0 { onCodePageWrite?(r) }
     }
 
+    /// Marks arena page route `r` (a writable one: device memory) as written.
+    @inline(__always)
+    private func noteDeviceMemoryWrite(_ r: UInt32) {
+        deviceMemoryWrites[Int(r & ~PhysicalMemory.arenaFlag)] = PhysicalMemory.deviceMemoryWritten
+    }
+
     // MARK: - Bulk copies for DMA (a page at a time)
 
     /// Copies `bytes` into guest physical memory as a bus master would:
@@ -325,7 +345,7 @@ public final class PhysicalMemory {
             let r = writeRoutes[Int(at >> 12)]
             if let p = route(r, at) {
                 UnsafeMutableRawPointer(p).copyMemory(from: source + done, byteCount: n)
-                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r) }
+                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r) } else { noteDeviceMemoryWrite(r) }
             } else if r != PhysicalMemory.unmapped {
                 for i in 0..<n { write(at &+ UInt32(i), size: 1, value: UInt32(bytes[done + i])) }
             }
