@@ -36,7 +36,7 @@ final class GuestShellWindowTests: XCTestCase {
         let serial = directory.appendingPathComponent("novabox-shell-\(getpid())-serial.log").path
         let screen = directory.appendingPathComponent("novabox-shell-\(getpid())-screen.txt").path
         let errors = directory.appendingPathComponent("novabox-shell-\(getpid())-stderr.txt").path
-        FileManager.default.createFile(atPath: errors, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
         defer { for path in [serial, screen, errors] { try? FileManager.default.removeItem(atPath: path) } }
         let append = try String(contentsOfFile: commandLine, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         // Instruction-count time: the guest's waits (the kernel's, /init's

@@ -36,9 +36,6 @@ public struct VideoMemoryChanges: Sendable {
             return false
         }
     }
-
-    /// Whether nothing at all changed.
-    public var isEmpty: Bool { !pages.contains { $0 != 0 } }
 }
 
 extension VGA {
