@@ -32,7 +32,8 @@ let package = Package(
                           swiftSettings: optimize),
         .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU"],
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
-        .executableTarget(name: "novabox-display-bench", path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
+        .executableTarget(name: "novabox-display-bench", dependencies: ["Machine", "Devices", "MMU"],
+                          path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
 
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),

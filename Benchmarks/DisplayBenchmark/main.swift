@@ -1,18 +1,19 @@
 import Foundation
 import Glibc
 
-/// Does the window slow the guest? Runs the same CPU-bound guest in
-/// `novabox` headless and with the SDL window, and reports guest MIPS for
-/// both and the window's own CPU cost per frame. Needs an X display; on a
-/// machine without one:
+/// Does the window slow the guest? First the renderer's own CPU per frame
+/// for still and changing screens (RendererCost.swift, in this process, no
+/// display needed). Then runs the same CPU-bound guest in `novabox`
+/// headless and with the SDL window, and reports guest MIPS for both and
+/// the window's whole CPU cost per frame. That part needs an X display; on
+/// a machine without one:
 ///     swift build -c release
 ///     xvfb-run -s "-screen 0 1600x1200x24" .build/release/novabox-display-bench [OUTER-LOOPS]
 ///
 /// The guest is a 64 KiB firmware image of our own: at the reset vector it
-/// sets a 1024×768×32 Bochs VBE mode (so every frame renders and compares
-/// 3 MiB of video memory), then runs OUTER-LOOPS × 65,536 iterations of an
-/// ALU loop, changing one pixel per outer loop (so frames differ and are
-/// uploaded), and resets the machine through port CF9h; `-no-reboot` ends
+/// sets a 1024×768×32 Bochs VBE mode, then runs OUTER-LOOPS × 65,536
+/// iterations of an ALU loop, changing one pixel per outer loop (so frames
+/// differ and a line is redrawn and uploaded), and resets the machine through port CF9h; `-no-reboot` ends
 /// the run there. MIPS = the guest's instruction count / the process's wall
 /// time, start-up included (a few tens of milliseconds either way). On a
 /// host with a core to spare for the window the two agree; on a busy host
@@ -124,6 +125,16 @@ func runNovabox(_ binary: String, _ args: [String]) -> RunFigures? {
 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
 
 let outerLoops = CommandLine.arguments.dropFirst().first.flatMap { UInt16($0) } ?? 4096
+do {
+    print("renderer CPU per frame (take the changes, update the picture; \(RendererCost.frames) frames each):")
+    for figure in try RendererCost.run() {
+        let name = figure.name.padding(toLength: 42, withPad: " ", startingAt: 0)
+        print("  " + name + String(format: "%8.1f µs", figure.microseconds))
+    }
+} catch {
+    fputs("novabox-display-bench: cannot boot SeaBIOS for the renderer figures: \(error)\n", stderr)
+    exit(1)
+}
 guard getenv("DISPLAY") != nil else {
     fputs("novabox-display-bench: needs an X display; run it under xvfb-run (see the source's header)\n", stderr)
     exit(2)
@@ -158,5 +169,5 @@ print(String(format: "machine thread alone: %.1f MIPS per CPU second headless, %
 // The window's own CPU: what the windowed process used beyond the headless one, per frame at 60 Hz.
 let extraCPU = median(windowed.map(\.cpuSeconds)) - median(headless.map(\.cpuSeconds))
 let frames = median(windowed.map(\.wallSeconds)) * 60
-print(String(format: "window CPU (render, compare, upload, present): %.2f s over %.0f frames = %.2f ms per frame",
+print(String(format: "window CPU (snapshot, render, upload, present): %.2f s over %.0f frames = %.2f ms per frame",
              extraCPU, frames, extraCPU / frames * 1000))

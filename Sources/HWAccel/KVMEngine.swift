@@ -185,9 +185,10 @@ public final class KVMEngine {
 
 extension GuestMemoryRegion {
     /// The memory slots for the current map: runs of pages whose reads and
-    /// writes go straight to consecutive host memory (RAM, shadow RAM,
-    /// device memory such as the linear framebuffer) and read-only runs
-    /// (ROM). Everything else is left out so that it exits.
+    /// writes go straight to consecutive host memory (RAM, shadow RAM) and
+    /// read-only runs (ROM; device memory such as the linear framebuffer,
+    /// whose writes then exit as MMIO and reach `PhysicalMemory.write`, so
+    /// the window sees them). Everything else is left out so that it exits.
     static func regions(of memory: PhysicalMemory) -> [GuestMemoryRegion] {
         var regions: [GuestMemoryRegion] = []
         let pageSize = PhysicalMemory.pageSize

@@ -83,6 +83,14 @@ public final class PhysicalMemory {
     /// Per arena page: 1 when it is device memory (written by its device
     /// behind the memory map's back, so never cached as code).
     @usableFromInline let arenaDeviceMemory: UnsafeMutablePointer<UInt8>
+    /// One byte per arena page, set to `deviceMemoryWritten` by every write
+    /// that reaches device memory (a linear framebuffer) through this map:
+    /// `write`, the bulk copies, and `hostPointer(forWriting:)`, whose
+    /// callers write the page right after. The device owning the memory
+    /// reads and clears its part (the VGA, to redraw only what changed);
+    /// it may keep finer detail in the bits of its own writes.
+    public let deviceMemoryWrites: UnsafeMutablePointer<UInt8>
+    public static let deviceMemoryWritten: UInt8 = 0xFF
     private let trackingBytes: Int
     private let trackingBase: UnsafeMutableRawPointer
 
@@ -117,7 +125,7 @@ public final class PhysicalMemory {
         // only where code is cached (3 GiB of RAM would otherwise pin 10 MiB).
         let arenaPages = PhysicalMemory.arenaCapacity >> PhysicalMemory.pageShift
         codePageCount = (ramSize >> PhysicalMemory.pageShift) + arenaPages
-        trackingBytes = codePageCount * 2 * MemoryLayout<UInt64>.stride + arenaPages
+        trackingBytes = codePageCount * 2 * MemoryLayout<UInt64>.stride + 2 * arenaPages
         guard let t = mmap(nil, trackingBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               t != MAP_FAILED else {
             munmap(p, ramSize)
@@ -130,6 +138,7 @@ public final class PhysicalMemory {
         codeLines = t.bindMemory(to: UInt64.self, capacity: codePageCount)
         codeGenerations = (t + codePageCount * 8).bindMemory(to: UInt64.self, capacity: codePageCount)
         arenaDeviceMemory = (t + codePageCount * 16).bindMemory(to: UInt8.self, capacity: arenaPages)
+        deviceMemoryWrites = (t + codePageCount * 16 + arenaPages).bindMemory(to: UInt8.self, capacity: arenaPages)
         mapRAM(at: 0, size: UInt32(truncatingIfNeeded: ramSize))
     }
 
@@ -265,15 +274,17 @@ public final class PhysicalMemory {
     /// that mirrors it elsewhere (KVM memory slots) knows when to redo it.
     public private(set) var mapGeneration: UInt64 = 0
 
-    /// How the CPU reaches physical page `page` when reads and writes can go
-    /// straight to host memory: the host page and whether writes land there
-    /// too (false: ROM, writes dropped). Nil where an access must be
-    /// handled one by one (MMIO, unmapped, or reads and writes routed to
-    /// different places, as PAM can set them).
+    /// How the CPU reaches physical page `page` when reads can go straight
+    /// to host memory: the host page and whether writes may land there too
+    /// (false: ROM, whose writes are dropped, and device memory such as a
+    /// linear framebuffer, whose writes must come through `write` so its
+    /// device hears of them). Nil where an access must be handled one by
+    /// one (MMIO, unmapped, or reads and writes routed to different places,
+    /// as PAM can set them).
     public func directMapping(page: UInt32) -> (host: UnsafeMutablePointer<UInt8>, writable: Bool)? {
         let r = readRoutes[Int(page)], w = writeRoutes[Int(page)]
         guard r & PhysicalMemory.mmioFlag == 0, let host = route(r, page << 12) else { return nil }
-        if w == r { return (host, true) }
+        if w == r { return (host, r & PhysicalMemory.arenaFlag == 0 || arenaDeviceMemory[Int(r & ~PhysicalMemory.arenaFlag)] == 0) }
         if w == PhysicalMemory.unmapped { return (host, false) }
         return nil
     }
@@ -295,7 +306,15 @@ public final class PhysicalMemory {
     /// ROM and unmapped memory (device memory in the arena is writable). Valid up to the end of that 4 KiB page.
     @inlinable @inline(always)
     public func hostPointer(forWriting address: UInt32) -> UnsafeMutablePointer<UInt8>? {
-        route(writeRoutes[Int(address >> 12)], address)
+        let r = writeRoutes[Int(address >> 12)]
+        if r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == PhysicalMemory.arenaFlag { noteDeviceMemoryWrite(r) }
+        return route(r, address)
+    }
+
+    /// Marks arena page route `r` (a writable one: device memory) as written.
+    @inlinable @inline(always)
+    func noteDeviceMemoryWrite(_ r: UInt32) {
+        deviceMemoryWrites[Int(r & ~PhysicalMemory.arenaFlag)] = PhysicalMemory.deviceMemoryWritten
     }
 
     /// Host address of physical `address` for a write that needs nobody
@@ -428,6 +447,7 @@ public final class PhysicalMemory {
                 case 2: UnsafeMutableRawPointer(p).storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
                 default: UnsafeMutableRawPointer(p).storeBytes(of: value, as: UInt32.self)
                 }
+                noteDeviceMemoryWrite(r)
                 return
             }
             let (base, handler) = mmioHandlers[Int(r & ~PhysicalMemory.mmioFlag)]
@@ -462,7 +482,7 @@ public final class PhysicalMemory {
             let r = writeRoutes[Int(at >> 12)]
             if let p = route(r, at) {
                 UnsafeMutableRawPointer(p).copyMemory(from: source + done, byteCount: n)
-                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r, at, n) }
+                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r, at, n) } else { noteDeviceMemoryWrite(r) }
             } else if r != PhysicalMemory.unmapped {
                 for i in 0..<n { write(at &+ UInt32(i), size: 1, value: UInt32(bytes[done + i])) }
             }

@@ -48,4 +48,31 @@ final class PhysicalMemoryTests: XCTestCase {
         XCTAssertEqual(dev.writes.first?.0, 0x18000)
         XCTAssertNil(m.hostPointer(forReading: 0xA0000))
     }
+
+    /// Writes that reach device memory through the map mark its arena
+    /// page for the device; RAM, ROM and reads leave no mark.
+    func testDeviceMemoryWritesMarkTheirArenaPage() throws {
+        let m = try PhysicalMemory(ramSize: 1 << 20)
+        let rom = m.addROM([UInt8](repeating: 0x5A, count: 0x1000))
+        m.mapROM(at: 0xF0000, size: 0x1000, romOffset: rom)
+        let device = m.allocateArena(0x4000)
+        m.mapDeviceMemory(at: 0xE000_0000, size: 0x4000, arenaOffset: device)
+        let first = device >> PhysicalMemory.pageShift
+        func marks() -> [UInt8] { (0..<4).map { m.deviceMemoryWrites[first + $0] } }
+
+        m.write(0x1000, size: 4, value: 1)
+        m.write(0xF0000, size: 1, value: 1)
+        _ = m.read(0xE000_0000, size: 4)
+        _ = m.hostPointer(forReading: 0xE000_3000)
+        XCTAssertEqual(marks(), [0, 0, 0, 0])
+        XCTAssertEqual(m.deviceMemoryWrites[rom >> PhysicalMemory.pageShift], 0, "ROM takes no writes")
+
+        m.write(0xE000_1004, size: 2, value: 0xBEEF)
+        XCTAssertEqual(marks(), [0, 0xFF, 0, 0])
+        _ = m.hostPointer(forWriting: 0xE000_2FFF)
+        XCTAssertEqual(marks(), [0, 0xFF, 0xFF, 0])
+        [UInt8](repeating: 7, count: 8).withUnsafeBytes { m.copyIn(0xE000_0FFC, from: $0) }
+        XCTAssertEqual(marks(), [0xFF, 0xFF, 0xFF, 0], "a copy marks every page it touches")
+        XCTAssertEqual(m.read(0xE000_1000, size: 4), 0x0707_0707)
+    }
 }

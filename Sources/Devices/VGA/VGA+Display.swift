@@ -89,7 +89,7 @@ extension VGAScanout {
                           cursor: cursor(columns: columns, rows: rows))
     }
 
-    private func cursor(columns: Int, rows: Int) -> TextScreen.Cursor? {
+    func cursor(columns: Int, rows: Int) -> TextScreen.Cursor? {
         let location = Int(crtc[0x0E]) << 8 | Int(crtc[0x0F])
         let distance = (location - startAddress) & 0xFFFF
         let (row, column) = rowStride == 0 ? (0, distance) : distance.quotientAndRemainder(dividingBy: rowStride)

@@ -87,7 +87,9 @@ extension VGA: MMIOHandler {
         let inWindow = offset &- windowStart
         guard memoryDecodeEnabled, inWindow < windowSize else { return }
         if let base = linearBankBase {
-            videoMemory[Int((base &+ inWindow) & UInt32(VGA.videoMemorySize - 1))] = value
+            let at = Int((base &+ inWindow) & UInt32(VGA.videoMemorySize - 1))
+            videoMemory[at] = value
+            memoryChanges[at >> PhysicalMemory.pageShift] = PhysicalMemory.deviceMemoryWritten
             return
         }
         let address = planarBankBase &+ inWindow
@@ -120,8 +122,11 @@ extension VGA: MMIOHandler {
             data = masked(combined(setResetLanes), by: mask)
         }
         let enable = VGA.lanes(planes)
-        let cell = latchAddress(planeOffset(address))
+        let offset = planeOffset(address)
+        let cell = latchAddress(offset)
         cell.storeBytes(of: (cell.load(as: UInt32.self) & ~enable) | (data & enable), as: UInt32.self)
+        // Four bytes of VRAM per plane offset: 1024 plane offsets per page.
+        memoryChanges[Int(offset) >> (PhysicalMemory.pageShift - 2)] |= UInt8(truncatingIfNeeded: planes)
     }
 
     @inline(__always)

@@ -6,23 +6,29 @@
 /// DAC gives the colour. VBE modes read packed pixels straight from VRAM.
 ///
 /// The picture is produced at its logical size (320×200 for mode 13h, not
-/// the 640×400 the monitor sees), every pixel as 0xFFRRGGBB. Not modelled:
-/// horizontal panning, the line-compare split screen, the overscan border,
-/// and blinking (blinking text and the cursor always show).
+/// the 640×400 the monitor sees), every pixel as 0xFFRRGGBB. Text blinks
+/// as `blink` says (see `BlinkPhase`). Not modelled: horizontal panning,
+/// the line-compare split screen, the overscan border, and blinking in
+/// graphics modes.
 extension VGAScanout {
-    /// Draws the picture into `pixels`, row after row, and returns
-    /// its size. Draws nothing when `pixels` holds fewer than width × height.
+    /// Draws the picture into `pixels`, row after row, and returns its
+    /// size; with `lines`, only the picture lines whose flag is set (the
+    /// others keep what `pixels` held). Draws nothing when `pixels` holds
+    /// fewer than width × height or `lines` fewer than height flags.
     @discardableResult
-    public func render(into pixels: UnsafeMutableBufferPointer<UInt32>) -> (width: Int, height: Int) {
+    public func render(into pixels: UnsafeMutableBufferPointer<UInt32>, blink: BlinkPhase = .steady,
+                       lines: UnsafeBufferPointer<Bool>? = nil) -> (width: Int, height: Int) {
         let mode = self.mode
         let (width, height) = (mode.width, mode.height)
-        guard let out = pixels.baseAddress, width > 0, height > 0, pixels.count >= width * height else {
+        guard let out = pixels.baseAddress, width > 0, height > 0, pixels.count >= width * height,
+              (lines?.count ?? height) >= height else {
             return (width, height)
         }
+        let lines = lines.map { LineSelection.some($0.baseAddress!) } ?? .all
         // Palette address source clear (palette being loaded) or screen off
         // (SR1 bit 5): the VGA shows no picture.
         if attributeAddress & 0x20 == 0 || sequencer[1] & 0x20 != 0 {
-            out.update(repeating: 0xFF00_0000, count: width * height)
+            for y in 0..<height where lines.contains(y) { (out + y * width).update(repeating: 0xFF00_0000, count: width) }
             return (width, height)
         }
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 256 + 16) { colors in
@@ -33,15 +39,15 @@ extension VGAScanout {
             switch mode {
             case .text(let columns, let rows, let cellWidth, let cellHeight):
                 renderText(out, columns: columns, rows: rows, cellWidth: cellWidth, cellHeight: cellHeight,
-                           colors: attributeColors)
+                           colors: attributeColors, blink: blink, lines: lines)
             case .planar16:
-                renderPlanar(out, width: width, height: height, colors: attributeColors)
+                renderPlanar(out, width: width, height: height, colors: attributeColors, lines: lines)
             case .indexed256:
-                renderIndexed(out, width: width, height: height, colors: dacColors)
+                renderIndexed(out, width: width, height: height, colors: dacColors, lines: lines)
             case .vbe(_, _, let depth) where depth == 4:
-                renderVBEPlanar(out, width: width, height: height, colors: attributeColors)
+                renderVBEPlanar(out, width: width, height: height, colors: attributeColors, lines: lines)
             case .vbe(_, _, let depth):
-                renderVBEPacked(out, width: width, height: height, depth: depth, colors: dacColors)
+                renderVBEPacked(out, width: width, height: height, depth: depth, colors: dacColors, lines: lines)
             }
         }
         return (width, height)
@@ -58,17 +64,18 @@ extension VGAScanout {
 
     /// Scan lines of a character row that show distinct memory, and how
     /// many lines of the picture each of them is (see `mode`).
-    private var linesPerPixelRow: Int { crtc[0x17] & 0x03 == 0x03 ? characterHeight : 1 }
+    var linesPerPixelRow: Int { crtc[0x17] & 0x03 == 0x03 ? characterHeight : 1 }
 
     /// Counter value at the start of picture line `y` and the row scan to fetch it with.
-    private func lineStart(_ y: Int, linesPerPixelRow: Int) -> (counter: Int, rowScan: Int) {
+    func lineStart(_ y: Int, linesPerPixelRow: Int) -> (counter: Int, rowScan: Int) {
         let scanLine = y * linesPerPixelRow
         let row = scanLine / characterHeight
         return (startAddress + row * rowStride, scanLine % characterHeight)
     }
 
     private func renderText(_ out: UnsafeMutablePointer<UInt32>, columns: Int, rows: Int, cellWidth: Int,
-                            cellHeight: Int, colors: UnsafeMutablePointer<UInt32>) {
+                            cellHeight: Int, colors: UnsafeMutablePointer<UInt32>, blink: BlinkPhase,
+                            lines: LineSelection) {
         let width = columns * cellWidth
         // Character map select: map A for attribute bit 3 set, map B for clear.
         let select = sequencer[3]
@@ -81,8 +88,10 @@ extension VGAScanout {
         let underlineScan = Int(crtc[0x14] & 0x1F)
         let cursorLocation = Int(crtc[0x0E]) << 8 | Int(crtc[0x0F])
         let cursorFirst = Int(crtc[0x0A] & 0x1F), cursorLast = Int(crtc[0x0B] & 0x1F)
-        let cursorOn = crtc[0x0A] & 0x20 == 0
-        for y in 0..<rows * cellHeight {
+        let cursorOn = crtc[0x0A] & 0x20 == 0 && blink.cursorShown
+        // In the blink's off phase a blinking character is all background.
+        let hideBlinking = blinkAttribute && !blink.blinkingTextShown
+        for y in 0..<rows * cellHeight where lines.contains(y) {
             let rowScan = y % cellHeight
             let rowCounter = startAddress + (y / cellHeight) * rowStride
             var pixel = out + y * width
@@ -92,9 +101,10 @@ extension VGAScanout {
                 let character = Int(cell & 0xFF)
                 let cellAttribute = UInt8(truncatingIfNeeded: cell >> 8)
                 let font = cellAttribute & 0x08 != 0 ? fontA : fontB
-                var glyph = videoMemory[(font + character * 32 + rowScan) << 2 | 2]
+                let hidden = hideBlinking && cellAttribute & 0x80 != 0
+                var glyph = hidden ? 0 : videoMemory[(font + character * 32 + rowScan) << 2 | 2]
                 // Underline and cursor cover the whole cell, ninth column included.
-                let underline = cellAttribute & 0x77 == 0x01 && rowScan == underlineScan
+                let underline = !hidden && cellAttribute & 0x77 == 0x01 && rowScan == underlineScan
                 let cursor = cursorOn && counter == cursorLocation && rowScan >= cursorFirst && rowScan <= cursorLast
                 if underline || cursor { glyph = 0xFF }
                 let foreground = colors[Int(cellAttribute & 0x0F)]
@@ -113,10 +123,10 @@ extension VGAScanout {
     }
 
     private func renderPlanar(_ out: UnsafeMutablePointer<UInt32>, width: Int, height: Int,
-                              colors: UnsafeMutablePointer<UInt32>) {
+                              colors: UnsafeMutablePointer<UInt32>, lines: LineSelection) {
         let interleave = graphics[5] & 0x20 != 0
         let repeatRows = linesPerPixelRow
-        for y in 0..<height {
+        for y in 0..<height where lines.contains(y) {
             let (rowCounter, rowScan) = lineStart(y, linesPerPixelRow: repeatRows)
             var pixel = out + y * width
             for clock in 0..<width / 8 {
@@ -144,9 +154,9 @@ extension VGAScanout {
     }
 
     private func renderIndexed(_ out: UnsafeMutablePointer<UInt32>, width: Int, height: Int,
-                               colors: UnsafeMutablePointer<UInt32>) {
+                               colors: UnsafeMutablePointer<UInt32>, lines: LineSelection) {
         let repeatRows = linesPerPixelRow
-        for y in 0..<height {
+        for y in 0..<height where lines.contains(y) {
             let (rowCounter, rowScan) = lineStart(y, linesPerPixelRow: repeatRows)
             var pixel = out + y * width
             for clock in 0..<width / 4 {
@@ -159,11 +169,11 @@ extension VGAScanout {
 
     /// VBE 4-bit planar: eight pixels per plane byte, lines `virtualWidth / 8` plane bytes apart.
     private func renderVBEPlanar(_ out: UnsafeMutablePointer<UInt32>, width: Int, height: Int,
-                                 colors: UnsafeMutablePointer<UInt32>) {
+                                 colors: UnsafeMutablePointer<UInt32>, lines: LineSelection) {
         let planeSize = VGA.videoMemorySize / 4
         let lineStride = Int(vbe.virtualWidth) / 8
         let start = vbe.displayStart / 4
-        for y in 0..<height {
+        for y in 0..<height where lines.contains(y) {
             let pixel = out + y * width
             let line = start + y * lineStride
             guard line + width / 8 <= planeSize else {
@@ -186,14 +196,14 @@ extension VGAScanout {
     /// 5:6:5, 24-bit B,G,R bytes and 32-bit B,G,R,X bytes (little-endian),
     /// or byte-reversed when the guest chose a big-endian framebuffer.
     private func renderVBEPacked(_ out: UnsafeMutablePointer<UInt32>, width: Int, height: Int, depth: Int,
-                                 colors: UnsafeMutablePointer<UInt32>) {
+                                 colors: UnsafeMutablePointer<UInt32>, lines: LineSelection) {
         let bytesPerPixel = vbe.bytesPerPixel
         let lineStride = vbe.bytesPerLine
         let start = vbe.displayStart
         let bigEndian = framebufferIsBigEndian
         func expand5(_ c: UInt32) -> UInt32 { c << 3 | c >> 2 }
         func expand6(_ c: UInt32) -> UInt32 { c << 2 | c >> 4 }
-        for y in 0..<height {
+        for y in 0..<height where lines.contains(y) {
             let pixel = out + y * width
             let line = start + y * lineStride
             guard line + width * bytesPerPixel <= VGA.videoMemorySize else {
@@ -226,6 +236,20 @@ extension VGAScanout {
                     pixel[x] = 0xFF00_0000 | (bigEndian ? v.byteSwapped : v)
                 }
             }
+        }
+    }
+}
+
+/// The picture lines a render draws: all, or those flagged in a caller's table.
+enum LineSelection {
+    case all
+    case some(UnsafePointer<Bool>)
+
+    @inline(__always)
+    func contains(_ y: Int) -> Bool {
+        switch self {
+        case .all: return true
+        case .some(let flags): return flags[y]
         }
     }
 }

@@ -32,6 +32,11 @@ public final class VGA: PortDevice {
     public let videoMemoryArenaOffset: Int
     /// Host address of VRAM.
     public let videoMemory: UnsafeMutablePointer<UInt8>
+    /// VRAM's part of the memory map's device-memory write marks: a byte
+    /// per 4 KiB page, holding the planes written (bit p for plane p) when
+    /// the legacy window wrote it, all bits when a linear framebuffer or a
+    /// bank of packed pixels did. See `takeMemoryChanges()`.
+    let memoryChanges: UnsafeMutablePointer<UInt8>
 
     // MARK: Register files
 
@@ -103,6 +108,7 @@ public final class VGA: PortDevice {
         self.clock = clock
         videoMemoryArenaOffset = memory.allocateArena(VGA.videoMemorySize)
         videoMemory = memory.arena + videoMemoryArenaOffset
+        memoryChanges = memory.deviceMemoryWrites + videoMemoryArenaOffset >> PhysicalMemory.pageShift
         decodeMemoryAccess()
         mapLegacyWindow()
     }
@@ -273,6 +279,8 @@ public final class VGA: PortDevice {
             if clearMemory {
                 let visible = min(vbe.bytesPerLine * Int(vbe.height), VGA.videoMemorySize)
                 videoMemory.update(repeating: 0, count: visible)
+                memoryChanges.update(repeating: PhysicalMemory.deviceMemoryWritten,
+                                     count: (visible + PhysicalMemory.pageSize - 1) >> PhysicalMemory.pageShift)
             }
             // The bank window must decode at A0000h, 64 KiB, graphics: set
             // the memory map as QEMU's card does, whatever the VGA registers said.

@@ -14,11 +14,15 @@ import Synchronization
 /// main thread asks for a display snapshot (the VGA's registers, copied,
 /// and the machine status), which the machine thread takes between two
 /// instruction batches — a few microseconds — and hands back through a
-/// mailbox and an SDL event. Rendering from the snapshot happens on the
-/// main thread, reading video memory while the guest may be writing it
-/// (see `VGAScanout`): a frame can show a half-done update, the next one
-/// corrects it, and the guest never waits for the screen. Keys and mouse
-/// motion go the other way as posted work.
+/// mailbox and an SDL event. With the snapshot the machine thread hands
+/// over the video memory pages written since the last one, so the main
+/// thread redraws only the lines showing them (see `VGAPicture`); an
+/// unchanged screen costs neither a render nor an upload. Rendering from
+/// the snapshot happens on the main thread, reading video memory while the
+/// guest may be writing it (see `VGAScanout`): a frame can show a half-done
+/// update, the next one corrects it (the write marked its page again), and
+/// the guest never waits for the screen. Text blinks by the window's own
+/// clock. Keys and mouse motion go the other way as posted work.
 ///
 /// Closing the window asks the machine to stop; the loop ends when the
 /// machine thread has returned from `run()`, consoles flushed.
@@ -29,7 +33,9 @@ final class SDLConsole {
 
     private let window: SDLWindow
     private let machine: Machine
-    private let renderer = FrameRenderer()
+    private let picture = VGAPicture()
+    /// When the window started: the blink's time base.
+    private let started = MachineClock.hostNanoseconds()
     private var keyboard = KeyEventTranslator()
     private let frameReadyEvent: UInt32
     private let machineStoppedEvent: UInt32
@@ -105,15 +111,17 @@ final class SDLConsole {
     private func requestSnapshot() {
         let mailbox = self.mailbox, ready = frameReadyEvent
         machine.hostRequests.post { machine in
-            mailbox.put(DisplaySnapshot(scanout: machine.board.vga.scanout, status: machine.status))
+            let vga = machine.board.vga
+            mailbox.put(DisplaySnapshot(scanout: vga.scanout, changes: vga.takeMemoryChanges(), status: machine.status))
             SDLConsole.push(ready)
         }
     }
 
     private func showSnapshot() {
         guard let snapshot = mailbox.take() else { return }
-        if let rows = renderer.render(snapshot.scanout) {
-            window.show(renderer.current, rows: rows)
+        let blink = BlinkPhase(atNanoseconds: MachineClock.hostNanoseconds() - started)
+        if let rows = picture.update(from: snapshot.scanout, changes: snapshot.changes, blink: blink) {
+            window.show(picture, rows: rows)
             window.present()
         }
         update(snapshot.status)
@@ -236,7 +244,7 @@ final class SDLConsole {
     private func saveScreenshot() {
         let path = Screenshot.timestampedName()
         do {
-            try Screenshot.write(renderer.current, to: path)
+            try Screenshot.write(picture, to: path)
             fputs("novabox: screenshot saved to \(path)\n", stderr)
         } catch {
             fputs("novabox: \(error.message)\n", stderr)
@@ -247,6 +255,7 @@ final class SDLConsole {
 /// What the main thread needs from the machine thread for one frame.
 struct DisplaySnapshot: Sendable {
     let scanout: VGAScanout
+    let changes: VideoMemoryChanges
     let status: MachineStatus
 }
 

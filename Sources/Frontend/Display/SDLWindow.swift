@@ -1,5 +1,6 @@
 import CSDL2
 import Console
+import Devices
 
 /// No display to open a window on, or SDL could not set one up.
 struct DisplayUnavailable: Error {
@@ -115,7 +116,7 @@ final class SDLWindow {
 
     /// Puts `rows` of `frame` into the texture, resizing window and texture
     /// when the guest changed mode (then all rows come).
-    func show(_ frame: Frame, rows: Range<Int>) {
+    func show(_ frame: VGAPicture, rows: Range<Int>) {
         guard frame.width > 0, frame.height > 0 else { return }
         let size = DisplayGeometry.Size(width: frame.width, height: frame.height)
         if size != picture || texture == nil {

@@ -9,14 +9,15 @@ enum Screenshot {
         let message: String
     }
 
-    static func write(_ frame: Frame, to path: String) throws(Failure) {
+    static func write(_ picture: VGAPicture, to path: String) throws(Failure) {
         let png: [UInt8]
         do {
-            png = try frame.pixels.withUnsafeBufferPointer {
-                try PNGEncoder.encode(width: frame.width, height: frame.height, pixels: $0)
+            png = try picture.pixels.withUnsafeBufferPointer {
+                try PNGEncoder.encode(width: picture.width, height: picture.height,
+                                      pixels: UnsafeBufferPointer(rebasing: $0[0..<picture.width * picture.height]))
             }
         } catch {
-            throw Failure(message: "cannot encode a \(frame.width)×\(frame.height) screenshot (\(error))")
+            throw Failure(message: "cannot encode a \(picture.width)×\(picture.height) screenshot (\(error))")
         }
         guard let file = fopen(path, "wb") else {
             throw Failure(message: "cannot write the screenshot to \(path): \(String(cString: strerror(errno)))")
@@ -28,11 +29,12 @@ enum Screenshot {
         }
     }
 
-    /// Renders the VGA's picture now and writes it (the machine is not running).
+    /// Renders the VGA's picture now, blinking text and cursor showing,
+    /// and writes it (the machine is not running).
     static func write(_ scanout: VGAScanout, to path: String) throws(Failure) {
-        let renderer = FrameRenderer()
-        _ = renderer.render(scanout)
-        try write(renderer.current, to: path)
+        let picture = VGAPicture()
+        _ = picture.update(from: scanout, changes: .everything, blink: .steady)
+        try write(picture, to: path)
     }
 
     /// `novabox-20240131-154501.png`, local time.
