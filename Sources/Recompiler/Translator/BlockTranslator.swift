@@ -1,0 +1,427 @@
+import CPU
+
+/// Turns one straight run of guest instructions into one host function.
+///
+/// Same-ISA translation: a guest ALU instruction becomes the same host ALU
+/// instruction on guest values loaded from `CPUState`, which lives at a
+/// fixed address held in RBX for the whole block, so the host computes the
+/// guest's flags exactly. Guest registers stay in `CPUState` (loaded and
+/// stored around each instruction), so the guest state is exact at every
+/// instruction boundary — what the interpreter fallback, the memory
+/// helpers and a fault need.
+///
+/// Guest EFLAGS: the six arithmetic flags live in the host's RFLAGS
+/// between instructions that produce and consume them; `CPUState.eflags`
+/// is brought up to date (`writeBackFlags`) only where something else
+/// reads it: before a helper call (the interpreter, a memory access that
+/// may deliver an exception) and at block exits. `flagsInHost` and
+/// `flagsDirty` are that liveness, tracked while translating.
+///
+/// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST and
+/// INC/DEC on 8/16/32-bit registers, immediates and memory; LEA; NOP; and
+/// relative JMP/Jcc, which end the block with exits to both successors.
+/// Memory operands compute the offset inline and call a helper
+/// (`RuntimeHelpers`) that does the segment and paging checks and the
+/// access, and reports a fault. Everything else calls the interpreter for
+/// that one instruction.
+///
+/// The generated function: `(state, context) -> retired`, where retired is
+/// the number of translated instructions not yet added to the CPU's
+/// instruction count (each helper call adds those before it, so the count
+/// is exact whenever anything outside the block looks at it).
+/// RBX = CPUState, R12 = context, R13/R14 survive helper calls
+/// (saved flags, a read-modify-write's offset); RAX, RCX, RDX, RSI, RDI,
+/// R9–R11 are scratch.
+struct BlockTranslator {
+    typealias Register = X86Emitter.Register
+
+    var emit: X86Emitter
+    let helpers: RuntimeHelpers
+    let default32: Bool
+    let csLimit: UInt32
+
+    /// Host RFLAGS hold the guest's arithmetic flags.
+    private var flagsInHost = false
+    /// …and `CPUState.eflags` does not yet.
+    private var flagsDirty = false
+    /// Translated instructions retired since the last helper call.
+    private var unsynced = 0
+    /// Where the exit for "the state is already set" starts (a helper
+    /// delivered an exception, or the interpreter ran an instruction that
+    /// leaves the block).
+    private var settledExit = 0
+    /// Where the block's entry point is.
+    private(set) var entry = 0
+
+    static let arithmeticFlags: UInt32 = 0x8D5
+    static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
+    static let ripOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.rip)!)
+    static let eflagsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.eflags)!)
+    /// Callee-saved registers the block uses; five pushes after the return
+    /// address keep RSP 16-byte aligned at helper calls.
+    static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
+
+    init(emit: X86Emitter, helpers: RuntimeHelpers, default32: Bool, csLimit: UInt32) {
+        self.emit = emit
+        self.helpers = helpers
+        self.default32 = default32
+        self.csLimit = csLimit
+    }
+
+    // MARK: - Block frame
+
+    /// The shared settled exit, then the entry: saves the callee-saved
+    /// registers and pins the state and context pointers.
+    mutating func beginBlock() {
+        settledExit = emit.count
+        emit.movImm32(.rax, 0)
+        epilogue()
+        entry = emit.count
+        for r in BlockTranslator.savedRegisters { emit.push(r) }
+        emit.movReg64(.rbx, .rdi)
+        emit.movReg64(.r12, .rsi)
+    }
+
+    private mutating func epilogue() {
+        for r in BlockTranslator.savedRegisters.reversed() { emit.pop(r) }
+        emit.ret()
+    }
+
+    /// Leaves the block to continue at `eip`, with `retired` translated
+    /// instructions not yet counted.
+    private mutating func exit(to eip: UInt32, retired: Int) {
+        writeBackFlags()
+        emit.movImm32(.rax, eip)
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
+        emit.movImm32(.rax, UInt32(retired))
+        epilogue()
+    }
+
+    /// Ends a block that ran off its end (length limit, page end).
+    mutating func endBlock(continuingAt eip: UInt32) {
+        exit(to: eip, retired: unsynced)
+    }
+
+    // MARK: - Guest flags
+
+    /// Host RFLAGS ← the guest's arithmetic flags (DF, IF, TF stay the
+    /// host's own: the guest's are never loaded into the host).
+    private mutating func loadFlagsIntoHost() {
+        guard !flagsInHost else { return }
+        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r11, immediate: BlockTranslator.arithmeticFlags)
+        emit.push(.r11)
+        emit.popFlags()
+        flagsInHost = true
+    }
+
+    /// `CPUState.eflags` ← the host's arithmetic flags, merged into the
+    /// guest's other bits; the host flags are kept.
+    private mutating func writeBackFlags() {
+        guard flagsDirty else { return }
+        emit.pushFlags()
+        emit.pop(.r11)
+        emit.movLoad(size: 4, .r10, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r10, immediate: ~BlockTranslator.arithmeticFlags)
+        emit.movReg32(.r9, .r11)
+        emit.alu(.and, size: 4, .r9, immediate: BlockTranslator.arithmeticFlags)
+        emit.alu(.or, size: 4, .r10, .r9)
+        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r10)
+        emit.push(.r11)
+        emit.popFlags()
+        flagsDirty = false
+    }
+
+    /// The last host instruction computed the guest's flags.
+    private mutating func flagsProduced() {
+        flagsInHost = true
+        flagsDirty = true
+    }
+
+    // MARK: - Guest registers
+
+    /// Offset of guest register `r` of `size` bytes in `CPUState`
+    /// (AH…BH are byte 1 of the first four slots).
+    private func registerOffset(_ r: UInt8, size: Int) -> Int32 {
+        let slot = size == 1 ? Int32(r & 3) : Int32(r)
+        return BlockTranslator.gprOffset + slot * 8 + (size == 1 ? Int32(r >> 2) : 0)
+    }
+
+    private mutating func loadGuestRegister(_ r: UInt8, size: Int, into host: Register) {
+        emit.movLoad(size: size, host, base: .rbx, registerOffset(r, size: size))
+    }
+
+    /// A 32-bit result zero-extends into the 64-bit slot (the host register
+    /// holds it zero-extended), 8/16-bit results merge.
+    private mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
+        emit.movStore(size: size == 4 ? 8 : size, base: .rbx, registerOffset(r, size: size), host)
+    }
+
+    // MARK: - Memory operands
+
+    /// The offset of memory operand `o` (base + index·scale + disp, wrapped
+    /// to the address size) into `dst`. Clobbers RAX and RCX, not flags.
+    private mutating func effectiveAddress(_ i: Instruction, _ o: Operand, into dst: Register) {
+        let mask: UInt32 = i.addressSize == 2 ? 0xFFFF : 0xFFFF_FFFF
+        let hasBase = o.kind == .memory && i.base != Instruction.noRegister
+        let hasIndex = o.kind == .memory && i.index != Instruction.noRegister
+        guard hasBase || hasIndex else {
+            emit.movImm32(dst, i.displacement & mask)
+            return
+        }
+        if hasBase { loadGuestRegister(i.base, size: 4, into: .rax) }
+        if hasIndex { loadGuestRegister(i.index, size: 4, into: .rcx) }
+        emit.lea32(dst, base: hasBase ? .rax : nil, index: hasIndex ? .rcx : nil, scale: i.scale,
+                   Int32(bitPattern: i.displacement))
+        if i.addressSize == 2 { emit.zeroExtend16(dst) }
+    }
+
+    private mutating func callHelper(_ address: UnsafeRawPointer) {
+        emit.movReg64(.rdi, .r12)
+        emit.call(address)
+        flagsInHost = false
+        unsynced = 0
+    }
+
+    /// RAX ← `size` bytes at the offset in ESI of `segment`; a fault leaves
+    /// through the settled exit (the helper delivered it).
+    private mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
+        writeBackFlags()
+        emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: unsynced, segment: segment, size: size))
+        callHelper(helpers.load)
+        emit.bitTest64(.rax, bit: RuntimeHelpers.faultBit)
+        emit.jump(if: .carry, to: settledExit)
+    }
+
+    /// Stores the low `size` bytes of ECX at the offset in ESI of
+    /// `segment`. In a read-modify-write the flags just computed belong to
+    /// this instruction: they are kept aside (R13) and committed only if
+    /// the store succeeds. A store that changed translated code (or wants
+    /// the machine's attention) ends the block after this instruction.
+    private mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
+                                       readModifyWrite: Bool) {
+        if readModifyWrite {
+            emit.pushFlags()
+            emit.pop(.r13)
+        } else {
+            writeBackFlags()
+        }
+        emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: unsynced, segment: segment, size: size))
+        callHelper(helpers.store)
+        emit.test(size: 4, .rax, .rax)
+        let stored = emit.jump(if: .zero)
+        emit.alu(.cmp, size: 4, .rax, immediate: RuntimeHelpers.StoreResult.faulted.rawValue)
+        emit.jump(if: .zero, to: settledExit)
+        if readModifyWrite { restoreFlagsFromR13() }
+        exit(to: next, retired: 1)
+        emit.bind(stored)
+        if readModifyWrite { restoreFlagsFromR13() }
+    }
+
+    private mutating func restoreFlagsFromR13() {
+        emit.push(.r13)
+        emit.popFlags()
+        flagsProduced()
+    }
+
+    // MARK: - Instructions
+
+    /// Emits instruction `i` at `eip` (`next`: the EIP after it). Returns
+    /// true when it ended the block (its exits are emitted).
+    mutating func translate(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        if !i.lock {
+            switch i.op {
+            case .mov where translateMove(i, eip: eip, next: next): break
+            case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
+                guard translateArithmetic(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .inc, .dec:
+                guard translateIncrement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
+                effectiveAddress(i, i.operands.1, into: .rax)
+                storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
+            case .nop:
+                break
+            case .jcc, .jmp:
+                if let target = relativeTarget(i, next: next) {
+                    translateBranch(i, next: next, target: target)
+                    return true
+                }
+                return interpret(i, eip: eip)
+            default:
+                return interpret(i, eip: eip)
+            }
+            unsynced += 1
+            return false
+        }
+        return interpret(i, eip: eip)
+    }
+
+    /// Operand kinds a translated form takes: registers, immediates,
+    /// memory (ModRM or moffs), at 1, 2 or 4 bytes.
+    private func isPlain(_ o: Operand) -> Bool {
+        switch o.kind {
+        case .register, .immediate, .memory, .absolute: return o.size == 1 || o.size == 2 || o.size == 4
+        default: return false
+        }
+    }
+
+    private func isMemory(_ o: Operand) -> Bool { o.kind == .memory || o.kind == .absolute }
+
+    /// Loads a register or immediate operand into `host`.
+    private mutating func loadSource(_ o: Operand, _ i: Instruction, into host: Register) {
+        if o.kind == .register {
+            loadGuestRegister(o.register, size: Int(o.size), into: host)
+        } else {
+            emit.movImm32(host, i.immediate)
+        }
+    }
+
+    private mutating func translateMove(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard isPlain(dst), isPlain(src), dst.kind != .immediate, dst.size == src.size else { return false }
+        let size = Int(dst.size)
+        if isMemory(dst) {
+            effectiveAddress(i, dst, into: .rsi)
+            loadSource(src, i, into: .rcx)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false)
+        } else if isMemory(src) {
+            effectiveAddress(i, src, into: .rsi)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+            storeGuestRegister(dst.register, size: size, from: .rax)
+        } else {
+            loadSource(src, i, into: .rax)
+            storeGuestRegister(dst.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    private static func operation(_ op: Op) -> X86Emitter.ALUOperation? {
+        switch op {
+        case .add: return .add
+        case .or: return .or
+        case .adc: return .adc
+        case .sbb: return .sbb
+        case .and: return .and
+        case .sub: return .sub
+        case .xor: return .xor
+        case .cmp: return .cmp
+        default: return nil
+        }
+    }
+
+    /// ADD … CMP and TEST: dst ← dst op src with the host's flags.
+    private mutating func translateArithmetic(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard isPlain(dst), isPlain(src), dst.kind != .immediate, dst.size == src.size,
+              !(isMemory(dst) && isMemory(src)) else { return false }
+        let size = Int(dst.size)
+        let operation = BlockTranslator.operation(i.op)
+        let writesResult = operation != nil && operation != .cmp
+        let readsCarry = operation == .adc || operation == .sbb
+        if isMemory(dst) {
+            effectiveAddress(i, dst, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+            loadSource(src, i, into: .rcx)
+        } else {
+            if isMemory(src) {
+                effectiveAddress(i, src, into: .rsi)
+                loadFromGuest(segment: i.segment, size: size, eip: eip)
+                emit.movReg32(.rcx, .rax)
+            } else {
+                loadSource(src, i, into: .rcx)
+            }
+            loadGuestRegister(dst.register, size: size, into: .rax)
+        }
+        if readsCarry { loadFlagsIntoHost() }
+        if let operation { emit.alu(operation, size: size, .rax, .rcx) } else { emit.test(size: size, .rax, .rcx) }
+        flagsProduced()
+        guard writesResult else { return true }
+        if isMemory(dst) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
+        } else {
+            storeGuestRegister(dst.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    /// INC/DEC: CF comes from the guest, the other five from the host.
+    private mutating func translateIncrement(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate else { return false }
+        let size = Int(o.size)
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: size, into: .rax)
+        }
+        loadFlagsIntoHost()
+        emit.incrementOrDecrement(decrement: i.op == .dec, size: size, .rax)
+        flagsProduced()
+        if isMemory(o) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
+        } else {
+            storeGuestRegister(o.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    /// The target of a relative JMP/Jcc, or nil when it lies beyond the CS
+    /// limit (the interpreter raises the #GP then).
+    private func relativeTarget(_ i: Instruction, next: UInt32) -> UInt32? {
+        guard i.operands.0.kind == .relative else { return nil }
+        var target = next &+ i.immediate
+        if i.operandSize == 2 { target &= 0xFFFF }
+        return target <= csLimit ? target : nil
+    }
+
+    /// JMP: one exit. Jcc: the host tests the same condition on the
+    /// guest's flags and leaves through one of two exits.
+    private mutating func translateBranch(_ i: Instruction, next: UInt32, target: UInt32) {
+        unsynced += 1
+        if i.op == .jmp {
+            exit(to: target, retired: unsynced)
+            return
+        }
+        loadFlagsIntoHost()
+        writeBackFlags()
+        let taken = emit.jump(ifGuestCondition: i.condition)
+        exit(to: next, retired: unsynced)
+        emit.bind(taken)
+        exit(to: target, retired: unsynced)
+    }
+
+    /// Runs `i` on the interpreter through the fallback helper. Returns
+    /// true (block ended) for instructions after which the next fetch may
+    /// mean something else, or that make the next instruction wait
+    /// (interrupt shadow): the block leaves with the state the interpreter
+    /// left.
+    private mutating func interpret(_ i: Instruction, eip: UInt32) -> Bool {
+        writeBackFlags()
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        callHelper(helpers.interpret)
+        if BlockTranslator.endsBlockWhenInterpreted(i) {
+            emit.jump(to: settledExit)
+            return true
+        }
+        emit.test(size: 4, .rax, .rax)
+        emit.jump(if: .notZero, to: settledExit)
+        return false
+    }
+
+    static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
+        if i.endsCodeBlock { return true }
+        switch i.op {
+        case .sti, .invalid, .tooLong: return true
+        case .mov: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
+        case .pop: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
+        default: return false
+        }
+    }
+}
