@@ -35,6 +35,8 @@ struct CommandLineOptions {
       -vga-bios FILE        VGA option ROM (default \(MachineConfiguration.defaultVGABIOS))
       -no-reboot            stop instead of resetting when the guest resets or triple-faults
       -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
+      -engine interp|rec    run the guest on the interpreter (the default, the reference)
+                            or on the recompiler (native x86-64 code)
 
     Storage (IDE: primary master/slave = 0/1, secondary = 2/3):
       -hda/-hdb/-hdc/-hdd FILE        raw disk image at IDE position 0–3
@@ -116,6 +118,12 @@ struct CommandLineOptions {
                     throw UsageError("-icount \(text): give a shift from 0 to 10 (ns per instruction = 2^shift)")
                 }
                 o.configuration.instructionCountShift = shift
+            case "-engine":
+                let name = try value(flag)
+                guard let engine = MachineStatus.Engine.allCases.first(where: { $0.optionName == name }) else {
+                    throw UsageError("-engine \(name): use -engine interp or -engine rec")
+                }
+                o.configuration.engine = engine
             case "-serial": o.configuration.serial = try characterTarget(flag, try value(flag))
             case "-debugcon": o.configuration.debugConsole = try characterTarget(flag, try value(flag))
             case "-display":

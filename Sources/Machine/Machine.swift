@@ -2,6 +2,7 @@ import CPU
 import Devices
 import Glibc
 import MMU
+import Recompiler
 
 /// A PC assembled from a `MachineConfiguration`: an i440FX/PIIX3 chipset
 /// with the ISA devices SeaBIOS expects, guest RAM, the firmware, and one
@@ -18,6 +19,9 @@ public final class Machine {
     public let configuration: MachineConfiguration
     public let memory: PhysicalMemory
     public let cpu: CPU
+    /// Set with `-engine rec`: runs the guest, handing boundaries and
+    /// untranslated instructions to `cpu`.
+    public let recompiler: Recompiler?
     public let clock: MachineClock
     public let ioBus = IOBus()
     public let board: Motherboard
@@ -56,6 +60,11 @@ public final class Machine {
 
         let ports = MachinePorts(bus: ioBus)
         cpu = CPU(state: stateStorage.pointer, memory: memory, io: ports)
+        do {
+            recompiler = configuration.engine == .recompiler ? try Recompiler(cpu: cpu) : nil
+        } catch {
+            throw MachineError("\(error)")
+        }
         board = Motherboard(memory: memory, ioBus: ioBus, clock: clock, bios: bios, vgaBIOS: vgaBIOS,
                             ramSize: configuration.ramSize)
         ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
@@ -166,7 +175,8 @@ public final class Machine {
                 idle(until: nextDeadline)
                 continue
             }
-            let n = cpu.run(Int(min(UInt64(Machine.batch), remaining)))
+            let budget = Int(min(UInt64(Machine.batch), remaining))
+            let n = recompiler?.run(budget) ?? cpu.run(budget)
             remaining -= UInt64(n)
         }
     }
@@ -210,7 +220,7 @@ public final class Machine {
     /// The state a front end shows (machine thread).
     public var status: MachineStatus {
         let s = cpu.state.pointee
-        return MachineStatus(isPaused: isPaused, engine: .interpreter,
+        return MachineStatus(isPaused: isPaused, engine: configuration.engine,
                              cpuMode: .init(cr0: s.cr0, cr4: s.cr4, efer: s.efer, eflags: s.eflags),
                              instructions: cpu.instructionCount, guestNanoseconds: isPaused ? pausedAt : clock.now)
     }
@@ -220,6 +230,13 @@ public final class Machine {
     public func reset() {
         board.reset()
         cpu.reset()
+    }
+
+    /// Writes the recompiler's report to the trace log (`-d rec`).
+    public func logEngineReport() {
+        guard configuration.trace.recompiler, let trace, let recompiler else { return }
+        for line in recompiler.report.split(separator: "\n") { trace.log(String(line)) }
+        trace.flush()
     }
 
     public func flushConsoles() {

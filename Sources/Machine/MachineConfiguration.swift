@@ -17,6 +17,8 @@ public struct MachineConfiguration {
     public var noReboot = false
     /// `-icount SHIFT`: time advances 2^SHIFT ns per guest instruction.
     public var instructionCountShift: Int? = nil
+    /// `-engine interp|rec`: what runs the guest's instructions.
+    public var engine: MachineStatus.Engine = .interpreter
     /// `-d` categories and `-D` file.
     public var trace: TraceOptions = TraceOptions()
     /// Ends the run after this much guest time (seconds).
@@ -51,6 +53,7 @@ public struct TraceOptions {
     public var modes = false        // cpu_mode: PE, PG, PAE, WP… changes with the EIP
     public var ports = false        // ioport
     public var instructions = false // in_asm: every executed instruction, disassembled
+    public var recompiler = false   // rec: the recompiler's report at the end of the run
     public var file: String? = nil
     /// Lines written at most, so a long run cannot fill the disk.
     public var lineLimit = 1_000_000
@@ -62,9 +65,10 @@ public struct TraceOptions {
         ("cpu_mode", "mode changes: CR0.PE/PG/WP, CR4.PAE/PSE, CR3 loads, with the EIP"),
         ("ioport", "every port read and write"),
         ("in_asm", "every executed instruction with its disassembly"),
+        ("rec", "at the end: recompiler blocks, and the instructions it left to the interpreter"),
     ]
 
-    public var any: Bool { exceptions || modes || ports || instructions }
+    public var any: Bool { exceptions || modes || ports || instructions || recompiler }
 
     /// Parses `int,cpu_mode,...`; returns the unknown name on error.
     public mutating func enable(_ list: String) -> String? {
@@ -74,7 +78,8 @@ public struct TraceOptions {
             case "cpu_mode": modes = true
             case "ioport": ports = true
             case "in_asm": instructions = true
-            case "all": exceptions = true; modes = true; ports = true; instructions = true
+            case "rec": recompiler = true
+            case "all": exceptions = true; modes = true; ports = true; instructions = true; recompiler = true
             default: return String(name)
             }
         }

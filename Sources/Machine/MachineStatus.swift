@@ -3,9 +3,13 @@ import CPU
 /// What a front end shows about the machine (the window title, later the
 /// monitor): taken on the machine's thread, read on any.
 public struct MachineStatus: Equatable, Sendable {
-    /// Which engine runs the guest; only the reference interpreter so far.
-    public enum Engine: String, Sendable {
+    /// Which engine runs the guest: the reference interpreter or the
+    /// recompiler (`-engine interp|rec`).
+    public enum Engine: String, Sendable, CaseIterable {
         case interpreter
+        case recompiler
+        /// The name `-engine` takes.
+        public var optionName: String { self == .interpreter ? "interp" : "rec" }
     }
 
     /// The processor's operating mode, as CR0, CR4, EFER and EFLAGS.VM give it.
