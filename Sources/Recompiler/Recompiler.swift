@@ -153,6 +153,7 @@ public final class Recompiler {
         }
         guard let codePage = memory.codePage(forReading: physical) else { return nil }
         let mode = (cs.pointee.is32Bit ? 1 : 0) | (paging ? 2 : 0) | UInt32(state.pointee.cpl & 3) << 2
+            | (memory.a20Mask == 0xFFFF_FFFF ? 0 : 16)
         let key = TranslationCache.Key(physical: physical, eip: eip, csBase: csBase, csLimit: limit, mode: mode)
         let slot = cache.slot(key)
         if slot.pointee.key == key && slot.pointee.codePage == Int32(codePage)
@@ -179,7 +180,10 @@ public final class Recompiler {
         let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
 
         var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
-                                         helpers: helpers, default32: default32, csLimit: key.csLimit)
+                                         helpers: helpers, default32: default32, csLimit: key.csLimit,
+                                         ram: key.mode & 2 != 0 ? nil : BlockTranslator.RAMTables(
+                                            ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
+                                            codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0))
         translator.beginBlock()
         var length = 0, count = 0, ended = false
         while count < Recompiler.maximumInstructions && length < room
@@ -228,10 +232,19 @@ public final class Recompiler {
             || (cpu.interruptRequested && state.pointee.eflags & EFLAGS.if != 0)
     }
 
+    /// Memory helpers hold the count exact during the access and take it
+    /// back when it succeeds (the block keeps counting from there).
+    @inline(__always)
+    private func unsyncInstructionCount(_ descriptor: UInt64) {
+        cpu.instructionCount &-= RuntimeHelpers.unsynced(descriptor)
+    }
+
     func loadForBlock(offset: UInt32, descriptor: UInt64) -> UInt64 {
         syncInstructionCount(descriptor)
         do {
-            return UInt64(try cpu.read(RuntimeHelpers.segment(descriptor), offset, size: RuntimeHelpers.size(descriptor)))
+            let value = try cpu.read(RuntimeHelpers.segment(descriptor), offset, size: RuntimeHelpers.size(descriptor))
+            unsyncInstructionCount(descriptor)
+            return UInt64(value)
         } catch {
             exceptionsInBlocks += 1
             cpu.raise(error, instructionAt: RuntimeHelpers.eip(descriptor))
@@ -248,6 +261,7 @@ public final class Recompiler {
             cpu.raise(error, instructionAt: RuntimeHelpers.eip(descriptor))
             return .faulted
         }
+        unsyncInstructionCount(descriptor)
         return blockMustLeave ? .storedLeave : .stored
     }
 

@@ -3,8 +3,9 @@
 /// A block is keyed by the guest physical address of its first byte and by
 /// everything the translation baked in: the EIP it starts at (its exits
 /// store EIPs), the CS base and limit (static limit checks of branch
-/// targets), the code size (decoding), paging on/off and the CPL (which
-/// memory paths are inline). Its code page and that page's generation at
+/// targets), the code size (decoding), paging on/off, the CPL and the A20
+/// gate (the inline RAM path exists only with paging off and masks A20
+/// as the gate was). Its code page and that page's generation at
 /// translation time are kept with it: a lookup that finds the page
 /// rewritten since (self-modifying code, DMA) or routed elsewhere (PAM,
 /// A20) translates again — the code-page tracking of `PhysicalMemory`,
@@ -18,7 +19,7 @@ final class TranslationCache {
         var eip: UInt32
         var csBase: UInt32
         var csLimit: UInt32
-        /// Bit 0: 32-bit code; bit 1: paging on; bits 2–3: CPL.
+        /// Bit 0: 32-bit code; bit 1: paging on; bits 2–3: CPL; bit 4: A20 closed.
         var mode: UInt32
     }
 

@@ -26,6 +26,7 @@ struct X86Emitter {
     /// Condition codes in Jcc/SETcc order (guest and host share them too).
     struct Condition: Equatable {
         let code: UInt8
+        static let above = Condition(code: 7)
         static let carry = Condition(code: 2)
         static let notCarry = Condition(code: 3)
         static let zero = Condition(code: 4)
@@ -74,6 +75,20 @@ struct X86Emitter {
         if mod == 1 { byte(UInt8(truncatingIfNeeded: disp)) } else if mod == 2 { int32(disp) }
     }
 
+    /// ModRM + SIB for [base + index·2^scale].
+    private mutating func indexedOperand(reg: UInt8, base: Register, index: Register, scale: UInt8) {
+        precondition(index != .rsp, "RSP cannot be an index")
+        let mod: UInt8 = base.low == 5 ? 1 : 0 // RBP/R13 as a base need a displacement
+        byte(mod << 6 | (reg & 7) << 3 | 4)
+        byte(scale << 6 | index.low << 3 | base.low)
+        if mod == 1 { byte(0) }
+    }
+
+    private mutating func rex(w: Bool, reg: UInt8, index: UInt8, base: UInt8) {
+        let r: UInt8 = (w ? 8 : 0) | (reg >= 8 ? 4 : 0) | (index >= 8 ? 2 : 0) | (base >= 8 ? 1 : 0)
+        if r != 0 { byte(0x40 | r) }
+    }
+
     private mutating func registerOperand(reg: UInt8, rm: Register) {
         byte(0xC0 | (reg & 7) << 3 | rm.low)
     }
@@ -99,6 +114,26 @@ struct X86Emitter {
             rex(w: true, reg: dst.rawValue, base: base.rawValue); byte(0x8B)
         }
         memoryOperand(reg: dst.rawValue, base: base, disp)
+    }
+
+    /// Loads `size` bytes (1, 2, 4) from [base + index·2^scale] into
+    /// `dst`, zero-extended.
+    mutating func movLoadIndexed(size: Int, _ dst: Register, base: Register, index: Register, scale: UInt8) {
+        rex(w: size == 8, reg: dst.rawValue, index: index.rawValue, base: base.rawValue)
+        switch size {
+        case 1, 2: byte(0x0F); byte(size == 1 ? 0xB6 : 0xB7)
+        default: byte(0x8B)
+        }
+        indexedOperand(reg: dst.rawValue, base: base, index: index, scale: scale)
+    }
+
+    /// Stores the low `size` bytes (1, 2, 4) of `src` at [base + index·2^scale].
+    mutating func movStoreIndexed(size: Int, base: Register, index: Register, scale: UInt8, _ src: Register) {
+        if size == 1 { checkByteRegister(src) }
+        if size == 2 { byte(0x66) }
+        rex(w: false, reg: src.rawValue, index: index.rawValue, base: base.rawValue)
+        byte(size == 1 ? 0x88 : 0x89)
+        indexedOperand(reg: src.rawValue, base: base, index: index, scale: scale)
     }
 
     /// Stores the low `size` bytes (1, 2, 4, 8) of `src` at [base + disp].
@@ -200,11 +235,36 @@ struct X86Emitter {
         }
     }
 
-    /// Flags of a & b at `size` bytes.
+    /// 64-bit dst ← dst op src.
+    mutating func alu64(_ op: ALUOperation, _ dst: Register, _ src: Register) {
+        rex(w: true, reg: src.rawValue, base: dst.rawValue)
+        byte(op.rawValue << 3 | 1)
+        registerOperand(reg: src.rawValue, rm: dst)
+    }
+
+    /// 64-bit dst ← dst op imm (sign-extended from 32 bits).
+    mutating func alu64(_ op: ALUOperation, _ dst: Register, immediate imm: Int32) {
+        rex(w: true, base: dst.rawValue)
+        byte(0x81); registerOperand(reg: op.rawValue, rm: dst); int32(imm)
+    }
+
+    /// Logical shift of the 32-bit `dst` right by `count` (ZF from the result).
+    mutating func shiftRight32(_ dst: Register, by count: UInt8) {
+        rex(w: false, base: dst.rawValue)
+        byte(0xC1); registerOperand(reg: 5, rm: dst); byte(count)
+    }
+
+    /// Shift of the 64-bit `dst` left by `count`.
+    mutating func shiftLeft64(_ dst: Register, by count: UInt8) {
+        rex(w: true, base: dst.rawValue)
+        byte(0xC1); registerOperand(reg: 4, rm: dst); byte(count)
+    }
+
+    /// Flags of a & b at `size` bytes (1, 2, 4, 8).
     mutating func test(size: Int, _ a: Register, _ b: Register) {
         if size == 1 { checkByteRegister(a); checkByteRegister(b) }
         operandSizePrefix(size)
-        rex(w: false, reg: b.rawValue, base: a.rawValue)
+        rex(w: size == 8, reg: b.rawValue, base: a.rawValue)
         byte(size == 1 ? 0x84 : 0x85)
         registerOperand(reg: b.rawValue, rm: a)
     }

@@ -1,4 +1,5 @@
 import CPU
+import MMU
 
 /// Turns one straight run of guest instructions into one host function.
 ///
@@ -20,15 +21,22 @@ import CPU
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST and
 /// INC/DEC on 8/16/32-bit registers, immediates and memory; LEA; NOP; and
 /// relative JMP/Jcc, which end the block with exits to both successors.
-/// Memory operands compute the offset inline and call a helper
-/// (`RuntimeHelpers`) that does the segment and paging checks and the
-/// access, and reports a fault. Everything else calls the interpreter for
-/// that one instruction.
+/// Memory operands compute the offset inline. With paging off, an inline
+/// fast path makes the checks the interpreter's own fast path makes
+/// (`CPU.fastHostAddress`: a present, not expand-down data segment, inside
+/// its limit, within one page, onto RAM — for writes, RAM holding no
+/// translated code) and accesses guest RAM directly; anything else, and
+/// every access with paging on, calls a helper (`RuntimeHelpers`) that
+/// does the full segment and paging checks, MMIO and code tracking, and
+/// reports a fault. Everything else calls the interpreter for that one
+/// instruction.
 ///
 /// The generated function: `(state, context) -> retired`, where retired is
 /// the number of translated instructions not yet added to the CPU's
-/// instruction count (each helper call adds those before it, so the count
-/// is exact whenever anything outside the block looks at it).
+/// instruction count. Each helper call passes that number, and the count
+/// is exact while the helper runs (a memory helper takes it back when the
+/// access succeeds, so its slow path and the inline fast path join with
+/// the same count; the interpreter fallback keeps it).
 /// RBX = CPUState, R12 = context, R13/R14 survive helper calls
 /// (saved flags, a read-modify-write's offset); RAX, RCX, RDX, RSI, RDI,
 /// R9–R11 are scratch.
@@ -39,6 +47,19 @@ struct BlockTranslator {
     let helpers: RuntimeHelpers
     let default32: Bool
     let csLimit: UInt32
+    /// Guest RAM and its routing tables for the inline fast path; nil with
+    /// paging on (every access through the helpers).
+    let ram: RAMTables?
+
+    /// What the inline RAM path reads: fixed for the machine's life.
+    struct RAMTables {
+        let ram: UnsafeMutablePointer<UInt8>
+        let readRoutes: UnsafeMutablePointer<UInt32>
+        let writeRoutes: UnsafeMutablePointer<UInt32>
+        let codeLines: UnsafeMutablePointer<UInt64>
+        /// The A20 gate is closed: physical bit 20 reads as 0.
+        let a20Closed: Bool
+    }
 
     /// Host RFLAGS hold the guest's arithmetic flags.
     private var flagsInHost = false
@@ -57,15 +78,21 @@ struct BlockTranslator {
     static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
     static let ripOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.rip)!)
     static let eflagsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.eflags)!)
+    static let segmentsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.segments)!)
+    static let segmentStride = Int32(MemoryLayout<SegmentDescriptorCache>.stride)
+    static let segmentBase = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.base)!)
+    static let segmentLimit = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.limit)!)
+    static let segmentAttributes = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.attributes)!)
     /// Callee-saved registers the block uses; five pushes after the return
     /// address keep RSP 16-byte aligned at helper calls.
     static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
 
-    init(emit: X86Emitter, helpers: RuntimeHelpers, default32: Bool, csLimit: UInt32) {
+    init(emit: X86Emitter, helpers: RuntimeHelpers, default32: Bool, csLimit: UInt32, ram: RAMTables?) {
         self.emit = emit
         self.helpers = helpers
         self.default32 = default32
         self.csLimit = csLimit
+        self.ram = ram
     }
 
     // MARK: - Block frame
@@ -180,17 +207,89 @@ struct BlockTranslator {
         emit.movReg64(.rdi, .r12)
         emit.call(address)
         flagsInHost = false
-        unsynced = 0
     }
 
     /// RAX ← `size` bytes at the offset in ESI of `segment`; a fault leaves
     /// through the settled exit (the helper delivered it).
     private mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
         writeBackFlags()
-        emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: unsynced, segment: segment, size: size))
-        callHelper(helpers.load)
-        emit.bitTest64(.rax, bit: RuntimeHelpers.faultBit)
-        emit.jump(if: .carry, to: settledExit)
+        withRAMFastPath(segment: segment, size: size, write: false) { t in
+            t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
+            t.callHelper(t.helpers.load)
+            t.emit.bitTest64(.rax, bit: RuntimeHelpers.faultBit)
+            t.emit.jump(if: .carry, to: t.settledExit)
+        }
+        flagsInHost = false
+    }
+
+    /// Emits the inline RAM path (paging off) with `slowPath` beside it for
+    /// what the inline checks turn away; only `slowPath` with paging on.
+    /// Layout: jump to the inline path; the slow path (the checks jump
+    /// back to it, so it needs no forward labels) ending in a jump past
+    /// the inline path; the inline path.
+    private mutating func withRAMFastPath(segment: SegmentRegister, size: Int, write: Bool,
+                                          slowPath: (inout BlockTranslator) -> Void) {
+        guard let ram else {
+            slowPath(&self)
+            return
+        }
+        let toInline = emit.jump()
+        let slow = emit.count
+        slowPath(&self)
+        let toDone = emit.jump()
+        emit.bind(toInline)
+        emitInlineRAMAccess(segment: segment, size: size, write: write, tables: ram, slow: slow)
+        emit.bind(toDone)
+    }
+
+    /// The inline access: offset in ESI; loads leave the value in RAX,
+    /// stores write ECX. Clobbers RAX, RDX, R9, R10 and the host flags.
+    private mutating func emitInlineRAMAccess(segment: SegmentRegister, size: Int, write: Bool, tables: RAMTables,
+                                              slow: Int) {
+        let cache = BlockTranslator.segmentsOffset + Int32(segment.rawValue) * BlockTranslator.segmentStride
+        // Present, S=1, data, not expand-down (and writable for a store).
+        emit.movLoad(size: 2, .rax, base: .rbx, cache + BlockTranslator.segmentAttributes)
+        emit.alu(.and, size: 4, .rax, immediate: write ? 0x9E : 0x9C)
+        emit.alu(.cmp, size: 4, .rax, immediate: write ? 0x92 : 0x90)
+        emit.jump(if: .notZero, to: slow)
+        // offset + size − 1 ≤ limit, in 64 bits (no wrap).
+        emit.movReg32(.rax, .rsi)
+        emit.alu64(.add, .rax, immediate: Int32(size - 1))
+        emit.movLoad(size: 4, .rdx, base: .rbx, cache + BlockTranslator.segmentLimit)
+        emit.alu64(.cmp, .rax, .rdx)
+        emit.jump(if: .above, to: slow)
+        // Linear address, inside one page.
+        emit.movLoad(size: 4, .rax, base: .rbx, cache + BlockTranslator.segmentBase)
+        emit.alu(.add, size: 4, .rax, .rsi)
+        emit.movReg32(.rdx, .rax)
+        emit.alu(.and, size: 4, .rdx, immediate: 0xFFF)
+        emit.alu(.cmp, size: 4, .rdx, immediate: UInt32(PhysicalMemory.pageSize - size))
+        emit.jump(if: .above, to: slow)
+        if tables.a20Closed { emit.alu(.and, size: 4, .rax, immediate: ~UInt32(1 << 20)) }
+        // The page's route: RAM (top two bits clear), else the helper.
+        emit.movReg32(.rdx, .rax)
+        emit.shiftRight32(.rdx, by: 12)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: write ? tables.writeRoutes : tables.readRoutes)))
+        emit.movLoadIndexed(size: 4, .rdx, base: .r9, index: .rdx, scale: 2)
+        emit.movReg32(.r10, .rdx)
+        emit.shiftRight32(.r10, by: 30)
+        emit.jump(if: .notZero, to: slow)
+        if write {
+            // A RAM page holding cached code: the helper's write tells the tracking.
+            emit.movImm64(.r9, UInt64(UInt(bitPattern: tables.codeLines)))
+            emit.movLoadIndexed(size: 8, .r10, base: .r9, index: .rdx, scale: 3)
+            emit.test(size: 8, .r10, .r10)
+            emit.jump(if: .notZero, to: slow)
+        }
+        emit.shiftLeft64(.rdx, by: 12)
+        emit.alu(.and, size: 4, .rax, immediate: 0xFFF)
+        emit.alu64(.or, .rdx, .rax)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: tables.ram)))
+        if write {
+            emit.movStoreIndexed(size: size, base: .r9, index: .rdx, scale: 0, .rcx)
+        } else {
+            emit.movLoadIndexed(size: size, .rax, base: .r9, index: .rdx, scale: 0)
+        }
     }
 
     /// Stores the low `size` bytes of ECX at the offset in ESI of
@@ -206,15 +305,19 @@ struct BlockTranslator {
         } else {
             writeBackFlags()
         }
-        emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: unsynced, segment: segment, size: size))
-        callHelper(helpers.store)
-        emit.test(size: 4, .rax, .rax)
-        let stored = emit.jump(if: .zero)
-        emit.alu(.cmp, size: 4, .rax, immediate: RuntimeHelpers.StoreResult.faulted.rawValue)
-        emit.jump(if: .zero, to: settledExit)
-        if readModifyWrite { restoreFlagsFromR13() }
-        exit(to: next, retired: 1)
-        emit.bind(stored)
+        withRAMFastPath(segment: segment, size: size, write: true) { t in
+            t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
+            t.callHelper(t.helpers.store)
+            t.emit.test(size: 4, .rax, .rax)
+            let stored = t.emit.jump(if: .zero)
+            t.emit.alu(.cmp, size: 4, .rax, immediate: RuntimeHelpers.StoreResult.faulted.rawValue)
+            t.emit.jump(if: .zero, to: t.settledExit)
+            if readModifyWrite { t.restoreFlagsFromR13() }
+            t.exit(to: next, retired: t.unsynced + 1)
+            t.emit.bind(stored)
+        }
+        flagsInHost = false
+        flagsDirty = false
         if readModifyWrite { restoreFlagsFromR13() }
     }
 
@@ -406,6 +509,7 @@ struct BlockTranslator {
         writeBackFlags()
         emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
         callHelper(helpers.interpret)
+        unsynced = 0
         if BlockTranslator.endsBlockWhenInterpreted(i) {
             emit.jump(to: settledExit)
             return true
