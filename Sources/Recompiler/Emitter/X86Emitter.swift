@@ -248,6 +248,29 @@ struct X86Emitter {
         byte(0x81); registerOperand(reg: op.rawValue, rm: dst); int32(imm)
     }
 
+    /// The shifts and rotates of group 2, in their /digit order.
+    enum ShiftOperation: UInt8 {
+        case rol = 0, ror, rcl, rcr, shl, shr, sar = 7
+    }
+
+    /// dst ← dst shifted by `count` at `size` bytes (1, 2, 4); the host
+    /// masks the count to 5 bits and leaves the flags alone for 0, as the
+    /// guest does.
+    mutating func shift(_ op: ShiftOperation, size: Int, _ dst: Register, count: UInt8) {
+        if size == 1 { checkByteRegister(dst) }
+        operandSizePrefix(size)
+        rex(w: false, base: dst.rawValue)
+        byte(size == 1 ? 0xC0 : 0xC1); registerOperand(reg: op.rawValue, rm: dst); byte(count)
+    }
+
+    /// dst ← dst shifted by CL.
+    mutating func shiftByCL(_ op: ShiftOperation, size: Int, _ dst: Register) {
+        if size == 1 { checkByteRegister(dst) }
+        operandSizePrefix(size)
+        rex(w: false, base: dst.rawValue)
+        byte(size == 1 ? 0xD2 : 0xD3); registerOperand(reg: op.rawValue, rm: dst)
+    }
+
     /// Logical shift of the 32-bit `dst` right by `count` (ZF from the result).
     mutating func shiftRight32(_ dst: Register, by count: UInt8) {
         rex(w: false, base: dst.rawValue)
@@ -267,6 +290,22 @@ struct X86Emitter {
         rex(w: size == 8, reg: b.rawValue, base: a.rawValue)
         byte(size == 1 ? 0x84 : 0x85)
         registerOperand(reg: b.rawValue, rm: a)
+    }
+
+    /// Flags of r & imm at `size` bytes.
+    mutating func test(size: Int, _ r: Register, immediate imm: UInt32) {
+        operandSizePrefix(size)
+        rex(w: false, base: r.rawValue)
+        switch size {
+        case 1:
+            checkByteRegister(r)
+            byte(0xF6); registerOperand(reg: 0, rm: r); byte(UInt8(truncatingIfNeeded: imm))
+        case 2:
+            byte(0xF7); registerOperand(reg: 0, rm: r)
+            byte(UInt8(truncatingIfNeeded: imm)); byte(UInt8(truncatingIfNeeded: imm >> 8))
+        default:
+            byte(0xF7); registerOperand(reg: 0, rm: r); int32(Int32(bitPattern: imm))
+        }
     }
 
     /// INC (or DEC) of `dst` at `size` bytes: CF unchanged.

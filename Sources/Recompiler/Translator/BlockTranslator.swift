@@ -18,8 +18,9 @@ import MMU
 /// may deliver an exception) and at block exits. `flagsInHost` and
 /// `flagsDirty` are that liveness, tracked while translating.
 ///
-/// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST and
-/// INC/DEC on 8/16/32-bit registers, immediates and memory; LEA; NOP; and
+/// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
+/// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
+/// registers, immediates and memory; LEA; NOP; and
 /// relative JMP/Jcc, which end the block with exits to both successors.
 /// Memory operands compute the offset inline. With paging off, an inline
 /// fast path makes the checks the interpreter's own fast path makes
@@ -339,6 +340,8 @@ struct BlockTranslator {
                 guard translateArithmetic(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .inc, .dec:
                 guard translateIncrement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .rol, .ror, .rcl, .rcr, .shl, .sal, .shr, .sar:
+                guard translateShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
                 effectiveAddress(i, i.operands.1, into: .rax)
                 storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
@@ -464,6 +467,75 @@ struct BlockTranslator {
         }
         loadFlagsIntoHost()
         emit.incrementOrDecrement(decrement: i.op == .dec, size: size, .rax)
+        flagsProduced()
+        if isMemory(o) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
+        } else {
+            storeGuestRegister(o.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    private static func shiftOperation(_ op: Op) -> X86Emitter.ShiftOperation? {
+        switch op {
+        case .rol: return .rol
+        case .ror: return .ror
+        case .rcl: return .rcl
+        case .rcr: return .rcr
+        case .shl, .sal: return .shl
+        case .shr: return .shr
+        case .sar: return .sar
+        default: return nil
+        }
+    }
+
+    /// Shifts and rotates by an immediate, by 1 or by CL. The guest's flags
+    /// go into the host first: a count of 0 leaves them as they were, and
+    /// RCL/RCR rotate through CF.
+    private mutating func translateShift(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0, count = i.operands.1
+        guard let operation = BlockTranslator.shiftOperation(i.op), isPlain(o), o.kind != .immediate else { return false }
+        let byCL = count.kind == .register && count.register == 1 && count.size == 1
+        guard byCL || count.kind == .immediate || count.kind == .constant else { return false }
+        let size = Int(o.size)
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: size, into: .rax)
+        }
+        if byCL { loadGuestRegister(1, size: 1, into: .rcx) }
+        loadFlagsIntoHost()
+        let immediateCount = count.kind == .constant ? count.register : UInt8(truncatingIfNeeded: i.immediate)
+        if byCL {
+            emit.shiftByCL(operation, size: size, .rax)
+        } else {
+            emit.shift(operation, size: size, .rax, count: immediateCount)
+        }
+        // AF after a shift is undefined; the reference (the interpreter,
+        // after the P6) clears it when the count is not 0, where this
+        // host may set it. Rotates leave AF alone on both.
+        if operation == .shl || operation == .shr || operation == .sar {
+            if byCL {
+                emit.pushFlags()
+                emit.pop(.r11)
+                emit.test(size: 1, .rcx, immediate: 0x1F)
+                let countZero = emit.jump(if: .zero)
+                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
+                emit.bind(countZero)
+                emit.push(.r11)
+                emit.popFlags()
+            } else if immediateCount & 0x1F != 0 {
+                emit.pushFlags()
+                emit.pop(.r11)
+                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
+                emit.push(.r11)
+                emit.popFlags()
+            }
+        }
         flagsProduced()
         if isMemory(o) {
             emit.movReg32(.rsi, .r14)
