@@ -21,6 +21,15 @@ import MMU
 /// of `PhysicalMemory` says their bytes changed; a store or interpreted
 /// instruction inside a block that changes code (even the block's own)
 /// makes the block leave right after it.
+///
+/// With paging off, a block's exits to static successors are chained: the
+/// first time one returns here, its jump is pointed at the successor's
+/// chain entry (`link`), so loops run without coming back. Nothing but the
+/// block's own helper calls can change the machine while native code runs
+/// (one thread), and those make it return when something needs this
+/// loop; the chain entry checks the budget and the code's validity.
+/// With paging on the successor of an EIP depends on the page tables, so
+/// blocks always return here.
 public final class Recompiler {
     public let cpu: CPU
     let memory: PhysicalMemory
@@ -58,7 +67,26 @@ public final class Recompiler {
     public private(set) var blocksRun: UInt64 = 0
     public private(set) var steppedInstructions: UInt64 = 0
 
-    typealias BlockEntry = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> UInt64
+    /// (state, context, chain state) -> retired.
+    typealias BlockEntry = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer,
+                                           UnsafeMutableRawPointer) -> UInt64
+
+    /// What chained blocks share while they run (field offsets in
+    /// `BlockTranslator.chain…`).
+    struct ChainState {
+        /// Instructions retired by blocks that jumped on to a successor,
+        /// not yet in the CPU's count.
+        var retired: UInt64 = 0
+        /// Instructions the run may still take; a chain entry subtracts its
+        /// block's length and returns here when that goes negative.
+        var budget: Int64 = 0
+        /// The displacement field of the unchained exit jump the last block
+        /// left through (0: none), for `link`.
+        var lastExit: UInt = 0
+    }
+    let chain: UnsafeMutablePointer<ChainState>
+    /// Exits linked to their successor.
+    public private(set) var chainedExits = 0
 
     public init(cpu: CPU) throws {
         self.cpu = cpu
@@ -68,9 +96,12 @@ public final class Recompiler {
         scratch = .allocate(capacity: Recompiler.scratchCapacity)
         fallbackTally = .allocate(capacity: Op.allCases.count)
         fallbackTally.initialize(repeating: 0, count: Op.allCases.count)
+        chain = .allocate(capacity: 1)
+        chain.initialize(to: ChainState())
     }
 
     deinit {
+        chain.deallocate()
         scratch.deallocate()
         fallbackTally.deallocate()
     }
@@ -79,7 +110,7 @@ public final class Recompiler {
         Unmanaged<Recompiler>.fromOpaque(context).takeUnretainedValue()
     }
 
-    /// Drops every translation (RESET).
+    /// Drops every translation.
     public func flush() {
         cache.flush()
         code.reset()
@@ -119,10 +150,26 @@ public final class Recompiler {
             let countBefore = cpu.instructionCount, exceptionsBefore = exceptionsInBlocks
             let entry = unsafeBitCast(block.pointee.code!, to: BlockEntry.self)
             blocksRun &+= 1
-            cpu.instructionCount &+= entry(UnsafeMutableRawPointer(s), context)
+            chain.pointee = ChainState(retired: 0, budget: Int64(count - done), lastExit: 0)
+            let retired = entry(UnsafeMutableRawPointer(s), context, UnsafeMutableRawPointer(chain))
+            cpu.instructionCount &+= retired &+ chain.pointee.retired
             done += Int(cpu.instructionCount &- countBefore) + exceptionsInBlocks - exceptionsBefore
+            if chain.pointee.lastExit != 0 && !cpu.pagingEnabled { link(exit: chain.pointee.lastExit) }
         }
         return done
+    }
+
+    /// Points the exit jump whose field is at `exit` (in the block that
+    /// just returned) at the block for the current CS:EIP — the exit's
+    /// target, under the same CS and mode — unless translating that block
+    /// flushed the cache, taking the exit's block with it.
+    private func link(exit: UInt) {
+        let flushes = cache.flushes
+        guard let successor = blockAtInstructionPointer(), cache.flushes == flushes,
+              let target = successor.pointee.chainEntry,
+              let field = UnsafeMutableRawPointer(bitPattern: exit) else { return }
+        code.patchJump(field: field, to: target)
+        chainedExits += 1
     }
 
     private func stepOnInterpreter() {
@@ -184,7 +231,10 @@ public final class Recompiler {
                                          ram: key.mode & 2 != 0 ? nil : BlockTranslator.RAMTables(
                                             ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
                                             codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0))
-        translator.beginBlock()
+        let physicalPage = Int(key.physical >> UInt32(PhysicalMemory.pageShift))
+        translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
+            generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation,
+            route: UnsafePointer(memory.readRoutes + physicalPage), expectedRoute: memory.readRoutes[physicalPage]))
         var length = 0, count = 0, ended = false
         while count < Recompiler.maximumInstructions && length < room
                 && translator.emit.count < Recompiler.scratchCapacity - Recompiler.instructionReserve {
@@ -201,7 +251,11 @@ public final class Recompiler {
                                            code: nil, instructionCount: Int32(count))
         if count > 0 {
             if !ended { translator.endBlock(continuingAt: (key.eip &+ UInt32(length)) & ipMask) }
-            block.code = install(translator.emit.count).map { $0 + translator.entry }
+            translator.finishBlock(instructionCount: count)
+            if let installed = install(translator.emit.count) {
+                block.code = installed + translator.entry
+                block.chainEntry = installed + translator.chainEntry
+            }
         }
         // Watch the bytes decoded (for an empty block, those the first
         // instruction would need), so rewriting them re-translates.
@@ -220,9 +274,12 @@ public final class Recompiler {
 
     // MARK: - Helpers (called from translated code, RuntimeHelpers.swift)
 
+    /// Adds what the running blocks retired (the chain's and this block's)
+    /// to the CPU's count.
     @inline(__always)
     private func syncInstructionCount(_ descriptor: UInt64) {
-        cpu.instructionCount &+= RuntimeHelpers.unsynced(descriptor)
+        cpu.instructionCount &+= RuntimeHelpers.unsynced(descriptor) &+ chain.pointee.retired
+        chain.pointee.retired = 0
     }
 
     /// Whether the machine wants the block to stop at this boundary: code
@@ -296,7 +353,8 @@ public final class Recompiler {
     /// A few lines for a person: blocks, translations, fallbacks by
     /// operation.
     public var report: String {
-        var lines = ["recompiler: \(blocksRun) blocks run, \(cache.translations) translated, \(cache.flushes) flushes, "
+        var lines = ["recompiler: \(blocksRun) blocks entered from the dispatcher, \(cache.translations) translated, "
+                     + "\(chainedExits) exits chained, \(cache.flushes) flushes, "
                      + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries"]
         let fallbacks = fallbackCounts
         let total = fallbacks.reduce(0) { $0 + $1.count }

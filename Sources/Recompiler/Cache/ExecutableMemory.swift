@@ -46,6 +46,20 @@ final class ExecutableMemory {
         return UnsafeRawPointer(base + start)
     }
 
+    /// Points the `jmp rel32` whose displacement field is at `field` at
+    /// `target` (block chaining), with the page made writable for the
+    /// write only.
+    func patchJump(field: UnsafeMutableRawPointer, to target: UnsafeRawPointer) {
+        let mask = ExecutableMemory.pageSize - 1
+        let page = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: field) & ~UInt(mask))!
+        let span = (UInt(bitPattern: field) & UInt(mask)) + 4 > UInt(mask) ? 2 * ExecutableMemory.pageSize : ExecutableMemory.pageSize
+        guard mprotect(page, span, PROT_READ | PROT_WRITE) == 0 else { return }
+        let displacement = Int32(truncatingIfNeeded: Int(bitPattern: target) - (Int(bitPattern: field) + 4))
+        field.storeBytes(of: displacement.littleEndian, as: Int32.self)
+        let sealed = mprotect(page, span, PROT_READ | PROT_EXEC) == 0
+        precondition(sealed, "cannot make translated code executable again")
+    }
+
     /// Forgets every block (the translation cache was dropped with them).
     func reset() { used = 0 }
 }

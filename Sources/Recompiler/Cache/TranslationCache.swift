@@ -27,7 +27,9 @@ final class TranslationCache {
         var key = Key(physical: TranslationCache.empty, eip: 0, csBase: 0, csLimit: 0, mode: 0)
         var codePage: Int32 = -1
         var generation: UInt64 = 0
+        /// Entry from the dispatcher, and from a chained predecessor.
         var code: UnsafeRawPointer? = nil
+        var chainEntry: UnsafeRawPointer? = nil
         /// Guest instructions the block holds (it may leave earlier).
         var instructionCount: Int32 = 0
     }

@@ -27,6 +27,7 @@ struct X86Emitter {
     struct Condition: Equatable {
         let code: UInt8
         static let above = Condition(code: 7)
+        static let sign = Condition(code: 8)
         static let carry = Condition(code: 2)
         static let notCarry = Condition(code: 3)
         static let zero = Condition(code: 4)
@@ -269,6 +270,32 @@ struct X86Emitter {
         operandSizePrefix(size)
         rex(w: false, base: dst.rawValue)
         byte(size == 1 ? 0xD2 : 0xD3); registerOperand(reg: op.rawValue, rm: dst)
+    }
+
+    /// 64-bit [base + disp] ← [base + disp] op imm (sign-extended from 32
+    /// bits). Returns where the immediate lies, for `patchInt32`.
+    @discardableResult
+    mutating func alu64(_ op: ALUOperation, base: Register, _ disp: Int32, immediate imm: Int32) -> Int {
+        rex(w: true, base: base.rawValue)
+        byte(0x81); memoryOperand(reg: op.rawValue, base: base, disp)
+        let at = count
+        int32(imm)
+        return at
+    }
+
+    /// Rewrites the 32-bit field at `offset` (an immediate emitted before
+    /// its value was known).
+    mutating func patchInt32(at offset: Int, _ value: Int32) {
+        let u = UInt32(bitPattern: value)
+        for k in 0..<4 { buffer[offset + k] = UInt8(truncatingIfNeeded: u >> (8 * UInt32(k))) }
+    }
+
+    /// dst ← the address of `target`, an offset in this buffer (RIP-relative,
+    /// so it holds wherever the code is installed).
+    mutating func leaRIPRelative(_ dst: Register, to target: Int) {
+        rex(w: true, reg: dst.rawValue)
+        byte(0x8D); byte(dst.low << 3 | 5)
+        int32(Int32(target - (count + 4)))
     }
 
     /// Logical shift of the 32-bit `dst` right by `count` (ZF from the result).

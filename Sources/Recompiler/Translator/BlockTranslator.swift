@@ -32,15 +32,28 @@ import MMU
 /// reports a fault. Everything else calls the interpreter for that one
 /// instruction.
 ///
-/// The generated function: `(state, context) -> retired`, where retired is
-/// the number of translated instructions not yet added to the CPU's
-/// instruction count. Each helper call passes that number, and the count
+/// The generated function: `(state, context, chain) -> retired`, where
+/// retired is the number of translated instructions not yet added to the
+/// CPU's instruction count. Each helper call passes that number, and the count
 /// is exact while the helper runs (a memory helper takes it back when the
 /// access succeeds, so its slow path and the inline fast path join with
 /// the same count; the interpreter fallback keeps it).
-/// RBX = CPUState, R12 = context, R13/R14 survive helper calls
-/// (saved flags, a read-modify-write's offset); RAX, RCX, RDX, RSI, RDI,
-/// R9–R11 are scratch.
+/// RBX = CPUState, R12 = context, R15 = the `ChainState`, R13/R14
+/// survive helper calls (saved flags, a read-modify-write's offset); RAX,
+/// RCX, RDX, RSI, RDI, R9–R11 are scratch.
+///
+/// Chaining: an exit to a static successor (JMP, both ways of a Jcc,
+/// running off the block's end) first adds its retired count to the
+/// chain state, then passes a `jmp rel32` that the dispatcher later points
+/// at the successor's chain entry (`Recompiler.link`); until then it falls
+/// into the return to the dispatcher, which it tells where that jump is.
+/// A chain entry checks what the dispatcher's lookup would: the budget
+/// (the block must fit in what is left), and that the block's code page
+/// still has the generation and route it was translated from; if not, it
+/// returns to the dispatcher at its own first instruction.
+///
+/// Block layout: the settled exit; the not-here exit; the entry (saves
+/// registers, pins pointers); the chain entry (checks); the body.
 struct BlockTranslator {
     typealias Register = X86Emitter.Register
 
@@ -72,8 +85,26 @@ struct BlockTranslator {
     /// delivered an exception, or the interpreter ran an instruction that
     /// leaves the block).
     private var settledExit = 0
-    /// Where the block's entry point is.
+    /// Where the block's entry point and chain entry are.
     private(set) var entry = 0
+    private(set) var chainEntry = 0
+    /// The budget check's immediate, known once the block is complete.
+    private var budgetField = 0
+
+    /// What a chain entry checks the block's code against: the generation
+    /// of its code page and the read route of its physical page, as they
+    /// were when it was translated.
+    struct Validity {
+        let generation: UnsafePointer<UInt64>
+        let expectedGeneration: UInt64
+        let route: UnsafePointer<UInt32>
+        let expectedRoute: UInt32
+    }
+
+    /// Field offsets of `ChainState` (Recompiler.swift).
+    static let chainRetired: Int32 = 0
+    static let chainBudget: Int32 = 8
+    static let chainLastExit: Int32 = 16
 
     static let arithmeticFlags: UInt32 = 0x8D5
     static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
@@ -98,16 +129,42 @@ struct BlockTranslator {
 
     // MARK: - Block frame
 
-    /// The shared settled exit, then the entry: saves the callee-saved
-    /// registers and pins the state and context pointers.
-    mutating func beginBlock() {
+    /// The exits every block shares, the entry (saves the callee-saved
+    /// registers and pins the state, context and chain pointers) and the
+    /// chain entry's checks.
+    mutating func beginBlock(eip: UInt32, validity: Validity) {
         settledExit = emit.count
         emit.movImm32(.rax, 0)
         epilogue()
+        let notHere = emit.count
+        emit.movImm32(.rax, eip)
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
+        emit.movImm32(.rax, 0)
+        epilogue()
+
         entry = emit.count
         for r in BlockTranslator.savedRegisters { emit.push(r) }
         emit.movReg64(.rbx, .rdi)
         emit.movReg64(.r12, .rsi)
+        emit.movReg64(.r15, .rdx)
+
+        chainEntry = emit.count
+        budgetField = emit.alu64(.sub, base: .r15, BlockTranslator.chainBudget, immediate: 0)
+        emit.jump(if: .sign, to: notHere)
+        emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.generation)))
+        emit.movLoad(size: 8, .rax, base: .rax, 0)
+        emit.movImm64(.r10, validity.expectedGeneration)
+        emit.alu64(.cmp, .rax, .r10)
+        emit.jump(if: .notZero, to: notHere)
+        emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.route)))
+        emit.movLoad(size: 4, .rax, base: .rax, 0)
+        emit.alu(.cmp, size: 4, .rax, immediate: validity.expectedRoute)
+        emit.jump(if: .notZero, to: notHere)
+    }
+
+    /// Completes the budget check once the block's length is known.
+    mutating func finishBlock(instructionCount: Int) {
+        emit.patchInt32(at: budgetField, Int32(instructionCount))
     }
 
     private mutating func epilogue() {
@@ -116,18 +173,28 @@ struct BlockTranslator {
     }
 
     /// Leaves the block to continue at `eip`, with `retired` translated
-    /// instructions not yet counted.
-    private mutating func exit(to eip: UInt32, retired: Int) {
+    /// instructions not yet counted; a `chainable` exit can later jump
+    /// straight into the successor block.
+    private mutating func exit(to eip: UInt32, retired: Int, chainable: Bool = false) {
         writeBackFlags()
+        var returned = retired
+        if chainable {
+            if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
+            returned = 0
+            let link = emit.jump()
+            emit.bind(link)
+            emit.leaRIPRelative(.rax, to: link.fieldOffset)
+            emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+        }
         emit.movImm32(.rax, eip)
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
-        emit.movImm32(.rax, UInt32(retired))
+        emit.movImm32(.rax, UInt32(returned))
         epilogue()
     }
 
     /// Ends a block that ran off its end (length limit, page end).
     mutating func endBlock(continuingAt eip: UInt32) {
-        exit(to: eip, retired: unsynced)
+        exit(to: eip, retired: unsynced, chainable: true)
     }
 
     // MARK: - Guest flags
@@ -561,15 +628,15 @@ struct BlockTranslator {
     private mutating func translateBranch(_ i: Instruction, next: UInt32, target: UInt32) {
         unsynced += 1
         if i.op == .jmp {
-            exit(to: target, retired: unsynced)
+            exit(to: target, retired: unsynced, chainable: true)
             return
         }
         loadFlagsIntoHost()
         writeBackFlags()
         let taken = emit.jump(ifGuestCondition: i.condition)
-        exit(to: next, retired: unsynced)
+        exit(to: next, retired: unsynced, chainable: true)
         emit.bind(taken)
-        exit(to: target, retired: unsynced)
+        exit(to: target, retired: unsynced, chainable: true)
     }
 
     /// Runs `i` on the interpreter through the fallback helper. Returns
