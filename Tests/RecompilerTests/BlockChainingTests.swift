@@ -71,5 +71,6 @@ final class BlockChainingTests: XCTestCase {
         assertSameState(reference, translated, "rewritten successor")
         XCTAssertEqual(translated.cpu.reg32(0), 1500)
         XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
+        XCTAssertLessThan(translated.recompiler.blocksRun, 30, "the jump to the rewritten block was linked again")
     }
 }

@@ -50,11 +50,12 @@ final class ExecutableMemory {
     /// `target` (block chaining), with the page made writable for the
     /// write only.
     func patchJump(field: UnsafeMutableRawPointer, to target: UnsafeRawPointer) {
+        let displacement = Int32(truncatingIfNeeded: Int(bitPattern: target) - (Int(bitPattern: field) + 4))
+        guard field.loadUnaligned(as: Int32.self) != displacement.littleEndian else { return }
         let mask = ExecutableMemory.pageSize - 1
         let page = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: field) & ~UInt(mask))!
         let span = (UInt(bitPattern: field) & UInt(mask)) + 4 > UInt(mask) ? 2 * ExecutableMemory.pageSize : ExecutableMemory.pageSize
         guard mprotect(page, span, PROT_READ | PROT_WRITE) == 0 else { return }
-        let displacement = Int32(truncatingIfNeeded: Int(bitPattern: target) - (Int(bitPattern: field) + 4))
         field.storeBytes(of: displacement.littleEndian, as: Int32.self)
         let sealed = mprotect(page, span, PROT_READ | PROT_EXEC) == 0
         precondition(sealed, "cannot make translated code executable again")

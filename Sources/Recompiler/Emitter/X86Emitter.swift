@@ -290,12 +290,19 @@ struct X86Emitter {
         for k in 0..<4 { buffer[offset + k] = UInt8(truncatingIfNeeded: u >> (8 * UInt32(k))) }
     }
 
-    /// dst ← the address of `target`, an offset in this buffer (RIP-relative,
-    /// so it holds wherever the code is installed).
-    mutating func leaRIPRelative(_ dst: Register, to target: Int) {
+    /// dst ← an address in this code (RIP-relative, so it holds wherever
+    /// the code is installed), bound later with `bind(_:toAddressOf:)`.
+    mutating func leaRIPRelative(_ dst: Register) -> Label {
         rex(w: true, reg: dst.rawValue)
         byte(0x8D); byte(dst.low << 3 | 5)
-        int32(Int32(target - (count + 4)))
+        let label = Label(fieldOffset: count)
+        int32(0)
+        return label
+    }
+
+    /// Makes a `leaRIPRelative` yield the address of `target`.
+    mutating func bind(_ label: Label, toAddressOf target: Int) {
+        patchInt32(at: label.fieldOffset, Int32(target - (label.fieldOffset + 4)))
     }
 
     /// Logical shift of the 32-bit `dst` right by `count` (ZF from the result).

@@ -135,7 +135,10 @@ struct BlockTranslator {
     mutating func beginBlock(eip: UInt32, validity: Validity) {
         settledExit = emit.count
         emit.movImm32(.rax, 0)
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
         epilogue()
+        // Keeps the chain state's last exit: the predecessor whose jump led
+        // here gets relinked (to this block's new translation, if it was stale).
         let notHere = emit.count
         emit.movImm32(.rax, eip)
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
@@ -179,11 +182,18 @@ struct BlockTranslator {
         writeBackFlags()
         var returned = retired
         if chainable {
+            // The jump's field goes to the chain state first, so that the
+            // dispatcher can link it whether the jump is unlinked yet or
+            // leads to a block that turns it away.
+            let address = emit.leaRIPRelative(.rax)
+            emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
             if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
             returned = 0
             let link = emit.jump()
+            emit.bind(address, toAddressOf: link.fieldOffset)
             emit.bind(link)
-            emit.leaRIPRelative(.rax, to: link.fieldOffset)
+        } else {
+            emit.movImm32(.rax, 0)
             emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
         }
         emit.movImm32(.rax, eip)
