@@ -200,7 +200,7 @@ public final class Recompiler {
         }
         guard let codePage = memory.codePage(forReading: physical) else { return nil }
         let mode = (cs.pointee.is32Bit ? 1 : 0) | (paging ? 2 : 0) | UInt32(state.pointee.cpl & 3) << 2
-            | (memory.a20Mask == 0xFFFF_FFFF ? 0 : 16)
+            | (memory.a20Mask == 0xFFFF_FFFF ? 0 : 16) | (cpu.segment(.ss).pointee.is32Bit ? 32 : 0)
         let key = TranslationCache.Key(physical: physical, eip: eip, csBase: csBase, csLimit: limit, mode: mode)
         let slot = cache.slot(key)
         if slot.pointee.key == key && slot.pointee.codePage == Int32(codePage)
@@ -228,6 +228,7 @@ public final class Recompiler {
 
         var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
                                          helpers: helpers, default32: default32, csLimit: key.csLimit,
+                                         stack32: key.mode & 32 != 0,
                                          ram: key.mode & 2 != 0 ? nil : BlockTranslator.RAMTables(
                                             ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
                                             codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0))

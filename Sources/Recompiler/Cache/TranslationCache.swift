@@ -3,8 +3,8 @@
 /// A block is keyed by the guest physical address of its first byte and by
 /// everything the translation baked in: the EIP it starts at (its exits
 /// store EIPs), the CS base and limit (static limit checks of branch
-/// targets), the code size (decoding), paging on/off, the CPL and the A20
-/// gate (the inline RAM path exists only with paging off and masks A20
+/// targets), the code size (decoding), the stack size (SS.B: PUSH, POP,
+/// CALL, RET), paging on/off, the CPL and the A20 gate (the inline RAM path exists only with paging off and masks A20
 /// as the gate was). Its code page and that page's generation at
 /// translation time are kept with it: a lookup that finds the page
 /// rewritten since (self-modifying code, DMA) or routed elsewhere (PAM,
@@ -19,7 +19,8 @@ final class TranslationCache {
         var eip: UInt32
         var csBase: UInt32
         var csLimit: UInt32
-        /// Bit 0: 32-bit code; bit 1: paging on; bits 2–3: CPL; bit 4: A20 closed.
+        /// Bit 0: 32-bit code; bit 1: paging on; bits 2–3: CPL; bit 4: A20
+        /// closed; bit 5: 32-bit stack (SS.B).
         var mode: UInt32
     }
 

@@ -27,6 +27,7 @@ struct X86Emitter {
     struct Condition: Equatable {
         let code: UInt8
         static let above = Condition(code: 7)
+        static let belowOrEqual = Condition(code: 6)
         static let sign = Condition(code: 8)
         static let carry = Condition(code: 2)
         static let notCarry = Condition(code: 3)
@@ -176,6 +177,13 @@ struct X86Emitter {
     mutating func movReg64(_ dst: Register, _ src: Register) {
         rex(w: true, reg: src.rawValue, base: dst.rawValue)
         byte(0x89); registerOperand(reg: src.rawValue, rm: dst)
+    }
+
+    /// dst ← the low `size` bytes (1, 2) of dst, sign-extended to 32 bits.
+    mutating func signExtend(size: Int, _ dst: Register) {
+        if size == 1 { checkByteRegister(dst) }
+        rex(w: false, reg: dst.rawValue, base: dst.rawValue)
+        byte(0x0F); byte(size == 1 ? 0xBE : 0xBF); registerOperand(reg: dst.rawValue, rm: dst)
     }
 
     /// dst ← low 16 bits of dst, zero-extended (16-bit address wrap).

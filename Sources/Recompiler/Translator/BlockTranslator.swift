@@ -20,8 +20,9 @@ import MMU
 ///
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
-/// registers, immediates and memory; LEA; NOP; and
-/// relative JMP/Jcc, which end the block with exits to both successors.
+/// registers, immediates and memory; MOVZX/MOVSX; LEA; NOP; PUSH r/imm,
+/// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
+/// (exits to static successors) and RET (an exit to the popped address).
 /// Memory operands compute the offset inline. With paging off, an inline
 /// fast path makes the checks the interpreter's own fast path makes
 /// (`CPU.fastHostAddress`: a present, not expand-down data segment, inside
@@ -61,6 +62,8 @@ struct BlockTranslator {
     let helpers: RuntimeHelpers
     let default32: Bool
     let csLimit: UInt32
+    /// SS's B bit: ESP (true) or SP is the stack pointer.
+    let stack32: Bool
     /// Guest RAM and its routing tables for the inline fast path; nil with
     /// paging on (every access through the helpers).
     let ram: RAMTables?
@@ -119,11 +122,12 @@ struct BlockTranslator {
     /// address keep RSP 16-byte aligned at helper calls.
     static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
 
-    init(emit: X86Emitter, helpers: RuntimeHelpers, default32: Bool, csLimit: UInt32, ram: RAMTables?) {
+    init(emit: X86Emitter, helpers: RuntimeHelpers, default32: Bool, csLimit: UInt32, stack32: Bool, ram: RAMTables?) {
         self.emit = emit
         self.helpers = helpers
         self.default32 = default32
         self.csLimit = csLimit
+        self.stack32 = stack32
         self.ram = ram
     }
 
@@ -375,8 +379,11 @@ struct BlockTranslator {
     /// this instruction: they are kept aside (R13) and committed only if
     /// the store succeeds. A store that changed translated code (or wants
     /// the machine's attention) ends the block after this instruction.
+    /// `afterStore` completes the instruction once the store succeeded
+    /// (on both the inline and the helper path, and before a leave).
     private mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
-                                       readModifyWrite: Bool) {
+                                       readModifyWrite: Bool,
+                                       afterStore: (inout BlockTranslator) -> Void = { _ in }) {
         if readModifyWrite {
             emit.pushFlags()
             emit.pop(.r13)
@@ -390,12 +397,14 @@ struct BlockTranslator {
             let stored = t.emit.jump(if: .zero)
             t.emit.alu(.cmp, size: 4, .rax, immediate: RuntimeHelpers.StoreResult.faulted.rawValue)
             t.emit.jump(if: .zero, to: t.settledExit)
+            afterStore(&t)
             if readModifyWrite { t.restoreFlagsFromR13() }
             t.exit(to: next, retired: t.unsynced + 1)
             t.emit.bind(stored)
         }
         flagsInHost = false
         flagsDirty = false
+        afterStore(&self)
         if readModifyWrite { restoreFlagsFromR13() }
     }
 
@@ -422,6 +431,21 @@ struct BlockTranslator {
             case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
                 effectiveAddress(i, i.operands.1, into: .rax)
                 storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
+            case .movzx, .movsx:
+                guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .push:
+                guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .pop:
+                guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .call:
+                guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
+                pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
+                unsynced += 1
+                exit(to: target, retired: unsynced, chainable: true)
+                return true
+            case .ret:
+                translateReturn(i, eip: eip)
+                return true
             case .nop:
                 break
             case .jcc, .jmp:
@@ -624,6 +648,112 @@ struct BlockTranslator {
         return true
     }
 
+    /// MOVZX/MOVSX r, r/m8 or r/m16.
+    private mutating func translateExtension(_ i: Instruction, eip: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard dst.kind == .register, isPlain(src), src.kind != .immediate, src.size < dst.size else { return false }
+        let size = Int(src.size)
+        if isMemory(src) {
+            effectiveAddress(i, src, into: .rsi)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(src.register, size: size, into: .rax)
+        }
+        if i.op == .movsx { emit.signExtend(size: size, .rax) }
+        storeGuestRegister(dst.register, size: Int(dst.size), from: .rax)
+        return true
+    }
+
+    // MARK: - The stack (SS's B bit is part of the block's key)
+
+    private static let stackPointerOffset = gprOffset + 4 * 8
+
+    /// (E)SP ← the value in `host` (zero-extended in it).
+    private mutating func storeStackPointer(from host: Register) {
+        emit.movStore(size: stack32 ? 8 : 2, base: .rbx, BlockTranslator.stackPointerOffset, host)
+    }
+
+    /// `host` ← (E)SP + `delta`, wrapped to the stack's width.
+    private mutating func stackPointer(plus delta: Int32, into host: Register) {
+        emit.movLoad(size: stack32 ? 4 : 2, .rax, base: .rbx, BlockTranslator.stackPointerOffset)
+        emit.lea32(host, base: .rax, index: nil, scale: 0, delta)
+        if !stack32 { emit.zeroExtend16(host) }
+    }
+
+    /// Pushes ECX (loaded by `loadValue`): the store first, (E)SP after it,
+    /// so a fault leaves (E)SP as it was. `continuingAt`: where the guest
+    /// goes on if the store makes the block leave.
+    private mutating func pushRegisterValue(size: Int, eip: UInt32, continuingAt next: UInt32,
+                                            loadValue: (inout BlockTranslator) -> Void) {
+        stackPointer(plus: -Int32(size), into: .r14)
+        loadValue(&self)
+        emit.movReg32(.rsi, .r14)
+        storeToGuest(segment: .ss, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+            t.storeStackPointer(from: .r14)
+        }
+    }
+
+    private mutating func pushValue(_ value: UInt32, size: Int, eip: UInt32, continuingAt next: UInt32) {
+        pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in t.emit.movImm32(.rcx, value) }
+    }
+
+    /// PUSH r16/r32 and PUSH imm (PUSH ESP pushes the value before).
+    private mutating func translatePush(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0, size = Int(i.operandSize)
+        switch o.kind {
+        case .register where Int(o.size) == size:
+            pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+                t.loadGuestRegister(o.register, size: size, into: .rcx)
+            }
+        case .immediate:
+            pushValue(i.immediate, size: size, eip: eip, continuingAt: next)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// POP r16/r32: the load first; then (E)SP, then the register (POP ESP
+    /// ends with the popped value).
+    private mutating func translatePop(_ i: Instruction, eip: UInt32) -> Bool {
+        let o = i.operands.0, size = Int(i.operandSize)
+        guard o.kind == .register, Int(o.size) == size else { return false }
+        stackPointer(plus: 0, into: .r14)
+        emit.movReg32(.rsi, .r14)
+        loadFromGuest(segment: .ss, size: size, eip: eip)
+        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size))
+        if !stack32 { emit.zeroExtend16(.r14) }
+        storeStackPointer(from: .r14)
+        storeGuestRegister(o.register, size: size, from: .rax)
+        return true
+    }
+
+    /// RET [imm16]: the return address is read, checked against the CS
+    /// limit (beyond it the interpreter takes the RET and raises the #GP),
+    /// then (E)SP is released and the block leaves for the address read.
+    private mutating func translateReturn(_ i: Instruction, eip: UInt32) {
+        let size = Int(i.operandSize)
+        let release = i.operands.0.kind == .immediate ? Int32(i.immediate & 0xFFFF) : 0
+        stackPointer(plus: 0, into: .r14)
+        emit.movReg32(.rsi, .r14)
+        loadFromGuest(segment: .ss, size: size, eip: eip)
+        emit.alu(.cmp, size: 4, .rax, immediate: csLimit)
+        let inside = emit.jump(if: .belowOrEqual)
+        let pending = unsynced
+        _ = interpret(i, eip: eip)
+        unsynced = pending
+        emit.bind(inside)
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
+        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size) + release)
+        if !stack32 { emit.zeroExtend16(.r14) }
+        storeStackPointer(from: .r14)
+        unsynced += 1
+        emit.movImm32(.rax, 0)
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+        emit.movImm32(.rax, UInt32(unsynced))
+        epilogue()
+    }
+
     /// The target of a relative JMP/Jcc, or nil when it lies beyond the CS
     /// limit (the interpreter raises the #GP then).
     private func relativeTarget(_ i: Instruction, next: UInt32) -> UInt32? {
@@ -671,7 +801,7 @@ struct BlockTranslator {
     static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
         if i.endsCodeBlock { return true }
         switch i.op {
-        case .sti, .invalid, .tooLong: return true
+        case .sti, .invalid, .tooLong, .lss: return true
         case .mov: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
         case .pop: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
         default: return false
