@@ -135,6 +135,39 @@ final class RecompilerDifferentialTests: XCTestCase {
         for seed: UInt64 in 101...140 { compare(code32: false, seed: seed) }
     }
 
+    /// IMUL r, r/m and IMUL r, r/m, imm (which the shared programs lack)
+    /// mixed with ALU instructions, 16- and 32-bit operands.
+    func testRandomSignedMultiplies() {
+        for seed: UInt64 in 1...20 {
+            var g = RandomProgramGenerator(state: seed)
+            var encoder = RandomProgramEncoder(g: RandomProgramGenerator(state: seed ^ 0xABCD), code32: true)
+            var program: [UInt8] = []
+            for _ in 0..<100 {
+                let prefix: [UInt8] = g.below(3) == 0 ? [0x66] : []
+                let wide = prefix.isEmpty
+                let modrm = UInt8(0xC0 | UInt8(g.below(8)) << 3 | UInt8(g.below(8)))
+                let reg = modrm >> 3 & 7
+                guard reg != 4 else { continue }
+                switch g.below(4) {
+                case 0: program += prefix + [0x0F, 0xAF, modrm]
+                case 1: program += prefix + [0x6B, modrm, g.byte()]
+                case 2: program += prefix + [0x69, modrm] + (0..<(wide ? 4 : 2)).map { _ in g.byte() }
+                default: program += encoder.instruction()
+                }
+            }
+            let reference = EngineBench(), translated = EngineBench()
+            for bench in [reference, translated] {
+                bench.flat32(code: program + [0xF4])
+                var r = RandomProgramGenerator(state: seed << 8)
+                for k: UInt8 in 0..<8 where k != 4 { bench.cpu.setReg32(k, UInt32(truncatingIfNeeded: r.next())) }
+            }
+            reference.run(recompiled: false, limit: 10_000)
+            translated.run(recompiled: true, limit: 10_000)
+            assertSameState(reference, translated, "IMUL program, seed \(seed)")
+            XCTAssertFalse(translated.recompiler.fallbackCounts.contains { $0.op == .imul }, "IMUL translated")
+        }
+    }
+
     /// The programs mostly run as translated code, not through the fallback.
     func testProgramsAreMostlyTranslated() {
         var encoder = RandomProgramEncoder(g: RandomProgramGenerator(state: 3), code32: true)

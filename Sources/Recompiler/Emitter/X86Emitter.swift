@@ -334,6 +334,35 @@ struct X86Emitter {
         registerOperand(reg: b.rawValue, rm: a)
     }
 
+    /// dst ← dst · src, truncated to `size` bytes (2, 4): CF = OF = the
+    /// product did not fit.
+    mutating func signedMultiply(size: Int, _ dst: Register, _ src: Register) {
+        operandSizePrefix(size)
+        rex(w: false, reg: dst.rawValue, base: src.rawValue)
+        byte(0x0F); byte(0xAF); registerOperand(reg: dst.rawValue, rm: src)
+    }
+
+    /// NOT (no flags) or NEG of `dst` at `size` bytes.
+    mutating func complement(negate: Bool, size: Int, _ dst: Register) {
+        if size == 1 { checkByteRegister(dst) }
+        operandSizePrefix(size)
+        rex(w: false, base: dst.rawValue)
+        byte(size == 1 ? 0xF6 : 0xF7); registerOperand(reg: negate ? 3 : 2, rm: dst)
+    }
+
+    /// The low byte of `dst` ← 1 if the guest condition `code` holds, else 0.
+    mutating func setByte(ifGuestCondition code: UInt8, _ dst: Register) {
+        checkByteRegister(dst)
+        byte(0x0F); byte(0x90 | code & 0xF); registerOperand(reg: 0, rm: dst)
+    }
+
+    /// dst ← src if the guest condition `code` holds, at `size` bytes (2, 4).
+    mutating func moveIf(guestCondition code: UInt8, size: Int, _ dst: Register, _ src: Register) {
+        operandSizePrefix(size)
+        rex(w: false, reg: dst.rawValue, base: src.rawValue)
+        byte(0x0F); byte(0x40 | code & 0xF); registerOperand(reg: dst.rawValue, rm: src)
+    }
+
     /// Flags of r & imm at `size` bytes.
     mutating func test(size: Int, _ r: Register, immediate imm: UInt32) {
         operandSizePrefix(size)

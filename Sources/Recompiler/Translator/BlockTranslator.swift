@@ -20,7 +20,8 @@ import MMU
 ///
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
-/// registers, immediates and memory; MOVZX/MOVSX; LEA; NOP; PUSH r/imm,
+/// registers, immediates and memory; NOT, NEG, IMUL (two and three
+/// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP; PUSH r/imm,
 /// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
 /// (exits to static successors) and RET (an exit to the popped address).
 /// Memory operands compute the offset inline. With paging off, an inline
@@ -433,6 +434,14 @@ struct BlockTranslator {
                 storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
             case .movzx, .movsx:
                 guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .imul where i.operands.1.kind != .none:
+                guard translateSignedMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .not, .neg:
+                guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .setcc:
+                guard translateSetByte(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .cmov:
+                guard translateConditionalMove(i, eip: eip) else { return interpret(i, eip: eip) }
             case .push:
                 guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .pop:
@@ -661,6 +670,109 @@ struct BlockTranslator {
         }
         if i.op == .movsx { emit.signExtend(size: size, .rax) }
         storeGuestRegister(dst.register, size: Int(dst.size), from: .rax)
+        return true
+    }
+
+    /// The value of r/m operand `o` into RAX (a memory operand through the
+    /// load path, which may leave the block on a fault).
+    private mutating func loadRegisterOrMemory(_ i: Instruction, _ o: Operand, eip: UInt32) {
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .rsi)
+            loadFromGuest(segment: i.segment, size: Int(o.size), eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: Int(o.size), into: .rax)
+        }
+    }
+
+    /// IMUL r, r/m and IMUL r, r/m, imm. CF and OF come from the host; SF,
+    /// ZF and PF (undefined) follow the reference: from the truncated
+    /// product, with AF = 0 — a TEST of the product gives exactly those.
+    private mutating func translateSignedMultiply(_ i: Instruction, eip: UInt32) -> Bool {
+        let dst = i.operands.0
+        let threeOperand = i.operands.2.kind != .none
+        let a = threeOperand ? i.operands.1 : dst, b = threeOperand ? i.operands.2 : i.operands.1
+        guard dst.kind == .register, dst.size == 2 || dst.size == 4, isPlain(a), isPlain(b), a.kind != .immediate,
+              !(isMemory(a) && isMemory(b)) else { return false }
+        let size = Int(dst.size)
+        if isMemory(b) {
+            loadRegisterOrMemory(i, b, eip: eip)
+            emit.movReg32(.rcx, .rax)
+            loadRegisterOrMemory(i, a, eip: eip)
+        } else {
+            loadRegisterOrMemory(i, a, eip: eip)
+            loadSource(b, i, into: .rcx)
+        }
+        emit.signedMultiply(size: size, .rax, .rcx)
+        emit.pushFlags()
+        emit.pop(.r11)
+        emit.alu(.and, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
+        emit.test(size: size, .rax, .rax)
+        emit.pushFlags()
+        emit.pop(.r10)
+        emit.alu(.or, size: 4, .r10, .r11)
+        emit.push(.r10)
+        emit.popFlags()
+        flagsProduced()
+        storeGuestRegister(dst.register, size: size, from: .rax)
+        return true
+    }
+
+    /// NOT (flags untouched) and NEG (all six from the host).
+    private mutating func translateComplement(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate else { return false }
+        let size = Int(o.size), negate = i.op == .neg
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: size, into: .rax)
+        }
+        emit.complement(negate: negate, size: size, .rax)
+        if negate { flagsProduced() }
+        if isMemory(o) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            // NOT's store must not commit flags it did not produce: with no
+            // flags of its own, the plain store path applies.
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: negate)
+        } else {
+            storeGuestRegister(o.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    /// SETcc r/m8.
+    private mutating func translateSetByte(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate, o.size == 1 else { return false }
+        if isMemory(o) { effectiveAddress(i, o, into: .rsi) }
+        loadFlagsIntoHost()
+        emit.movImm32(.rcx, 0)
+        emit.setByte(ifGuestCondition: i.condition, .rcx)
+        if isMemory(o) {
+            storeToGuest(segment: i.segment, size: 1, eip: eip, next: next, readModifyWrite: false)
+        } else {
+            storeGuestRegister(o.register, size: 1, from: .rcx)
+        }
+        return true
+    }
+
+    /// CMOVcc r, r/m: the source is read (and may fault) whatever the
+    /// condition; the destination is written back either way, which
+    /// changes nothing when the condition fails.
+    private mutating func translateConditionalMove(_ i: Instruction, eip: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard dst.kind == .register, dst.size == 2 || dst.size == 4, isPlain(src), src.kind != .immediate,
+              src.size == dst.size else { return false }
+        let size = Int(dst.size)
+        loadRegisterOrMemory(i, src, eip: eip)
+        emit.movReg32(.rcx, .rax)
+        loadGuestRegister(dst.register, size: size, into: .rax)
+        loadFlagsIntoHost()
+        emit.moveIf(guestCondition: i.condition, size: size, .rax, .rcx)
+        storeGuestRegister(dst.register, size: size, from: .rax)
         return true
     }
 
