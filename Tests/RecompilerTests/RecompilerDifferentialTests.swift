@@ -168,6 +168,26 @@ final class RecompilerDifferentialTests: XCTestCase {
         }
     }
 
+    /// CLC, STC, CMC, CLD, STD between the shared programs' instructions
+    /// (ADC and SBB among them read the carry they set).
+    func testFlagInstructions() {
+        for seed: UInt64 in 1...10 {
+            var g = RandomProgramGenerator(state: seed)
+            var encoder = RandomProgramEncoder(g: RandomProgramGenerator(state: seed ^ 0x5EED), code32: seed & 1 == 0)
+            var program: [UInt8] = []
+            for _ in 0..<150 {
+                program += g.below(3) == 0 ? [[0xF8, 0xF9, 0xF5, 0xFC, 0xFD][g.below(5)]] : encoder.instruction()
+            }
+            let reference = EngineBench(), translated = EngineBench()
+            for bench in [reference, translated] {
+                if encoder.code32 { bench.flat32(code: program + [0xF4]) } else { bench.realMode(code: program + [0xF4]) }
+            }
+            reference.run(recompiled: false, limit: 10_000)
+            translated.run(recompiled: true, limit: 10_000)
+            assertSameState(reference, translated, "flag program, seed \(seed)")
+        }
+    }
+
     /// The programs mostly run as translated code, not through the fallback.
     func testProgramsAreMostlyTranslated() {
         var encoder = RandomProgramEncoder(g: RandomProgramGenerator(state: 3), code32: true)

@@ -396,6 +396,11 @@ struct X86Emitter {
 
     // MARK: - Host flags and stack
 
+    /// CLC, STC, CMC on the host's CF.
+    mutating func clearCarry() { byte(0xF8) }
+    mutating func setCarry() { byte(0xF9) }
+    mutating func complementCarry() { byte(0xF5) }
+
     mutating func pushFlags() { byte(0x9C) }
     mutating func popFlags() { byte(0x9D) }
 

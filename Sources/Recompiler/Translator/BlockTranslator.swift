@@ -21,7 +21,8 @@ import MMU
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
 /// registers, immediates and memory; NOT, NEG, IMUL (two and three
-/// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP; PUSH r/imm,
+/// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP, PAUSE; CLC, STC, CMC,
+/// CLD, STD; PUSH r/imm,
 /// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
 /// (exits to static successors) and RET (an exit to the popped address).
 /// Memory operands compute the offset inline. With paging off, an inline
@@ -455,8 +456,27 @@ struct BlockTranslator {
             case .ret:
                 translateReturn(i, eip: eip)
                 return true
-            case .nop:
+            case .nop, .pause:
                 break
+            case .clc, .stc, .cmc:
+                loadFlagsIntoHost()
+                switch i.op {
+                case .clc: emit.clearCarry()
+                case .stc: emit.setCarry()
+                default: emit.complementCarry()
+                }
+                flagsProduced()
+            case .cld, .std:
+                // DF lives only in CPUState (the host's stays 0, as the ABI wants).
+                writeBackFlags()
+                emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+                if i.op == .cld {
+                    emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.df)
+                } else {
+                    emit.alu(.or, size: 4, .r11, immediate: EFLAGS.df)
+                }
+                emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+                flagsInHost = false
             case .jcc, .jmp:
                 if let target = relativeTarget(i, next: next) {
                     translateBranch(i, next: next, target: target)
