@@ -35,8 +35,8 @@ struct CommandLineOptions {
       -vga-bios FILE        VGA option ROM (default \(MachineConfiguration.defaultVGABIOS))
       -no-reboot            stop instead of resetting when the guest resets or triple-faults
       -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
-      -engine interp|rec    run the guest on the interpreter (the default, the reference)
-                            or on the recompiler (native x86-64 code)
+      -engine interp|rec    run the guest on the recompiler (native x86-64 code, the default)
+                            or on the interpreter (the reference)
 
     Storage (IDE: primary master/slave = 0/1, secondary = 2/3):
       -hda/-hdb/-hdc/-hdd FILE        raw disk image at IDE position 0–3

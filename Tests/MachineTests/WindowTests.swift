@@ -75,7 +75,7 @@ final class WindowTests: XCTestCase {
         let picture = try XCTUnwrap(screen.halved())
         XCTAssertNotNil(font.find("SeaBIOS (version", in: picture))
         let title = try x.run("xdotool", ["getwindowname", window])
-        XCTAssertTrue(title.contains("running · interpreter"), title)
+        XCTAssertTrue(title.contains("running · recompiler"), title)
         XCTAssertTrue(title.contains("Ctrl+Alt+G"), title)
 
         // A key typed into the window: SeaBIOS's IRQ1 handler reads its set 1 make and break.
