@@ -28,8 +28,11 @@ import MMU
 /// block's own helper calls can change the machine while native code runs
 /// (one thread), and those make it return when something needs this
 /// loop; the chain entry checks the budget and the code's validity.
-/// With paging on the successor of an EIP depends on the page tables, so
-/// blocks always return here.
+/// With paging on, where an EIP leads depends on the page tables, so only
+/// exits to the same linear page are chained: whatever maps that page
+/// maps the block that jumps and its successor alike, and a block keyed
+/// by the old physical page is never entered again once the mapping
+/// changes (TLB and CR3 changes end blocks, back in this loop).
 public final class Recompiler {
     public let cpu: CPU
     let memory: PhysicalMemory
@@ -150,11 +153,15 @@ public final class Recompiler {
             let countBefore = cpu.instructionCount, exceptionsBefore = exceptionsInBlocks
             let entry = unsafeBitCast(block.pointee.code!, to: BlockEntry.self)
             blocksRun &+= 1
+            let page = (block.pointee.key.csBase &+ block.pointee.key.eip) >> 12
             chain.pointee = ChainState(retired: 0, budget: Int64(count - done), lastExit: 0)
             let retired = entry(UnsafeMutableRawPointer(s), context, UnsafeMutableRawPointer(chain))
             cpu.instructionCount &+= retired &+ chain.pointee.retired
             done += Int(cpu.instructionCount &- countBefore) + exceptionsInBlocks - exceptionsBefore
-            if chain.pointee.lastExit != 0 && !cpu.pagingEnabled { link(exit: chain.pointee.lastExit) }
+            if chain.pointee.lastExit != 0 && (!cpu.pagingEnabled
+                || (UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ cpu.eip) >> 12 == page) {
+                link(exit: chain.pointee.lastExit)
+            }
         }
         return done
     }

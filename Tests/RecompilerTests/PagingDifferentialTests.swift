@@ -72,4 +72,24 @@ final class PagingDifferentialTests: XCTestCase {
             }
         }
     }
+
+    /// A loop inside one page chains with paging on; its jump to a block
+    /// in another page does not.
+    func testLoopsChainWithinAPage() {
+        let program: [UInt8] = [0xB9, 0x00, 0x01, 0x00, 0x00,  //  0: mov ecx, 256
+                                0x01, 0xC8,                    //  5: add eax, ecx
+                                0x31, 0xC2,                    //  7: xor edx, eax
+                                0x49, 0x75, 0xF9,              //  9: dec ecx; jnz 5
+                                0xF4]                          // 12: hlt
+        let reference = EngineBench(), translated = EngineBench()
+        for bench in [reference, translated] {
+            bench.flat32(code: program)
+            enablePaging(bench, dataReadOnly: false)
+        }
+        reference.run(recompiled: false, limit: 10_000)
+        translated.run(recompiled: true, limit: 10_000)
+        assertSameState(reference, translated, "paged loop")
+        XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
+        XCTAssertLessThan(translated.recompiler.blocksRun, 10)
+    }
 }
