@@ -234,7 +234,7 @@ public final class Recompiler {
         let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
 
         var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
-                                         helpers: helpers, default32: default32, csLimit: key.csLimit,
+                                         helpers: helpers, csLimit: key.csLimit,
                                          stack32: key.mode & 32 != 0,
                                          ram: key.mode & 2 != 0 ? nil : BlockTranslator.RAMTables(
                                             ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,

@@ -30,7 +30,6 @@ struct X86Emitter {
         static let belowOrEqual = Condition(code: 6)
         static let sign = Condition(code: 8)
         static let carry = Condition(code: 2)
-        static let notCarry = Condition(code: 3)
         static let zero = Condition(code: 4)
         static let notZero = Condition(code: 5)
     }
@@ -46,8 +45,6 @@ struct X86Emitter {
         self.buffer = buffer
         self.capacity = capacity
     }
-
-    mutating func reset() { count = 0 }
 
     // MARK: - Bytes
 

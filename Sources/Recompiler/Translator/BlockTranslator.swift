@@ -62,7 +62,6 @@ struct BlockTranslator {
 
     var emit: X86Emitter
     let helpers: RuntimeHelpers
-    let default32: Bool
     let csLimit: UInt32
     /// SS's B bit: ESP (true) or SP is the stack pointer.
     let stack32: Bool
@@ -124,10 +123,9 @@ struct BlockTranslator {
     /// address keep RSP 16-byte aligned at helper calls.
     static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
 
-    init(emit: X86Emitter, helpers: RuntimeHelpers, default32: Bool, csLimit: UInt32, stack32: Bool, ram: RAMTables?) {
+    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables?) {
         self.emit = emit
         self.helpers = helpers
-        self.default32 = default32
         self.csLimit = csLimit
         self.stack32 = stack32
         self.ram = ram
