@@ -60,5 +60,7 @@ final class RecompilerBootTests: XCTestCase {
             for r: UInt8 in 0..<8 { XCTAssertEqual(b.reg32(r), a.reg32(r), "register \(r), \(context)") }
             if b.eip != a.eip || b.instructionCount != a.instructionCount { break }
         }
+        XCTAssertGreaterThan(reference.cpu.instructionCount, 2_000_000, "the comparison covered POST")
+        XCTAssertGreaterThan(try XCTUnwrap(translated.recompiler).blocksRun, 1000)
     }
 }
