@@ -51,6 +51,33 @@ final class CallAndReturnTests: XCTestCase {
         XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
     }
 
+    /// A frame built with PUSH EBP / MOV EBP, ESP and torn down by LEAVE,
+    /// in 32-bit and (with 66h) 16-bit operand size.
+    func testFramesWithLeave() {
+        let program: [UInt8] = [0xE8, 0x01, 0x00, 0x00, 0x00,  //  0: call 6
+                                0xF4,                          //  5: hlt
+                                0x55, 0x89, 0xE5,              //  6: push ebp; mov ebp, esp
+                                0x6A, 0x11, 0x6A, 0x22,        //  9: push 0x11; push 0x22
+                                0x66, 0x55, 0x66, 0x89, 0xE5,  // 13: push bp; mov bp, sp
+                                0x66, 0x6A, 0x33,              // 18: push word 0x33
+                                0x66, 0xC9,                    // 21: leave (16-bit: BP ← pop word)
+                                0xC9, 0xC3]                    // 23: leave; ret
+        let bench = run(program, realMode: false)
+        XCTAssertEqual(bench.cpu.reg32(4), 0x1F_0000)
+        XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
+    }
+
+    /// LEAVE on a 16-bit stack.
+    func testFrameWithLeave16() {
+        let program: [UInt8] = [0xE8, 0x01, 0x00,              // 0: call 4
+                                0xF4,                          // 3: hlt
+                                0x55, 0x89, 0xE5, 0x6A, 0x11,  // 4: push bp; mov bp, sp; push 0x11
+                                0xC9, 0xC3]                    // 9: leave; ret
+        let bench = run(program, realMode: true)
+        XCTAssertEqual(bench.cpu.reg32(4) & 0xFFFF, 0x4000)
+        XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
+    }
+
     func testReturnPastTheLimitFaults() {
         // Real mode: 66 C3 pops a 32-bit address 0x12345 > CS limit 0xFFFF.
         var program: [UInt8] = [0x66, 0x68, 0x45, 0x23, 0x01, 0x00,  // push dword 0x12345

@@ -22,7 +22,7 @@ import MMU
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
 /// registers, immediates and memory; NOT, NEG, IMUL (two and three
 /// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP, PAUSE; CLC, STC, CMC,
-/// CLD, STD; PUSH r/imm,
+/// CLD, STD; PUSH r/imm, LEAVE,
 /// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
 /// (exits to static successors) and RET (an exit to the popped address).
 /// Memory operands compute the offset inline. With paging off, an inline
@@ -445,6 +445,8 @@ struct BlockTranslator {
                 guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .pop:
                 guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .leave:
+                translateLeave(i, eip: eip)
             case .call:
                 guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
                 pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
@@ -856,6 +858,19 @@ struct BlockTranslator {
         storeStackPointer(from: .r14)
         storeGuestRegister(o.register, size: size, from: .rax)
         return true
+    }
+
+    /// LEAVE: (E)SP ← (E)BP, then (E)BP ← pop; the load first, so a fault
+    /// changes neither.
+    private mutating func translateLeave(_ i: Instruction, eip: UInt32) {
+        let size = Int(i.operandSize)
+        emit.movLoad(size: stack32 ? 4 : 2, .r14, base: .rbx, BlockTranslator.gprOffset + 5 * 8)
+        emit.movReg32(.rsi, .r14)
+        loadFromGuest(segment: .ss, size: size, eip: eip)
+        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size))
+        if !stack32 { emit.zeroExtend16(.r14) }
+        storeStackPointer(from: .r14)
+        storeGuestRegister(5, size: size, from: .rax)
     }
 
     /// RET [imm16]: the return address is read, checked against the CS
