@@ -78,6 +78,31 @@ final class CallAndReturnTests: XCTestCase {
         XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
     }
 
+    /// JMP through a register and through memory, 32-bit.
+    func testIndirectJumps() {
+        let base: UInt32 = 0x10_0000
+        func address(_ offset: UInt32) -> [UInt8] { withUnsafeBytes(of: (base + offset).littleEndian, Array.init) }
+        let program: [UInt8] = [0xB8] + address(9) + [0xFF, 0xE0, 0xF4, 0xF4]    //  0: mov eax, 9; jmp eax; hlt; hlt
+            + [0x41, 0xFF, 0x25] + address(17) + [0xF4]                         //  9: inc ecx; jmp [17]; hlt
+            + address(21) + [0x42, 0xF4]                                        // 17: dd 21; 21: inc edx; hlt
+        let bench = run(program, realMode: false)
+        XCTAssertEqual(bench.cpu.eip, base + 23)
+        XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
+    }
+
+    /// A 16-bit JMP r/m16 to an address past the limit of a small CS faults.
+    func testIndirectJumpPastTheLimitFaults() {
+        var program: [UInt8] = [0xB8, 0x00, 0xF0,       // mov ax, 0xF000 (beyond CS limit 0x7FFF)
+                                0xFF, 0xE0]             // jmp ax
+        program += [UInt8](repeating: 0x90, count: 0x100 - program.count) + [0xF4]
+        let bench = run(program, realMode: true) { bench in
+            bench.cpu.segment(.cs).pointee.limit = 0x7FFF
+            bench.memory.copyIn(13 * 4, [0x00, 0x02, 0x00, 0x10])
+        }
+        XCTAssertEqual(bench.exceptions.map(\.vector), [13])
+        XCTAssertEqual(bench.exceptions.first?.eip, 0x103)
+    }
+
     func testReturnPastTheLimitFaults() {
         // Real mode: 66 C3 pops a 32-bit address 0x12345 > CS limit 0xFFFF.
         var program: [UInt8] = [0x66, 0x68, 0x45, 0x23, 0x01, 0x00,  // push dword 0x12345

@@ -24,7 +24,8 @@ import MMU
 /// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP, PAUSE; CLC, STC, CMC,
 /// CLD, STD; PUSH r/imm, LEAVE,
 /// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
-/// (exits to static successors) and RET (an exit to the popped address).
+/// (exits to static successors), RET and JMP r/m (exits to an address
+/// known at run time).
 /// Memory operands compute the offset inline. With paging off, an inline
 /// fast path makes the checks the interpreter's own fast path makes
 /// (`CPU.fastHostAddress`: a present, not expand-down data segment, inside
@@ -477,6 +478,9 @@ struct BlockTranslator {
                 }
                 emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
                 flagsInHost = false
+            case .jmp where i.operands.0.kind == .register || isMemory(i.operands.0):
+                guard translateIndirectJump(i, eip: eip) else { return interpret(i, eip: eip) }
+                return true
             case .jcc, .jmp:
                 if let target = relativeTarget(i, next: next) {
                     translateBranch(i, next: next, target: target)
@@ -882,16 +886,42 @@ struct BlockTranslator {
         stackPointer(plus: 0, into: .r14)
         emit.movReg32(.rsi, .r14)
         loadFromGuest(segment: .ss, size: size, eip: eip)
+        interpretUnlessInsideCodeLimit(i, eip: eip)
+        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size) + release)
+        if !stack32 { emit.zeroExtend16(.r14) }
+        storeStackPointer(from: .r14)
+        exitToTargetInRAX()
+    }
+
+    /// JMP r/m: the target is read (a 16-bit operand zero-extends), checked
+    /// against the CS limit, and the block leaves for it.
+    private mutating func translateIndirectJump(_ i: Instruction, eip: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), Int(o.size) == Int(i.operandSize), o.size != 1 else { return false }
+        loadRegisterOrMemory(i, o, eip: eip)
+        interpretUnlessInsideCodeLimit(i, eip: eip)
+        exitToTargetInRAX()
+        return true
+    }
+
+    /// A branch target in RAX beyond the CS limit: the interpreter takes
+    /// the whole instruction (it raises the #GP) and the block leaves.
+    /// The code after this goes on with the target inside the limit.
+    private mutating func interpretUnlessInsideCodeLimit(_ i: Instruction, eip: UInt32) {
+        writeBackFlags()
         emit.alu(.cmp, size: 4, .rax, immediate: csLimit)
+        flagsInHost = false
         let inside = emit.jump(if: .belowOrEqual)
         let pending = unsynced
         _ = interpret(i, eip: eip)
         unsynced = pending
         emit.bind(inside)
+    }
+
+    /// Leaves the block for the EIP in RAX (not chainable: it is known only
+    /// at run time), counting this instruction.
+    private mutating func exitToTargetInRAX() {
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
-        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size) + release)
-        if !stack32 { emit.zeroExtend16(.r14) }
-        storeStackPointer(from: .r14)
         unsynced += 1
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
