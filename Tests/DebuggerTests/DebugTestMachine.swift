@@ -19,7 +19,10 @@ final class DebugTestMachine {
         var config = MachineConfiguration()
         config.serial = .none
         config.instructionCountShift = 2
-        config.timeLimit = 60
+        // Guest time, which runs far ahead of wall time once SeaBIOS idles
+        // (60 s of it took under half a second): long enough that the
+        // machine is still running whenever a test expects it to.
+        config.timeLimit = 3600
         config.noReboot = noReboot
         if let bios { config.biosPath = bios }
         machine = try Machine(config)
