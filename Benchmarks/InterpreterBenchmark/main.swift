@@ -3,15 +3,18 @@ import Foundation
 import Glibc
 import Machine
 import MMU
+import Recompiler
 
-/// Interpreter speed, start-up time and host memory: the figures issue
-/// "machine" asks for. Release build only:
+/// Engine speed (interpreter and recompiler on the same guest loop),
+/// start-up time and host memory: the figures issues "machine" and
+/// "recompiler" ask for. Release build only:
 ///     swift build -c release && .build/release/novabox-bench
 /// Each figure is the median of several runs.
-///     .build/release/novabox-bench loop N
-/// runs only the guest loop, once, for N instructions: for profilers
-/// (`valgrind --tool=callgrind`), whose instruction counts divided by N give
-/// host instructions per guest instruction.
+///     .build/release/novabox-bench loop N [interp|rec]
+/// runs only the guest loop, once, for N instructions on one engine (the
+/// interpreter by default): for profilers (`valgrind --tool=callgrind`),
+/// whose instruction counts divided by N give host instructions per guest
+/// instruction.
 
 func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
     var ts = timespec()
@@ -47,8 +50,8 @@ let loop: [UInt8] = [
 
 /// Guest instructions per second of wall time, and per second of this
 /// thread's CPU time (on a shared machine the second shows what the
-/// interpreter does when it gets the processor).
-func interpreterMIPS(instructions: Int) -> (wall: Double, cpu: Double) {
+/// engine does when it gets the processor).
+func loopMIPS(instructions: Int, recompiled: Bool) -> (wall: Double, cpu: Double) {
     let storage = CPUStateStorage()
     let memory = try! PhysicalMemory(ramSize: 4 << 20)
     let cpu = CPU(state: storage.pointer, memory: memory, io: NoPorts())
@@ -60,9 +63,10 @@ func interpreterMIPS(instructions: Int) -> (wall: Double, cpu: Double) {
     }
     s.pointee.rip = 0x10_0000
     memory.copyIn(0x10_0000, loop)
+    let recompiler = recompiled ? try! Recompiler(cpu: cpu) : nil
     let start = now(), startCPU = now(CLOCK_THREAD_CPUTIME_ID)
     var done = 0
-    while done < instructions { done += cpu.run(100_000) }
+    while done < instructions { done += recompiler?.run(100_000) ?? cpu.run(100_000) }
     let elapsed = now() - start, elapsedCPU = now(CLOCK_THREAD_CPUTIME_ID) - startCPU
     return (Double(done) / elapsed / 1e6, Double(done) / elapsedCPU / 1e6)
 }
@@ -97,18 +101,31 @@ func residentMiB() -> Double {
     return 0
 }
 
-if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "loop", let n = Int(CommandLine.arguments[2]) {
-    let (wall, cpu) = interpreterMIPS(instructions: n)
-    print(String(format: "interpreter, CPU-bound loop: %.1f M guest instructions/s, %.1f per CPU-second (one run of %d)", wall, cpu, n))
+let arguments = CommandLine.arguments
+if (3...4).contains(arguments.count), arguments[1] == "loop", let n = Int(arguments[2]) {
+    let engine = arguments.count == 4 ? arguments[3] : "interp"
+    guard engine == "interp" || engine == "rec" else {
+        fputs("novabox-bench: engine \(engine): use interp or rec\n", stderr)
+        exit(2)
+    }
+    let (wall, cpu) = loopMIPS(instructions: n, recompiled: engine == "rec")
+    print(String(format: "%@, CPU-bound loop: %.1f M guest instructions/s, %.1f per CPU-second (one run of %d)",
+                 engine == "rec" ? "recompiler" : "interpreter", wall, cpu, n))
     exit(0)
 }
 
 let runs = 5
 print("novabox-bench: \(runs) runs each, median reported")
-let measured = (0..<runs).map { _ in interpreterMIPS(instructions: 50_000_000) }
-let mips = measured.map(\.wall)
-print(String(format: "interpreter, CPU-bound loop: %.1f M guest instructions/s (runs: %@); per CPU-second: %.1f",
-             median(mips), mips.map { String(format: "%.1f", $0) }.joined(separator: ", "), median(measured.map(\.cpu))))
+var medians: [Double] = []
+for recompiled in [false, true] {
+    let measured = (0..<runs).map { _ in loopMIPS(instructions: 50_000_000, recompiled: recompiled) }
+    let mips = measured.map(\.wall)
+    medians.append(median(mips))
+    print(String(format: "%@, CPU-bound loop: %.1f M guest instructions/s (runs: %@); per CPU-second: %.1f",
+                 recompiled ? "recompiler" : "interpreter", median(mips),
+                 mips.map { String(format: "%.1f", $0) }.joined(separator: ", "), median(measured.map(\.cpu))))
+}
+print(String(format: "recompiler / interpreter: %.2f×", medians[1] / medians[0]))
 
 let binary = CommandLine.arguments[0].replacingOccurrences(of: "novabox-bench", with: "novabox")
 let startups = (0..<runs).compactMap { _ in startupMilliseconds(binary: binary) }

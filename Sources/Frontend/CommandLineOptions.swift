@@ -39,6 +39,8 @@ struct CommandLineOptions {
                             KVM after the guest turns paging on: auto (default) when
                             KVM's self-test shows it correct and faster, kvm always
                             (an unusable KVM is an error), tcg never; -enable-kvm = kvm
+      -engine interp|rec    run the guest on the recompiler (native x86-64 code, the default)
+                            or on the interpreter (the reference)
 
     Storage (IDE: primary master/slave = 0/1, secondary = 2/3):
       -hda/-hdb/-hdc/-hdd FILE        raw disk image at IDE position 0–3
@@ -134,6 +136,12 @@ struct CommandLineOptions {
                     throw UsageError("-icount \(text): give a shift from 0 to 10 (ns per instruction = 2^shift)")
                 }
                 o.configuration.instructionCountShift = shift
+            case "-engine":
+                let name = try value(flag)
+                guard let engine = MachineStatus.Engine.selectable.first(where: { $0.name == name })?.engine else {
+                    throw UsageError("-engine \(name): use -engine interp or -engine rec")
+                }
+                o.configuration.engine = engine
             case "-serial": o.configuration.serial = try characterTarget(flag, try value(flag))
             case "-debugcon": o.configuration.debugConsole = try characterTarget(flag, try value(flag))
             case "-display":

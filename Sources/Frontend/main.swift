@@ -102,6 +102,7 @@ if let dump = options.configuration.textScreenDump {
         fail("cannot write the text screen to \(dump): \(String(cString: strerror(errno)))")
     }
 }
+machine.logEngineReport()
 do {
     try machine.flushDisks()
 } catch {

@@ -44,7 +44,9 @@ final class EngineSwitcher {
     private let trace: TraceLog?
     private var system: KVMSystem?
     private(set) var kvm: KVMEngine?
-    private(set) var engine: MachineStatus.Engine = .interpreter
+    /// The engine the guest runs on outside KVM (`-engine`).
+    private let ownEngine: MachineStatus.Engine
+    private(set) var engine: MachineStatus.Engine
     /// The kind of state the guest was in when KVM last took it.
     private(set) var handedOverKind: PagingKind?
     private(set) var switches: [EngineSwitch] = []
@@ -59,6 +61,8 @@ final class EngineSwitcher {
 
     init(_ configuration: MachineConfiguration, cpu: CPU, trace: TraceLog?) throws(MachineError) {
         policy = configuration.acceleration
+        ownEngine = configuration.engine
+        engine = configuration.engine
         self.cpu = cpu
         self.trace = configuration.trace.switches ? trace : nil
         guard policy != .tcg else { return }
@@ -102,7 +106,7 @@ final class EngineSwitcher {
 
     /// Whether the interpreter should offer the guest to KVM now.
     var wantsHandOver: Bool {
-        engine == .interpreter && system != nil && cpu.state.pointee.cr0 & UInt64(CR0.pe | CR0.pg) == UInt64(CR0.pe | CR0.pg)
+        engine != .kvm && system != nil && cpu.state.pointee.cr0 & UInt64(CR0.pe | CR0.pg) == UInt64(CR0.pe | CR0.pg)
             && waitForCR0Change != cpu.state.pointee.cr0
     }
 
@@ -153,7 +157,7 @@ final class EngineSwitcher {
         // yet): the interpreter's cached blocks go.
         cpu.memory.ramWrittenUntracked()
         waitForCR0Change = cpu.state.pointee.cr0
-        record(.interpreter, reason, eip: cpu.state.pointee.rip)
+        record(ownEngine, reason, eip: cpu.state.pointee.rip)
         // -accel kvm asked for KVM: say (once) that the guest left it; -d switch shows every time.
         if policy == .kvm && !saidHandBack {
             saidHandBack = true
@@ -165,7 +169,7 @@ final class EngineSwitcher {
     /// state is dropped, not copied.
     func reset() {
         waitForCR0Change = nil
-        if engine == .kvm { record(.interpreter, "reset", eip: 0xFFF0) }
+        if engine == .kvm { record(ownEngine, "reset", eip: 0xFFF0) }
     }
 
     private func record(_ to: MachineStatus.Engine, _ reason: String, eip: UInt64) {

@@ -3,6 +3,7 @@ import Devices
 import Glibc
 import HWAccel
 import MMU
+import Recompiler
 
 /// A PC assembled from a `MachineConfiguration`: an i440FX/PIIX3 chipset
 /// with the ISA devices SeaBIOS expects, guest RAM, the firmware, and one
@@ -19,6 +20,9 @@ public final class Machine {
     public let configuration: MachineConfiguration
     public let memory: PhysicalMemory
     public let cpu: CPU
+    /// Set with `-engine rec`: runs the guest, handing boundaries and
+    /// untranslated instructions to `cpu`.
+    public let recompiler: Recompiler?
     public let clock: MachineClock
     public let ioBus = IOBus()
     public let board: Motherboard
@@ -62,6 +66,11 @@ public final class Machine {
 
         let ports = MachinePorts(bus: ioBus)
         cpu = CPU(state: stateStorage.pointer, memory: memory, io: ports)
+        do {
+            recompiler = configuration.engine == .recompiler ? try Recompiler(cpu: cpu) : nil
+        } catch {
+            throw MachineError("\(error)")
+        }
         board = Motherboard(memory: memory, ioBus: ioBus, clock: clock, bios: bios, vgaBIOS: vgaBIOS,
                             ramSize: configuration.ramSize)
         switcher = try EngineSwitcher(configuration, cpu: cpu, trace: trace)
@@ -193,7 +202,8 @@ public final class Machine {
                 idle(until: nextDeadline)
                 continue
             }
-            let n = cpu.run(Int(min(UInt64(Machine.batch), remaining)))
+            let budget = Int(min(UInt64(Machine.batch), remaining))
+            let n = recompiler?.run(budget) ?? cpu.run(budget)
             remaining -= UInt64(n)
             if instructions == nil && switcher.wantsHandOver {
                 switcher.handOver(interruptLine: { [unowned self] in self.board.interruptPending })
@@ -251,6 +261,13 @@ public final class Machine {
         switcher.reset()
         board.reset()
         cpu.reset()
+    }
+
+    /// Writes the recompiler's report to the trace log (`-d rec`).
+    public func logEngineReport() {
+        guard configuration.trace.recompiler, let trace, let recompiler else { return }
+        for line in recompiler.report.split(separator: "\n") { trace.log(String(line)) }
+        trace.flush()
     }
 
     public func flushConsoles() {

@@ -17,6 +17,10 @@ public struct MachineConfiguration {
     public var noReboot = false
     /// `-icount SHIFT`: time advances 2^SHIFT ns per guest instruction.
     public var instructionCountShift: Int? = nil
+    /// `-engine interp|rec`: what runs the guest's instructions. The
+    /// recompiler, as DESIGN.md wants; the interpreter stays the reference
+    /// and takes over for single steps, breakpoints and tracing.
+    public var engine: MachineStatus.Engine = .recompiler
     /// `-d` categories and `-D` file.
     public var trace: TraceOptions = TraceOptions()
     /// Ends the run after this much guest time (seconds).
@@ -65,6 +69,7 @@ public struct TraceOptions {
     public var ports = false        // ioport
     public var instructions = false // in_asm: every executed instruction, disassembled
     public var switches = false     // switch: engine switches (interpreter <-> KVM)
+    public var recompiler = false   // rec: the recompiler's report at the end of the run
     public var file: String? = nil
     /// Lines written at most, so a long run cannot fill the disk.
     public var lineLimit = 1_000_000
@@ -76,10 +81,11 @@ public struct TraceOptions {
         ("cpu_mode", "mode changes: CR0.PE/PG/WP, CR4.PAE/PSE, CR3 loads, with the EIP"),
         ("ioport", "every port read and write"),
         ("in_asm", "every executed instruction with its disassembly"),
-        ("switch", "engine switches between the interpreter and KVM, with reason, instruction count and EIP"),
+        ("switch", "engine switches between our engine and KVM, with reason, instruction count and EIP"),
+        ("rec", "at the end: recompiler blocks, and the instructions it left to the interpreter"),
     ]
 
-    public var any: Bool { exceptions || modes || ports || instructions || switches }
+    public var any: Bool { exceptions || modes || ports || instructions || switches || recompiler }
 
     /// Parses `int,cpu_mode,...`; returns the unknown name on error.
     public mutating func enable(_ list: String) -> String? {
@@ -90,7 +96,8 @@ public struct TraceOptions {
             case "ioport": ports = true
             case "in_asm": instructions = true
             case "switch": switches = true
-            case "all": exceptions = true; modes = true; ports = true; instructions = true; switches = true
+            case "rec": recompiler = true
+            case "all": exceptions = true; modes = true; ports = true; instructions = true; switches = true; recompiler = true
             default: return String(name)
             }
         }

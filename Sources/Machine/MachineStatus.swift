@@ -3,10 +3,14 @@ import CPU
 /// What a front end shows about the machine (the window title, later the
 /// monitor): taken on the machine's thread, read on any.
 public struct MachineStatus: Equatable, Sendable {
-    /// Which engine runs the guest.
+    /// Which engine runs the guest: the reference interpreter, the
+    /// recompiler (`-engine interp|rec`), or KVM after a hand-over.
     public enum Engine: String, Sendable {
         case interpreter
+        case recompiler
         case kvm
+        /// The engines `-engine` chooses between, by the names it takes.
+        public static let selectable: [(name: String, engine: Engine)] = [("interp", .interpreter), ("rec", .recompiler)]
     }
 
     /// The processor's operating mode, as CR0, CR4, EFER and EFLAGS.VM give it.

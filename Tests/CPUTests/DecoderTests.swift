@@ -2,6 +2,7 @@
 /// what the interpreter relies on) and against GNU objdump (every opcode row
 /// and a seeded random sample, in 16- and 32-bit code).
 import Foundation
+import GuestPrograms
 import XCTest
 @testable import CPU
 

@@ -89,7 +89,7 @@ final class EngineSwitchTests: XCTestCase {
 
         let kvm = try run(image, .kvm)
         assertSameResults(kvm, as: reference)
-        XCTAssertEqual(kvm.switches.map(\.to), [.kvm, .interpreter], "\(kvm.switches)")
+        XCTAssertEqual(kvm.switches.map(\.to), [.kvm, MachineConfiguration().engine], "back to our own engine: \(kvm.switches)")
         XCTAssertEqual(kvm.switches.last?.reason, "the guest turned paging off", "KVM hands back when paging goes off")
         XCTAssertTrue(kvm.switches.first?.reason.contains("long mode") ?? false, "\(kvm.switches)")
         XCTAssertTrue((0xF0000...0xFFFFF).contains(kvm.switches.first?.eip ?? 0), "hand-over right after the guest's mov cr0 in the ROM")

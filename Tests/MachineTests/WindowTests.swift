@@ -94,7 +94,7 @@ final class WindowTests: XCTestCase {
             XCTAssertLessThanOrEqual((ys.max() ?? 0) - (ys.min() ?? 0), 15, "and inside a 16-line cell")
         }
         let title = try x.run("xdotool", ["getwindowname", window])
-        XCTAssertTrue(title.contains("running · interpreter"), title)
+        XCTAssertTrue(title.contains("running · recompiler"), title)
         XCTAssertTrue(title.contains("Ctrl+Alt+G"), title)
 
         // A key typed into the window: SeaBIOS's IRQ1 handler reads its set 1 make and break.

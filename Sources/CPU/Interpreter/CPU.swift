@@ -142,6 +142,20 @@ public final class CPU {
         if s.pointee.halted { return }
         s.pointee.interruptShadow = false
         let trapAfter = s.pointee.eflags & EFLAGS.tf != 0
+        if executeInstruction() && trapAfter {
+            s.pointee.dr.6 |= 0x4000 // BS: single step
+            deliverException(.debug, eip: UInt32(truncatingIfNeeded: s.pointee.rip))
+        }
+    }
+
+    /// Fetches, decodes and executes the instruction at CS:EIP, with none
+    /// of `step`'s boundary work (interrupts, the interrupt shadow, TF):
+    /// `step` does that work around it, and so does an engine that runs
+    /// this one instruction on the interpreter (the recompiler's fallback).
+    /// Returns false when the instruction raised an exception (delivered).
+    @discardableResult
+    public func executeInstruction() -> Bool {
+        let s = state
         currentEIP = UInt32(truncatingIfNeeded: s.pointee.rip)
         do {
             let i = try fetchAndDecode()
@@ -152,13 +166,19 @@ public final class CPU {
             s.pointee.rip = UInt64(next)
             try execute(i)
             instructionCount &+= 1
-            if trapAfter {
-                s.pointee.dr.6 |= 0x4000 // BS: single step
-                deliverException(.debug, eip: UInt32(truncatingIfNeeded: s.pointee.rip))
-            }
+            return true
         } catch {
             raise(error)
+            return false
         }
+    }
+
+    /// Delivers `fault`, raised by the instruction at `eip` outside the
+    /// interpreter (by an engine's memory access), as if that instruction
+    /// had raised it here.
+    public func raise(_ fault: CPUFault, instructionAt eip: UInt32) {
+        currentEIP = eip
+        raise(fault)
     }
 
     /// A fault or trap raised by the instruction at `currentEIP`: faults

@@ -141,3 +141,10 @@ final class DecodedBlockCache {
         return s
     }
 }
+
+extension Instruction {
+    /// Whether the state that decides what the next fetch means may differ
+    /// after this instruction (`DecodedBlockCache.endsBlock`): engines that
+    /// cache code end their blocks here.
+    public var endsCodeBlock: Bool { DecodedBlockCache.endsBlock(self) }
+}

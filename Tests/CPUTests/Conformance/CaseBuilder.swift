@@ -1,3 +1,5 @@
+import GuestPrograms
+
 /// Builds one `DifferentialCase`: random initial registers and flags, and an
 /// x86 encoder just big enough for the generators — prefixes, opcode, ModRM
 /// with SIB and displacement, immediates.

@@ -1,3 +1,5 @@
+import GuestPrograms
+
 /// The data of the host-CPU differential test: one test case (code, initial
 /// registers, memory and x87 state, and which parts of the result the SDM
 /// leaves undefined) and one outcome (final state or fault), in the same

@@ -1,3 +1,5 @@
+import GuestPrograms
+
 /// One row of the differential test's per-instruction table: a name, how
 /// many random cases to generate, and the generator that encodes one case
 /// (instruction bytes, the register and memory values it needs, what the

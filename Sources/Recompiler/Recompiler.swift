@@ -1,0 +1,373 @@
+import CPU
+import MMU
+
+/// The dynamic binary translator: runs the guest as blocks of native
+/// x86-64 code, with the interpreter (`CPU`) as its reference and fallback.
+///
+/// `run(_:)` has the contract of `CPU.run`: it executes up to `count`
+/// guest instructions and does the instruction-boundary work between
+/// blocks — pending interrupts, stop requests, HLT, the trap flag and the
+/// budget — by handing those boundaries to `CPU.step`, which knows them.
+/// A block runs only when its whole length fits the budget (otherwise the
+/// interpreter takes the rest of it), so a run retires exactly the
+/// instructions the interpreter would, and the machine's timer deadlines,
+/// which bound the budget, hold the same. With debug hooks or an
+/// instruction tracer attached, everything goes through the interpreter.
+///
+/// Blocks (BlockTranslator.swift) end at control transfers, at the page
+/// end, at the CS limit, at instructions that change the mode or make the
+/// next one wait, and after `maximumInstructions`. They are cached
+/// (TranslationCache.swift) and re-translated when the code-page tracking
+/// of `PhysicalMemory` says their bytes changed; a store or interpreted
+/// instruction inside a block that changes code (even the block's own)
+/// makes the block leave right after it.
+///
+/// With paging off, a block's exits to static successors are chained: the
+/// first time one returns here, its jump is pointed at the successor's
+/// chain entry (`link`), so loops run without coming back. Nothing but the
+/// block's own helper calls can change the machine while native code runs
+/// (one thread), and those make it return when something needs this
+/// loop; the chain entry checks the budget and the code's validity.
+/// With paging on, where an EIP leads depends on the page tables, so only
+/// exits to the same linear page are chained: whatever maps that page
+/// maps the block that jumps and its successor alike, and a block keyed
+/// by the old physical page is never entered again once the mapping
+/// changes (TLB and CR3 changes end blocks, back in this loop).
+public final class Recompiler {
+    public let cpu: CPU
+    let memory: PhysicalMemory
+    let state: UnsafeMutablePointer<CPUState>
+    let cache = TranslationCache()
+    let code: ExecutableMemory
+    let helpers = RuntimeHelpers()
+
+    /// Longest block. Bounds the work of a re-translation after a code write
+    /// and keeps the retired count inside a helper descriptor's 8 bits.
+    static let maximumInstructions = 64
+    /// 64 MiB: far more code than a BIOS and a boot loader translate to.
+    static let codeCapacity = 64 << 20
+    /// The scratch buffer a block is assembled in; the translator stops
+    /// adding instructions while less than `instructionReserve` is left
+    /// (the longest instruction with its exits stays well inside it).
+    static let scratchCapacity = 64 << 10
+    static let instructionReserve = 1 << 10
+
+    private let scratch: UnsafeMutablePointer<UInt8>
+    /// The recompiler as the helpers' context argument.
+    private var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    /// `codeEpoch` when the running block was entered: a change means code
+    /// or the memory map changed under it.
+    private var entryEpoch: UInt64 = 0
+    /// Exceptions delivered from inside blocks (each counts as one step of
+    /// the budget, as in `CPU.run`).
+    private var exceptionsInBlocks = 0
+
+    /// Per operation (`Op.rawValue`): instructions run through the
+    /// interpreter fallback from inside blocks.
+    private let fallbackTally: UnsafeMutablePointer<UInt64>
+    /// Blocks entered, and instructions retired by `CPU.step` at the
+    /// boundaries this engine hands over (interrupts, TF, uncacheable code).
+    public private(set) var blocksRun: UInt64 = 0
+    public private(set) var steppedInstructions: UInt64 = 0
+
+    /// (state, context, chain state) -> retired.
+    typealias BlockEntry = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer,
+                                           UnsafeMutableRawPointer) -> UInt64
+
+    /// What chained blocks share while they run (field offsets in
+    /// `BlockTranslator.chain…`).
+    struct ChainState {
+        /// Instructions retired by blocks that jumped on to a successor,
+        /// not yet in the CPU's count.
+        var retired: UInt64 = 0
+        /// Instructions the run may still take; a chain entry subtracts its
+        /// block's length and returns here when that goes negative.
+        var budget: Int64 = 0
+        /// The displacement field of the unchained exit jump the last block
+        /// left through (0: none), for `link`.
+        var lastExit: UInt = 0
+    }
+    let chain: UnsafeMutablePointer<ChainState>
+    /// Exits linked to their successor.
+    public private(set) var chainedExits = 0
+
+    public init(cpu: CPU) throws {
+        self.cpu = cpu
+        memory = cpu.memory
+        state = cpu.state
+        code = try ExecutableMemory(capacity: Recompiler.codeCapacity)
+        scratch = .allocate(capacity: Recompiler.scratchCapacity)
+        fallbackTally = .allocate(capacity: Op.allCases.count)
+        fallbackTally.initialize(repeating: 0, count: Op.allCases.count)
+        chain = .allocate(capacity: 1)
+        chain.initialize(to: ChainState())
+    }
+
+    deinit {
+        chain.deallocate()
+        scratch.deallocate()
+        fallbackTally.deallocate()
+    }
+
+    static func from(_ context: UnsafeMutableRawPointer) -> Recompiler {
+        Unmanaged<Recompiler>.fromOpaque(context).takeUnretainedValue()
+    }
+
+    /// Drops every translation.
+    public func flush() {
+        cache.flush()
+        code.reset()
+    }
+
+    // MARK: - The loop
+
+    @discardableResult
+    public func run(_ count: Int) -> Int {
+        cpu.stopRequested = false
+        let s = state
+        var done = 0
+        while done < count && !cpu.stopRequested {
+            if cpu.debugHooksActive || cpu.onInstruction != nil { return done + cpu.run(count - done) }
+            let interruptible = s.pointee.eflags & EFLAGS.if != 0
+            if s.pointee.halted {
+                guard cpu.interruptRequested && interruptible else { break }
+            }
+            // Boundaries that are the interpreter's: an interrupt to deliver
+            // (or one held off by the shadow for one instruction), TF, HLT.
+            if (cpu.interruptRequested && interruptible) || s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted {
+                stepOnInterpreter()
+                done += 1
+                continue
+            }
+            guard let block = blockAtInstructionPointer() else {
+                stepOnInterpreter()
+                done += 1
+                continue
+            }
+            if Int(block.pointee.instructionCount) > count - done {
+                done += cpu.run(count - done)
+                break
+            }
+            s.pointee.interruptShadow = false
+            entryEpoch = memory.codeEpoch
+            let countBefore = cpu.instructionCount, exceptionsBefore = exceptionsInBlocks
+            let entry = unsafeBitCast(block.pointee.code!, to: BlockEntry.self)
+            blocksRun &+= 1
+            let page = (block.pointee.key.csBase &+ block.pointee.key.eip) >> 12
+            chain.pointee = ChainState(retired: 0, budget: Int64(count - done), lastExit: 0)
+            let retired = entry(UnsafeMutableRawPointer(s), context, UnsafeMutableRawPointer(chain))
+            cpu.instructionCount &+= retired &+ chain.pointee.retired
+            done += Int(cpu.instructionCount &- countBefore) + exceptionsInBlocks - exceptionsBefore
+            if chain.pointee.lastExit != 0 && (!cpu.pagingEnabled
+                || (UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ cpu.eip) >> 12 == page) {
+                link(exit: chain.pointee.lastExit)
+            }
+        }
+        return done
+    }
+
+    /// Points the exit jump whose field is at `exit` (in the block that
+    /// just returned) at the block for the current CS:EIP — the exit's
+    /// target, under the same CS and mode — unless translating that block
+    /// flushed the cache, taking the exit's block with it.
+    private func link(exit: UInt) {
+        let flushes = cache.flushes
+        guard let successor = blockAtInstructionPointer(), cache.flushes == flushes,
+              let target = successor.pointee.chainEntry,
+              let field = UnsafeMutableRawPointer(bitPattern: exit) else { return }
+        code.patchJump(field: field, to: target)
+        chainedExits += 1
+    }
+
+    private func stepOnInterpreter() {
+        let before = cpu.instructionCount
+        cpu.step()
+        steppedInstructions &+= cpu.instructionCount &- before
+    }
+
+    /// The translated block at CS:EIP (translated now if it is not cached
+    /// or its code changed), or nil when the interpreter must take this
+    /// instruction: CS:EIP that faults, code in MMIO, a first instruction
+    /// that crosses the page end or the CS limit.
+    private func blockAtInstructionPointer() -> UnsafeMutablePointer<TranslationCache.Block>? {
+        let cs = cpu.segment(.cs)
+        let eip = UInt32(truncatingIfNeeded: state.pointee.rip)
+        let limit = cs.pointee.limit
+        guard eip <= limit else { return nil }
+        let csBase = UInt32(truncatingIfNeeded: cs.pointee.base)
+        let linear = csBase &+ eip
+        let paging = cpu.pagingEnabled
+        let physical: UInt32
+        if paging {
+            let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
+            guard let pa = try? cpu.physicalAddress(linear, fetch) else { return nil }
+            physical = pa
+        } else {
+            physical = linear & memory.a20Mask
+        }
+        guard let codePage = memory.codePage(forReading: physical) else { return nil }
+        let mode = (cs.pointee.is32Bit ? 1 : 0) | (paging ? 2 : 0) | UInt32(state.pointee.cpl & 3) << 2
+            | (memory.a20Mask == 0xFFFF_FFFF ? 0 : 16) | (cpu.segment(.ss).pointee.is32Bit ? 32 : 0)
+        let key = TranslationCache.Key(physical: physical, eip: eip, csBase: csBase, csLimit: limit, mode: mode)
+        let slot = cache.slot(key)
+        if slot.pointee.key == key && slot.pointee.codePage == Int32(codePage)
+            && slot.pointee.generation == memory.codeGenerations[codePage] {
+            return slot.pointee.code == nil ? nil : slot
+        }
+        let block = translate(key, codePage: codePage)
+        return block.pointee.code == nil ? nil : block
+    }
+
+    // MARK: - Translation
+
+    /// Translates the block for `key` and records it (with no code when its
+    /// first instruction cannot be taken from this page).
+    private func translate(_ key: TranslationCache.Key, codePage: Int) -> UnsafeMutablePointer<TranslationCache.Block> {
+        let generation = memory.codeGenerations[codePage]
+        let bytes = memory.hostPointer(forReading: key.physical)!
+        let default32 = key.mode & 1 != 0
+        // Decode no further than the page end, the CS limit and (16-bit
+        // code) the IP wrap: what lies beyond is the interpreter's.
+        let pageRoom = PhysicalMemory.pageSize - Int(key.physical & 0xFFF)
+        let limitRoom = Int(UInt64(key.csLimit) - UInt64(key.eip) + 1)
+        let room = min(pageRoom, limitRoom, default32 ? Int.max : 0x1_0000 - Int(key.eip))
+        let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
+
+        var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
+                                         helpers: helpers, csLimit: key.csLimit,
+                                         stack32: key.mode & 32 != 0,
+                                         ram: key.mode & 2 != 0 ? nil : BlockTranslator.RAMTables(
+                                            ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
+                                            codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0))
+        let physicalPage = Int(key.physical >> UInt32(PhysicalMemory.pageShift))
+        translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
+            generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation,
+            route: UnsafePointer(memory.readRoutes + physicalPage), expectedRoute: memory.readRoutes[physicalPage]))
+        var length = 0, count = 0, ended = false
+        while count < Recompiler.maximumInstructions && length < room
+                && translator.emit.count < Recompiler.scratchCapacity - Recompiler.instructionReserve {
+            let i = Decoder.decode(bytes + length, count: min(room - length, 15), default32: default32)
+            if i.op == .incomplete { break }
+            let eip = key.eip &+ UInt32(length)
+            let next = (eip &+ UInt32(i.length)) & ipMask
+            ended = translator.translate(i, eip: eip, next: next)
+            length += Int(i.length)
+            count += 1
+            if ended { break }
+        }
+        var block = TranslationCache.Block(key: key, codePage: Int32(codePage), generation: generation,
+                                           code: nil, instructionCount: Int32(count))
+        if count > 0 {
+            if !ended { translator.endBlock(continuingAt: (key.eip &+ UInt32(length)) & ipMask) }
+            translator.finishBlock(instructionCount: count)
+            if let installed = install(translator.emit.count) {
+                block.code = installed + translator.entry
+                block.chainEntry = installed + translator.chainEntry
+            }
+        }
+        // Watch the bytes decoded (for an empty block, those the first
+        // instruction would need), so rewriting them re-translates.
+        memory.watchCode(page: codePage, offset: Int(key.physical & 0xFFF),
+                         count: count > 0 ? length : min(room, 15))
+        return cache.record(block)
+    }
+
+    /// Copies the assembled block into executable memory, flushing the
+    /// whole cache first when it is full.
+    private func install(_ size: Int) -> UnsafeRawPointer? {
+        if let at = code.install(scratch, count: size) { return at }
+        flush()
+        return code.install(scratch, count: size)
+    }
+
+    // MARK: - Helpers (called from translated code, RuntimeHelpers.swift)
+
+    /// Adds what the running blocks retired (the chain's and this block's)
+    /// to the CPU's count.
+    @inline(__always)
+    private func syncInstructionCount(_ descriptor: UInt64) {
+        cpu.instructionCount &+= RuntimeHelpers.unsynced(descriptor) &+ chain.pointee.retired
+        chain.pointee.retired = 0
+    }
+
+    /// Whether the machine wants the block to stop at this boundary: code
+    /// or the memory map changed, a stop request, a deliverable interrupt.
+    private var blockMustLeave: Bool {
+        memory.codeEpoch != entryEpoch || cpu.stopRequested
+            || (cpu.interruptRequested && state.pointee.eflags & EFLAGS.if != 0)
+    }
+
+    /// Memory helpers hold the count exact during the access and take it
+    /// back when it succeeds (the block keeps counting from there).
+    @inline(__always)
+    private func unsyncInstructionCount(_ descriptor: UInt64) {
+        cpu.instructionCount &-= RuntimeHelpers.unsynced(descriptor)
+    }
+
+    func loadForBlock(offset: UInt32, descriptor: UInt64) -> UInt64 {
+        syncInstructionCount(descriptor)
+        do {
+            let value = try cpu.read(RuntimeHelpers.segment(descriptor), offset, size: RuntimeHelpers.size(descriptor))
+            unsyncInstructionCount(descriptor)
+            return UInt64(value)
+        } catch {
+            exceptionsInBlocks += 1
+            cpu.raise(error, instructionAt: RuntimeHelpers.eip(descriptor))
+            return 1 << UInt64(RuntimeHelpers.faultBit)
+        }
+    }
+
+    func storeForBlock(offset: UInt32, descriptor: UInt64, value: UInt32) -> RuntimeHelpers.StoreResult {
+        syncInstructionCount(descriptor)
+        do {
+            try cpu.write(RuntimeHelpers.segment(descriptor), offset, size: RuntimeHelpers.size(descriptor), value: value)
+        } catch {
+            exceptionsInBlocks += 1
+            cpu.raise(error, instructionAt: RuntimeHelpers.eip(descriptor))
+            return .faulted
+        }
+        unsyncInstructionCount(descriptor)
+        return blockMustLeave ? .storedLeave : .stored
+    }
+
+    /// Runs one instruction on the interpreter. Returns whether the block
+    /// may go on: it retired, EIP is the next instruction's, and nothing
+    /// wants the block to stop.
+    func interpretForBlock(descriptor: UInt64) -> Bool {
+        syncInstructionCount(descriptor)
+        fallbackTally[RuntimeHelpers.op(descriptor)] &+= 1
+        let eip = RuntimeHelpers.eip(descriptor)
+        state.pointee.rip = UInt64(eip)
+        guard cpu.executeInstruction() else {
+            exceptionsInBlocks += 1
+            return false
+        }
+        var next = eip &+ RuntimeHelpers.length(descriptor)
+        if !cpu.segment(.cs).pointee.is32Bit { next &= 0xFFFF }
+        return UInt32(truncatingIfNeeded: state.pointee.rip) == next && !blockMustLeave
+    }
+
+    // MARK: - Report
+
+    /// What went through the interpreter fallback from inside blocks, most
+    /// frequent first.
+    public var fallbackCounts: [(op: Op, count: UInt64)] {
+        Op.allCases.compactMap { op in
+            let n = fallbackTally[Int(op.rawValue)]
+            return n > 0 ? (op, n) : nil
+        }.sorted { $0.count > $1.count }
+    }
+
+    /// A few lines for a person: blocks, translations, fallbacks by
+    /// operation.
+    public var report: String {
+        var lines = ["recompiler: \(blocksRun) blocks entered from the dispatcher, \(cache.translations) translated, "
+                     + "\(chainedExits) exits chained, \(cache.flushes) flushes, "
+                     + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries"]
+        let fallbacks = fallbackCounts
+        let total = fallbacks.reduce(0) { $0 + $1.count }
+        lines.append("interpreter fallback: \(total) instructions" + (fallbacks.isEmpty ? "" : ":"))
+        for (op, n) in fallbacks.prefix(20) { lines.append("  \(op)\t\(n)") }
+        return lines.joined(separator: "\n")
+    }
+}

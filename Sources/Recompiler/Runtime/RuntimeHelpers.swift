@@ -1,0 +1,66 @@
+import CPU
+
+/// The functions translated code calls: guest memory loads and stores,
+/// and the interpreter for one instruction. C calling convention, first
+/// argument the recompiler (as an opaque context pointer), so generated
+/// code calls them like any C function and Swift needs no trampolines.
+///
+/// What a call needs besides its operands travels in one 64-bit
+/// descriptor built at translation time: the EIP of the instruction (a
+/// fault is raised there), the translated instructions retired since the
+/// last call (added to the instruction count first, so devices and
+/// exception delivery see it exact), and the segment and size of the
+/// access, or the length and operation of the interpreted instruction.
+struct RuntimeHelpers {
+    typealias Load = @convention(c) (UnsafeMutableRawPointer, UInt32, UInt64) -> UInt64
+    typealias Store = @convention(c) (UnsafeMutableRawPointer, UInt32, UInt64, UInt32) -> UInt32
+    typealias Interpret = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt32
+
+    /// Bit of a load's result that says "faulted, exception delivered".
+    static let faultBit: UInt8 = 32
+
+    enum StoreResult: UInt32 {
+        case stored = 0
+        /// The access faulted; the exception was delivered.
+        case faulted = 1
+        /// Stored, and translated code or the machine's state may have
+        /// changed: the block must leave after this instruction.
+        case storedLeave = 2
+    }
+
+    let load: UnsafeRawPointer
+    let store: UnsafeRawPointer
+    let interpret: UnsafeRawPointer
+
+    init() {
+        let load: Load = { context, offset, descriptor in
+            Recompiler.from(context).loadForBlock(offset: offset, descriptor: descriptor)
+        }
+        let store: Store = { context, offset, descriptor, value in
+            Recompiler.from(context).storeForBlock(offset: offset, descriptor: descriptor, value: value).rawValue
+        }
+        let interpret: Interpret = { context, descriptor in
+            Recompiler.from(context).interpretForBlock(descriptor: descriptor) ? 0 : 1
+        }
+        self.load = unsafeBitCast(load, to: UnsafeRawPointer.self)
+        self.store = unsafeBitCast(store, to: UnsafeRawPointer.self)
+        self.interpret = unsafeBitCast(interpret, to: UnsafeRawPointer.self)
+    }
+
+    // MARK: - Descriptors
+
+    static func accessDescriptor(eip: UInt32, unsynced: Int, segment: SegmentRegister, size: Int) -> UInt64 {
+        UInt64(eip) | UInt64(unsynced) << 32 | UInt64(segment.rawValue) << 40 | UInt64(size) << 44
+    }
+
+    static func fallbackDescriptor(eip: UInt32, unsynced: Int, length: Int, op: Op) -> UInt64 {
+        UInt64(eip) | UInt64(unsynced) << 32 | UInt64(length) << 40 | UInt64(op.rawValue) << 48
+    }
+
+    @inline(__always) static func eip(_ d: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: d) }
+    @inline(__always) static func unsynced(_ d: UInt64) -> UInt64 { d >> 32 & 0xFF }
+    @inline(__always) static func segment(_ d: UInt64) -> SegmentRegister { SegmentRegister(rawValue: Int(d >> 40 & 7)) ?? .ds }
+    @inline(__always) static func size(_ d: UInt64) -> Int { Int(d >> 44 & 7) }
+    @inline(__always) static func length(_ d: UInt64) -> UInt32 { UInt32(d >> 40 & 0xF) }
+    @inline(__always) static func op(_ d: UInt64) -> Int { Int(d >> 48) }
+}

@@ -1,0 +1,985 @@
+import CPU
+import MMU
+
+/// Turns one straight run of guest instructions into one host function.
+///
+/// Same-ISA translation: a guest ALU instruction becomes the same host ALU
+/// instruction on guest values loaded from `CPUState`, which lives at a
+/// fixed address held in RBX for the whole block, so the host computes the
+/// guest's flags exactly. Guest registers stay in `CPUState` (loaded and
+/// stored around each instruction), so the guest state is exact at every
+/// instruction boundary — what the interpreter fallback, the memory
+/// helpers and a fault need.
+///
+/// Guest EFLAGS: the six arithmetic flags live in the host's RFLAGS
+/// between instructions that produce and consume them; `CPUState.eflags`
+/// is brought up to date (`writeBackFlags`) only where something else
+/// reads it: before a helper call (the interpreter, a memory access that
+/// may deliver an exception) and at block exits. `flagsInHost` and
+/// `flagsDirty` are that liveness, tracked while translating.
+///
+/// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
+/// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
+/// registers, immediates and memory; NOT, NEG, IMUL (two and three
+/// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP, PAUSE; CLC, STC, CMC,
+/// CLD, STD; PUSH r/imm, LEAVE,
+/// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
+/// (exits to static successors), RET and JMP r/m (exits to an address
+/// known at run time).
+/// Memory operands compute the offset inline. With paging off, an inline
+/// fast path makes the checks the interpreter's own fast path makes
+/// (`CPU.fastHostAddress`: a present, not expand-down data segment, inside
+/// its limit, within one page, onto RAM — for writes, RAM holding no
+/// translated code) and accesses guest RAM directly; anything else, and
+/// every access with paging on, calls a helper (`RuntimeHelpers`) that
+/// does the full segment and paging checks, MMIO and code tracking, and
+/// reports a fault. Everything else calls the interpreter for that one
+/// instruction.
+///
+/// The generated function: `(state, context, chain) -> retired`, where
+/// retired is the number of translated instructions not yet added to the
+/// CPU's instruction count. Each helper call passes that number, and the count
+/// is exact while the helper runs (a memory helper takes it back when the
+/// access succeeds, so its slow path and the inline fast path join with
+/// the same count; the interpreter fallback keeps it).
+/// RBX = CPUState, R12 = context, R15 = the `ChainState`, R13/R14
+/// survive helper calls (saved flags, a read-modify-write's offset); RAX,
+/// RCX, RDX, RSI, RDI, R9–R11 are scratch.
+///
+/// Chaining: an exit to a static successor (JMP, both ways of a Jcc,
+/// running off the block's end) first adds its retired count to the
+/// chain state, then passes a `jmp rel32` that the dispatcher later points
+/// at the successor's chain entry (`Recompiler.link`); until then it falls
+/// into the return to the dispatcher, which it tells where that jump is.
+/// A chain entry checks what the dispatcher's lookup would: the budget
+/// (the block must fit in what is left), and that the block's code page
+/// still has the generation and route it was translated from; if not, it
+/// returns to the dispatcher at its own first instruction.
+///
+/// Block layout: the settled exit; the not-here exit; the entry (saves
+/// registers, pins pointers); the chain entry (checks); the body.
+struct BlockTranslator {
+    typealias Register = X86Emitter.Register
+
+    var emit: X86Emitter
+    let helpers: RuntimeHelpers
+    let csLimit: UInt32
+    /// SS's B bit: ESP (true) or SP is the stack pointer.
+    let stack32: Bool
+    /// Guest RAM and its routing tables for the inline fast path; nil with
+    /// paging on (every access through the helpers).
+    let ram: RAMTables?
+
+    /// What the inline RAM path reads: fixed for the machine's life.
+    struct RAMTables {
+        let ram: UnsafeMutablePointer<UInt8>
+        let readRoutes: UnsafeMutablePointer<UInt32>
+        let writeRoutes: UnsafeMutablePointer<UInt32>
+        let codeLines: UnsafeMutablePointer<UInt64>
+        /// The A20 gate is closed: physical bit 20 reads as 0.
+        let a20Closed: Bool
+    }
+
+    /// Host RFLAGS hold the guest's arithmetic flags.
+    private var flagsInHost = false
+    /// …and `CPUState.eflags` does not yet.
+    private var flagsDirty = false
+    /// Translated instructions retired since the last helper call.
+    private var unsynced = 0
+    /// Where the exit for "the state is already set" starts (a helper
+    /// delivered an exception, or the interpreter ran an instruction that
+    /// leaves the block).
+    private var settledExit = 0
+    /// Where the block's entry point and chain entry are.
+    private(set) var entry = 0
+    private(set) var chainEntry = 0
+    /// The budget check's immediate, known once the block is complete.
+    private var budgetField = 0
+
+    /// What a chain entry checks the block's code against: the generation
+    /// of its code page and the read route of its physical page, as they
+    /// were when it was translated.
+    struct Validity {
+        let generation: UnsafePointer<UInt64>
+        let expectedGeneration: UInt64
+        let route: UnsafePointer<UInt32>
+        let expectedRoute: UInt32
+    }
+
+    /// Field offsets of `ChainState` (Recompiler.swift).
+    static let chainRetired: Int32 = 0
+    static let chainBudget: Int32 = 8
+    static let chainLastExit: Int32 = 16
+
+    static let arithmeticFlags: UInt32 = 0x8D5
+    static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
+    static let ripOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.rip)!)
+    static let eflagsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.eflags)!)
+    static let segmentsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.segments)!)
+    static let segmentStride = Int32(MemoryLayout<SegmentDescriptorCache>.stride)
+    static let segmentBase = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.base)!)
+    static let segmentLimit = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.limit)!)
+    static let segmentAttributes = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.attributes)!)
+    /// Callee-saved registers the block uses; five pushes after the return
+    /// address keep RSP 16-byte aligned at helper calls.
+    static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
+
+    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables?) {
+        self.emit = emit
+        self.helpers = helpers
+        self.csLimit = csLimit
+        self.stack32 = stack32
+        self.ram = ram
+    }
+
+    // MARK: - Block frame
+
+    /// The exits every block shares, the entry (saves the callee-saved
+    /// registers and pins the state, context and chain pointers) and the
+    /// chain entry's checks.
+    mutating func beginBlock(eip: UInt32, validity: Validity) {
+        settledExit = emit.count
+        emit.movImm32(.rax, 0)
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+        epilogue()
+        // Keeps the chain state's last exit: the predecessor whose jump led
+        // here gets relinked (to this block's new translation, if it was stale).
+        let notHere = emit.count
+        emit.movImm32(.rax, eip)
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
+        emit.movImm32(.rax, 0)
+        epilogue()
+
+        entry = emit.count
+        for r in BlockTranslator.savedRegisters { emit.push(r) }
+        emit.movReg64(.rbx, .rdi)
+        emit.movReg64(.r12, .rsi)
+        emit.movReg64(.r15, .rdx)
+
+        chainEntry = emit.count
+        budgetField = emit.alu64(.sub, base: .r15, BlockTranslator.chainBudget, immediate: 0)
+        emit.jump(if: .sign, to: notHere)
+        emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.generation)))
+        emit.movLoad(size: 8, .rax, base: .rax, 0)
+        emit.movImm64(.r10, validity.expectedGeneration)
+        emit.alu64(.cmp, .rax, .r10)
+        emit.jump(if: .notZero, to: notHere)
+        emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.route)))
+        emit.movLoad(size: 4, .rax, base: .rax, 0)
+        emit.alu(.cmp, size: 4, .rax, immediate: validity.expectedRoute)
+        emit.jump(if: .notZero, to: notHere)
+    }
+
+    /// Completes the budget check once the block's length is known.
+    mutating func finishBlock(instructionCount: Int) {
+        emit.patchInt32(at: budgetField, Int32(instructionCount))
+    }
+
+    private mutating func epilogue() {
+        for r in BlockTranslator.savedRegisters.reversed() { emit.pop(r) }
+        emit.ret()
+    }
+
+    /// Leaves the block to continue at `eip`, with `retired` translated
+    /// instructions not yet counted; a `chainable` exit can later jump
+    /// straight into the successor block.
+    private mutating func exit(to eip: UInt32, retired: Int, chainable: Bool = false) {
+        writeBackFlags()
+        var returned = retired
+        if chainable {
+            // The jump's field goes to the chain state first, so that the
+            // dispatcher can link it whether the jump is unlinked yet or
+            // leads to a block that turns it away.
+            let address = emit.leaRIPRelative(.rax)
+            emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+            if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
+            returned = 0
+            let link = emit.jump()
+            emit.bind(address, toAddressOf: link.fieldOffset)
+            emit.bind(link)
+        } else {
+            emit.movImm32(.rax, 0)
+            emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+        }
+        emit.movImm32(.rax, eip)
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
+        emit.movImm32(.rax, UInt32(returned))
+        epilogue()
+    }
+
+    /// Ends a block that ran off its end (length limit, page end).
+    mutating func endBlock(continuingAt eip: UInt32) {
+        exit(to: eip, retired: unsynced, chainable: true)
+    }
+
+    // MARK: - Guest flags
+
+    /// Host RFLAGS ← the guest's arithmetic flags (DF, IF, TF stay the
+    /// host's own: the guest's are never loaded into the host).
+    private mutating func loadFlagsIntoHost() {
+        guard !flagsInHost else { return }
+        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r11, immediate: BlockTranslator.arithmeticFlags)
+        emit.push(.r11)
+        emit.popFlags()
+        flagsInHost = true
+    }
+
+    /// `CPUState.eflags` ← the host's arithmetic flags, merged into the
+    /// guest's other bits; the host flags are kept.
+    private mutating func writeBackFlags() {
+        guard flagsDirty else { return }
+        emit.pushFlags()
+        emit.pop(.r11)
+        emit.movLoad(size: 4, .r10, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r10, immediate: ~BlockTranslator.arithmeticFlags)
+        emit.movReg32(.r9, .r11)
+        emit.alu(.and, size: 4, .r9, immediate: BlockTranslator.arithmeticFlags)
+        emit.alu(.or, size: 4, .r10, .r9)
+        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r10)
+        emit.push(.r11)
+        emit.popFlags()
+        flagsDirty = false
+    }
+
+    /// The last host instruction computed the guest's flags.
+    private mutating func flagsProduced() {
+        flagsInHost = true
+        flagsDirty = true
+    }
+
+    // MARK: - Guest registers
+
+    /// Offset of guest register `r` of `size` bytes in `CPUState`
+    /// (AH…BH are byte 1 of the first four slots).
+    private func registerOffset(_ r: UInt8, size: Int) -> Int32 {
+        let slot = size == 1 ? Int32(r & 3) : Int32(r)
+        return BlockTranslator.gprOffset + slot * 8 + (size == 1 ? Int32(r >> 2) : 0)
+    }
+
+    private mutating func loadGuestRegister(_ r: UInt8, size: Int, into host: Register) {
+        emit.movLoad(size: size, host, base: .rbx, registerOffset(r, size: size))
+    }
+
+    /// A 32-bit result zero-extends into the 64-bit slot (the host register
+    /// holds it zero-extended), 8/16-bit results merge.
+    private mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
+        emit.movStore(size: size == 4 ? 8 : size, base: .rbx, registerOffset(r, size: size), host)
+    }
+
+    // MARK: - Memory operands
+
+    /// The offset of memory operand `o` (base + index·scale + disp, wrapped
+    /// to the address size) into `dst`. Clobbers RAX and RCX, not flags.
+    private mutating func effectiveAddress(_ i: Instruction, _ o: Operand, into dst: Register) {
+        let mask: UInt32 = i.addressSize == 2 ? 0xFFFF : 0xFFFF_FFFF
+        let hasBase = o.kind == .memory && i.base != Instruction.noRegister
+        let hasIndex = o.kind == .memory && i.index != Instruction.noRegister
+        guard hasBase || hasIndex else {
+            emit.movImm32(dst, i.displacement & mask)
+            return
+        }
+        if hasBase { loadGuestRegister(i.base, size: 4, into: .rax) }
+        if hasIndex { loadGuestRegister(i.index, size: 4, into: .rcx) }
+        emit.lea32(dst, base: hasBase ? .rax : nil, index: hasIndex ? .rcx : nil, scale: i.scale,
+                   Int32(bitPattern: i.displacement))
+        if i.addressSize == 2 { emit.zeroExtend16(dst) }
+    }
+
+    private mutating func callHelper(_ address: UnsafeRawPointer) {
+        emit.movReg64(.rdi, .r12)
+        emit.call(address)
+        flagsInHost = false
+    }
+
+    /// RAX ← `size` bytes at the offset in ESI of `segment`; a fault leaves
+    /// through the settled exit (the helper delivered it).
+    private mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
+        writeBackFlags()
+        withRAMFastPath(segment: segment, size: size, write: false) { t in
+            t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
+            t.callHelper(t.helpers.load)
+            t.emit.bitTest64(.rax, bit: RuntimeHelpers.faultBit)
+            t.emit.jump(if: .carry, to: t.settledExit)
+        }
+        flagsInHost = false
+    }
+
+    /// Emits the inline RAM path (paging off) with `slowPath` beside it for
+    /// what the inline checks turn away; only `slowPath` with paging on.
+    /// Layout: jump to the inline path; the slow path (the checks jump
+    /// back to it, so it needs no forward labels) ending in a jump past
+    /// the inline path; the inline path.
+    private mutating func withRAMFastPath(segment: SegmentRegister, size: Int, write: Bool,
+                                          slowPath: (inout BlockTranslator) -> Void) {
+        guard let ram else {
+            slowPath(&self)
+            return
+        }
+        let toInline = emit.jump()
+        let slow = emit.count
+        slowPath(&self)
+        let toDone = emit.jump()
+        emit.bind(toInline)
+        emitInlineRAMAccess(segment: segment, size: size, write: write, tables: ram, slow: slow)
+        emit.bind(toDone)
+    }
+
+    /// The inline access: offset in ESI; loads leave the value in RAX,
+    /// stores write ECX. Clobbers RAX, RDX, R9, R10 and the host flags.
+    private mutating func emitInlineRAMAccess(segment: SegmentRegister, size: Int, write: Bool, tables: RAMTables,
+                                              slow: Int) {
+        let cache = BlockTranslator.segmentsOffset + Int32(segment.rawValue) * BlockTranslator.segmentStride
+        // Present, S=1, data, not expand-down (and writable for a store).
+        emit.movLoad(size: 2, .rax, base: .rbx, cache + BlockTranslator.segmentAttributes)
+        emit.alu(.and, size: 4, .rax, immediate: write ? 0x9E : 0x9C)
+        emit.alu(.cmp, size: 4, .rax, immediate: write ? 0x92 : 0x90)
+        emit.jump(if: .notZero, to: slow)
+        // offset + size − 1 ≤ limit, in 64 bits (no wrap).
+        emit.movReg32(.rax, .rsi)
+        emit.alu64(.add, .rax, immediate: Int32(size - 1))
+        emit.movLoad(size: 4, .rdx, base: .rbx, cache + BlockTranslator.segmentLimit)
+        emit.alu64(.cmp, .rax, .rdx)
+        emit.jump(if: .above, to: slow)
+        // Linear address, inside one page.
+        emit.movLoad(size: 4, .rax, base: .rbx, cache + BlockTranslator.segmentBase)
+        emit.alu(.add, size: 4, .rax, .rsi)
+        emit.movReg32(.rdx, .rax)
+        emit.alu(.and, size: 4, .rdx, immediate: 0xFFF)
+        emit.alu(.cmp, size: 4, .rdx, immediate: UInt32(PhysicalMemory.pageSize - size))
+        emit.jump(if: .above, to: slow)
+        if tables.a20Closed { emit.alu(.and, size: 4, .rax, immediate: ~UInt32(1 << 20)) }
+        // The page's route: RAM (top two bits clear), else the helper.
+        emit.movReg32(.rdx, .rax)
+        emit.shiftRight32(.rdx, by: 12)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: write ? tables.writeRoutes : tables.readRoutes)))
+        emit.movLoadIndexed(size: 4, .rdx, base: .r9, index: .rdx, scale: 2)
+        emit.movReg32(.r10, .rdx)
+        emit.shiftRight32(.r10, by: 30)
+        emit.jump(if: .notZero, to: slow)
+        if write {
+            // A RAM page holding cached code: the helper's write tells the tracking.
+            emit.movImm64(.r9, UInt64(UInt(bitPattern: tables.codeLines)))
+            emit.movLoadIndexed(size: 8, .r10, base: .r9, index: .rdx, scale: 3)
+            emit.test(size: 8, .r10, .r10)
+            emit.jump(if: .notZero, to: slow)
+        }
+        emit.shiftLeft64(.rdx, by: 12)
+        emit.alu(.and, size: 4, .rax, immediate: 0xFFF)
+        emit.alu64(.or, .rdx, .rax)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: tables.ram)))
+        if write {
+            emit.movStoreIndexed(size: size, base: .r9, index: .rdx, scale: 0, .rcx)
+        } else {
+            emit.movLoadIndexed(size: size, .rax, base: .r9, index: .rdx, scale: 0)
+        }
+    }
+
+    /// Stores the low `size` bytes of ECX at the offset in ESI of
+    /// `segment`. In a read-modify-write the flags just computed belong to
+    /// this instruction: they are kept aside (R13) and committed only if
+    /// the store succeeds. A store that changed translated code (or wants
+    /// the machine's attention) ends the block after this instruction.
+    /// `afterStore` completes the instruction once the store succeeded
+    /// (on both the inline and the helper path, and before a leave).
+    private mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
+                                       readModifyWrite: Bool,
+                                       afterStore: (inout BlockTranslator) -> Void = { _ in }) {
+        if readModifyWrite {
+            emit.pushFlags()
+            emit.pop(.r13)
+        } else {
+            writeBackFlags()
+        }
+        withRAMFastPath(segment: segment, size: size, write: true) { t in
+            t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
+            t.callHelper(t.helpers.store)
+            t.emit.test(size: 4, .rax, .rax)
+            let stored = t.emit.jump(if: .zero)
+            t.emit.alu(.cmp, size: 4, .rax, immediate: RuntimeHelpers.StoreResult.faulted.rawValue)
+            t.emit.jump(if: .zero, to: t.settledExit)
+            afterStore(&t)
+            if readModifyWrite { t.restoreFlagsFromR13() }
+            t.exit(to: next, retired: t.unsynced + 1)
+            t.emit.bind(stored)
+        }
+        flagsInHost = false
+        flagsDirty = false
+        afterStore(&self)
+        if readModifyWrite { restoreFlagsFromR13() }
+    }
+
+    private mutating func restoreFlagsFromR13() {
+        emit.push(.r13)
+        emit.popFlags()
+        flagsProduced()
+    }
+
+    // MARK: - Instructions
+
+    /// Emits instruction `i` at `eip` (`next`: the EIP after it). Returns
+    /// true when it ended the block (its exits are emitted).
+    mutating func translate(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        if !i.lock {
+            switch i.op {
+            case .mov where translateMove(i, eip: eip, next: next): break
+            case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
+                guard translateArithmetic(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .inc, .dec:
+                guard translateIncrement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .rol, .ror, .rcl, .rcr, .shl, .sal, .shr, .sar:
+                guard translateShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
+                effectiveAddress(i, i.operands.1, into: .rax)
+                storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
+            case .movzx, .movsx:
+                guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .imul where i.operands.1.kind != .none:
+                guard translateSignedMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .not, .neg:
+                guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .setcc:
+                guard translateSetByte(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .cmov:
+                guard translateConditionalMove(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .push:
+                guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .pop:
+                guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .leave:
+                translateLeave(i, eip: eip)
+            case .call:
+                guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
+                pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
+                unsynced += 1
+                exit(to: target, retired: unsynced, chainable: true)
+                return true
+            case .ret:
+                translateReturn(i, eip: eip)
+                return true
+            case .nop, .pause:
+                break
+            case .clc, .stc, .cmc:
+                loadFlagsIntoHost()
+                switch i.op {
+                case .clc: emit.clearCarry()
+                case .stc: emit.setCarry()
+                default: emit.complementCarry()
+                }
+                flagsProduced()
+            case .cld, .std:
+                // DF lives only in CPUState (the host's stays 0, as the ABI wants).
+                writeBackFlags()
+                emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+                if i.op == .cld {
+                    emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.df)
+                } else {
+                    emit.alu(.or, size: 4, .r11, immediate: EFLAGS.df)
+                }
+                emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+                flagsInHost = false
+            case .jmp where i.operands.0.kind == .register || isMemory(i.operands.0):
+                guard translateIndirectJump(i, eip: eip) else { return interpret(i, eip: eip) }
+                return true
+            case .jcc, .jmp:
+                if let target = relativeTarget(i, next: next) {
+                    translateBranch(i, next: next, target: target)
+                    return true
+                }
+                return interpret(i, eip: eip)
+            default:
+                return interpret(i, eip: eip)
+            }
+            unsynced += 1
+            return false
+        }
+        return interpret(i, eip: eip)
+    }
+
+    /// Operand kinds a translated form takes: registers, immediates,
+    /// memory (ModRM or moffs), at 1, 2 or 4 bytes.
+    private func isPlain(_ o: Operand) -> Bool {
+        switch o.kind {
+        case .register, .immediate, .memory, .absolute: return o.size == 1 || o.size == 2 || o.size == 4
+        default: return false
+        }
+    }
+
+    private func isMemory(_ o: Operand) -> Bool { o.kind == .memory || o.kind == .absolute }
+
+    /// Loads a register or immediate operand into `host`.
+    private mutating func loadSource(_ o: Operand, _ i: Instruction, into host: Register) {
+        if o.kind == .register {
+            loadGuestRegister(o.register, size: Int(o.size), into: host)
+        } else {
+            emit.movImm32(host, i.immediate)
+        }
+    }
+
+    private mutating func translateMove(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard isPlain(dst), isPlain(src), dst.kind != .immediate, dst.size == src.size else { return false }
+        let size = Int(dst.size)
+        if isMemory(dst) {
+            effectiveAddress(i, dst, into: .rsi)
+            loadSource(src, i, into: .rcx)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false)
+        } else if isMemory(src) {
+            effectiveAddress(i, src, into: .rsi)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+            storeGuestRegister(dst.register, size: size, from: .rax)
+        } else {
+            loadSource(src, i, into: .rax)
+            storeGuestRegister(dst.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    private static func operation(_ op: Op) -> X86Emitter.ALUOperation? {
+        switch op {
+        case .add: return .add
+        case .or: return .or
+        case .adc: return .adc
+        case .sbb: return .sbb
+        case .and: return .and
+        case .sub: return .sub
+        case .xor: return .xor
+        case .cmp: return .cmp
+        default: return nil
+        }
+    }
+
+    /// ADD … CMP and TEST: dst ← dst op src with the host's flags.
+    private mutating func translateArithmetic(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard isPlain(dst), isPlain(src), dst.kind != .immediate, dst.size == src.size,
+              !(isMemory(dst) && isMemory(src)) else { return false }
+        let size = Int(dst.size)
+        let operation = BlockTranslator.operation(i.op)
+        let writesResult = operation != nil && operation != .cmp
+        let readsCarry = operation == .adc || operation == .sbb
+        if isMemory(dst) {
+            effectiveAddress(i, dst, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+            loadSource(src, i, into: .rcx)
+        } else {
+            if isMemory(src) {
+                effectiveAddress(i, src, into: .rsi)
+                loadFromGuest(segment: i.segment, size: size, eip: eip)
+                emit.movReg32(.rcx, .rax)
+            } else {
+                loadSource(src, i, into: .rcx)
+            }
+            loadGuestRegister(dst.register, size: size, into: .rax)
+        }
+        if readsCarry { loadFlagsIntoHost() }
+        if let operation { emit.alu(operation, size: size, .rax, .rcx) } else { emit.test(size: size, .rax, .rcx) }
+        flagsProduced()
+        guard writesResult else { return true }
+        if isMemory(dst) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
+        } else {
+            storeGuestRegister(dst.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    /// INC/DEC: CF comes from the guest, the other five from the host.
+    private mutating func translateIncrement(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate else { return false }
+        let size = Int(o.size)
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: size, into: .rax)
+        }
+        loadFlagsIntoHost()
+        emit.incrementOrDecrement(decrement: i.op == .dec, size: size, .rax)
+        flagsProduced()
+        if isMemory(o) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
+        } else {
+            storeGuestRegister(o.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    private static func shiftOperation(_ op: Op) -> X86Emitter.ShiftOperation? {
+        switch op {
+        case .rol: return .rol
+        case .ror: return .ror
+        case .rcl: return .rcl
+        case .rcr: return .rcr
+        case .shl, .sal: return .shl
+        case .shr: return .shr
+        case .sar: return .sar
+        default: return nil
+        }
+    }
+
+    /// Shifts and rotates by an immediate, by 1 or by CL. The guest's flags
+    /// go into the host first: a count of 0 leaves them as they were, and
+    /// RCL/RCR rotate through CF.
+    private mutating func translateShift(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0, count = i.operands.1
+        guard let operation = BlockTranslator.shiftOperation(i.op), isPlain(o), o.kind != .immediate else { return false }
+        let byCL = count.kind == .register && count.register == 1 && count.size == 1
+        guard byCL || count.kind == .immediate || count.kind == .constant else { return false }
+        let size = Int(o.size)
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: size, into: .rax)
+        }
+        if byCL { loadGuestRegister(1, size: 1, into: .rcx) }
+        loadFlagsIntoHost()
+        let immediateCount = count.kind == .constant ? count.register : UInt8(truncatingIfNeeded: i.immediate)
+        if byCL {
+            emit.shiftByCL(operation, size: size, .rax)
+        } else {
+            emit.shift(operation, size: size, .rax, count: immediateCount)
+        }
+        // AF after a shift is undefined; the reference (the interpreter,
+        // after the P6) clears it when the count is not 0, where this
+        // host may set it. Rotates leave AF alone on both.
+        if operation == .shl || operation == .shr || operation == .sar {
+            if byCL {
+                emit.pushFlags()
+                emit.pop(.r11)
+                emit.test(size: 1, .rcx, immediate: 0x1F)
+                let countZero = emit.jump(if: .zero)
+                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
+                emit.bind(countZero)
+                emit.push(.r11)
+                emit.popFlags()
+            } else if immediateCount & 0x1F != 0 {
+                emit.pushFlags()
+                emit.pop(.r11)
+                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
+                emit.push(.r11)
+                emit.popFlags()
+            }
+        }
+        flagsProduced()
+        if isMemory(o) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
+        } else {
+            storeGuestRegister(o.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    /// MOVZX/MOVSX r, r/m8 or r/m16.
+    private mutating func translateExtension(_ i: Instruction, eip: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard dst.kind == .register, isPlain(src), src.kind != .immediate, src.size < dst.size else { return false }
+        let size = Int(src.size)
+        if isMemory(src) {
+            effectiveAddress(i, src, into: .rsi)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(src.register, size: size, into: .rax)
+        }
+        if i.op == .movsx { emit.signExtend(size: size, .rax) }
+        storeGuestRegister(dst.register, size: Int(dst.size), from: .rax)
+        return true
+    }
+
+    /// The value of r/m operand `o` into RAX (a memory operand through the
+    /// load path, which may leave the block on a fault).
+    private mutating func loadRegisterOrMemory(_ i: Instruction, _ o: Operand, eip: UInt32) {
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .rsi)
+            loadFromGuest(segment: i.segment, size: Int(o.size), eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: Int(o.size), into: .rax)
+        }
+    }
+
+    /// IMUL r, r/m and IMUL r, r/m, imm. CF and OF come from the host; SF,
+    /// ZF and PF (undefined) follow the reference: from the truncated
+    /// product, with AF = 0 — a TEST of the product gives exactly those.
+    private mutating func translateSignedMultiply(_ i: Instruction, eip: UInt32) -> Bool {
+        let dst = i.operands.0
+        let threeOperand = i.operands.2.kind != .none
+        let a = threeOperand ? i.operands.1 : dst, b = threeOperand ? i.operands.2 : i.operands.1
+        guard dst.kind == .register, dst.size == 2 || dst.size == 4, isPlain(a), isPlain(b), a.kind != .immediate,
+              !(isMemory(a) && isMemory(b)) else { return false }
+        let size = Int(dst.size)
+        if isMemory(b) {
+            loadRegisterOrMemory(i, b, eip: eip)
+            emit.movReg32(.rcx, .rax)
+            loadRegisterOrMemory(i, a, eip: eip)
+        } else {
+            loadRegisterOrMemory(i, a, eip: eip)
+            loadSource(b, i, into: .rcx)
+        }
+        emit.signedMultiply(size: size, .rax, .rcx)
+        emit.pushFlags()
+        emit.pop(.r11)
+        emit.alu(.and, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
+        emit.test(size: size, .rax, .rax)
+        emit.pushFlags()
+        emit.pop(.r10)
+        emit.alu(.or, size: 4, .r10, .r11)
+        emit.push(.r10)
+        emit.popFlags()
+        flagsProduced()
+        storeGuestRegister(dst.register, size: size, from: .rax)
+        return true
+    }
+
+    /// NOT (flags untouched) and NEG (all six from the host).
+    private mutating func translateComplement(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate else { return false }
+        let size = Int(o.size), negate = i.op == .neg
+        if isMemory(o) {
+            effectiveAddress(i, o, into: .r14)
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadGuestRegister(o.register, size: size, into: .rax)
+        }
+        emit.complement(negate: negate, size: size, .rax)
+        if negate { flagsProduced() }
+        if isMemory(o) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            // NOT's store must not commit flags it did not produce: with no
+            // flags of its own, the plain store path applies.
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: negate)
+        } else {
+            storeGuestRegister(o.register, size: size, from: .rax)
+        }
+        return true
+    }
+
+    /// SETcc r/m8.
+    private mutating func translateSetByte(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate, o.size == 1 else { return false }
+        if isMemory(o) { effectiveAddress(i, o, into: .rsi) }
+        loadFlagsIntoHost()
+        emit.movImm32(.rcx, 0)
+        emit.setByte(ifGuestCondition: i.condition, .rcx)
+        if isMemory(o) {
+            storeToGuest(segment: i.segment, size: 1, eip: eip, next: next, readModifyWrite: false)
+        } else {
+            storeGuestRegister(o.register, size: 1, from: .rcx)
+        }
+        return true
+    }
+
+    /// CMOVcc r, r/m: the source is read (and may fault) whatever the
+    /// condition; the destination is written back either way, which
+    /// changes nothing when the condition fails.
+    private mutating func translateConditionalMove(_ i: Instruction, eip: UInt32) -> Bool {
+        let dst = i.operands.0, src = i.operands.1
+        guard dst.kind == .register, dst.size == 2 || dst.size == 4, isPlain(src), src.kind != .immediate,
+              src.size == dst.size else { return false }
+        let size = Int(dst.size)
+        loadRegisterOrMemory(i, src, eip: eip)
+        emit.movReg32(.rcx, .rax)
+        loadGuestRegister(dst.register, size: size, into: .rax)
+        loadFlagsIntoHost()
+        emit.moveIf(guestCondition: i.condition, size: size, .rax, .rcx)
+        storeGuestRegister(dst.register, size: size, from: .rax)
+        return true
+    }
+
+    // MARK: - The stack (SS's B bit is part of the block's key)
+
+    private static let stackPointerOffset = gprOffset + 4 * 8
+
+    /// (E)SP ← the value in `host` (zero-extended in it).
+    private mutating func storeStackPointer(from host: Register) {
+        emit.movStore(size: stack32 ? 8 : 2, base: .rbx, BlockTranslator.stackPointerOffset, host)
+    }
+
+    /// `host` ← (E)SP + `delta`, wrapped to the stack's width.
+    private mutating func stackPointer(plus delta: Int32, into host: Register) {
+        emit.movLoad(size: stack32 ? 4 : 2, .rax, base: .rbx, BlockTranslator.stackPointerOffset)
+        emit.lea32(host, base: .rax, index: nil, scale: 0, delta)
+        if !stack32 { emit.zeroExtend16(host) }
+    }
+
+    /// Pushes ECX (loaded by `loadValue`): the store first, (E)SP after it,
+    /// so a fault leaves (E)SP as it was. `continuingAt`: where the guest
+    /// goes on if the store makes the block leave.
+    private mutating func pushRegisterValue(size: Int, eip: UInt32, continuingAt next: UInt32,
+                                            loadValue: (inout BlockTranslator) -> Void) {
+        stackPointer(plus: -Int32(size), into: .r14)
+        loadValue(&self)
+        emit.movReg32(.rsi, .r14)
+        storeToGuest(segment: .ss, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+            t.storeStackPointer(from: .r14)
+        }
+    }
+
+    private mutating func pushValue(_ value: UInt32, size: Int, eip: UInt32, continuingAt next: UInt32) {
+        pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in t.emit.movImm32(.rcx, value) }
+    }
+
+    /// PUSH r16/r32 and PUSH imm (PUSH ESP pushes the value before).
+    private mutating func translatePush(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0, size = Int(i.operandSize)
+        switch o.kind {
+        case .register where Int(o.size) == size:
+            pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+                t.loadGuestRegister(o.register, size: size, into: .rcx)
+            }
+        case .immediate:
+            pushValue(i.immediate, size: size, eip: eip, continuingAt: next)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// POP r16/r32: the load first; then (E)SP, then the register (POP ESP
+    /// ends with the popped value).
+    private mutating func translatePop(_ i: Instruction, eip: UInt32) -> Bool {
+        let o = i.operands.0, size = Int(i.operandSize)
+        guard o.kind == .register, Int(o.size) == size else { return false }
+        stackPointer(plus: 0, into: .r14)
+        emit.movReg32(.rsi, .r14)
+        loadFromGuest(segment: .ss, size: size, eip: eip)
+        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size))
+        if !stack32 { emit.zeroExtend16(.r14) }
+        storeStackPointer(from: .r14)
+        storeGuestRegister(o.register, size: size, from: .rax)
+        return true
+    }
+
+    /// LEAVE: (E)SP ← (E)BP, then (E)BP ← pop; the load first, so a fault
+    /// changes neither.
+    private mutating func translateLeave(_ i: Instruction, eip: UInt32) {
+        let size = Int(i.operandSize)
+        emit.movLoad(size: stack32 ? 4 : 2, .r14, base: .rbx, BlockTranslator.gprOffset + 5 * 8)
+        emit.movReg32(.rsi, .r14)
+        loadFromGuest(segment: .ss, size: size, eip: eip)
+        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size))
+        if !stack32 { emit.zeroExtend16(.r14) }
+        storeStackPointer(from: .r14)
+        storeGuestRegister(5, size: size, from: .rax)
+    }
+
+    /// RET [imm16]: the return address is read, checked against the CS
+    /// limit (beyond it the interpreter takes the RET and raises the #GP),
+    /// then (E)SP is released and the block leaves for the address read.
+    private mutating func translateReturn(_ i: Instruction, eip: UInt32) {
+        let size = Int(i.operandSize)
+        let release = i.operands.0.kind == .immediate ? Int32(i.immediate & 0xFFFF) : 0
+        stackPointer(plus: 0, into: .r14)
+        emit.movReg32(.rsi, .r14)
+        loadFromGuest(segment: .ss, size: size, eip: eip)
+        interpretUnlessInsideCodeLimit(i, eip: eip)
+        emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size) + release)
+        if !stack32 { emit.zeroExtend16(.r14) }
+        storeStackPointer(from: .r14)
+        exitToTargetInRAX()
+    }
+
+    /// JMP r/m: the target is read (a 16-bit operand zero-extends), checked
+    /// against the CS limit, and the block leaves for it.
+    private mutating func translateIndirectJump(_ i: Instruction, eip: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), Int(o.size) == Int(i.operandSize), o.size != 1 else { return false }
+        loadRegisterOrMemory(i, o, eip: eip)
+        interpretUnlessInsideCodeLimit(i, eip: eip)
+        exitToTargetInRAX()
+        return true
+    }
+
+    /// A branch target in RAX beyond the CS limit: the interpreter takes
+    /// the whole instruction (it raises the #GP) and the block leaves.
+    /// The code after this goes on with the target inside the limit.
+    private mutating func interpretUnlessInsideCodeLimit(_ i: Instruction, eip: UInt32) {
+        writeBackFlags()
+        emit.alu(.cmp, size: 4, .rax, immediate: csLimit)
+        flagsInHost = false
+        let inside = emit.jump(if: .belowOrEqual)
+        let pending = unsynced
+        _ = interpret(i, eip: eip)
+        unsynced = pending
+        emit.bind(inside)
+    }
+
+    /// Leaves the block for the EIP in RAX (not chainable: it is known only
+    /// at run time), counting this instruction.
+    private mutating func exitToTargetInRAX() {
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
+        unsynced += 1
+        emit.movImm32(.rax, 0)
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+        emit.movImm32(.rax, UInt32(unsynced))
+        epilogue()
+    }
+
+    /// The target of a relative JMP/Jcc, or nil when it lies beyond the CS
+    /// limit (the interpreter raises the #GP then).
+    private func relativeTarget(_ i: Instruction, next: UInt32) -> UInt32? {
+        guard i.operands.0.kind == .relative else { return nil }
+        var target = next &+ i.immediate
+        if i.operandSize == 2 { target &= 0xFFFF }
+        return target <= csLimit ? target : nil
+    }
+
+    /// JMP: one exit. Jcc: the host tests the same condition on the
+    /// guest's flags and leaves through one of two exits.
+    private mutating func translateBranch(_ i: Instruction, next: UInt32, target: UInt32) {
+        unsynced += 1
+        if i.op == .jmp {
+            exit(to: target, retired: unsynced, chainable: true)
+            return
+        }
+        loadFlagsIntoHost()
+        writeBackFlags()
+        let taken = emit.jump(ifGuestCondition: i.condition)
+        exit(to: next, retired: unsynced, chainable: true)
+        emit.bind(taken)
+        exit(to: target, retired: unsynced, chainable: true)
+    }
+
+    /// Runs `i` on the interpreter through the fallback helper. Returns
+    /// true (block ended) for instructions after which the next fetch may
+    /// mean something else, or that make the next instruction wait
+    /// (interrupt shadow): the block leaves with the state the interpreter
+    /// left.
+    private mutating func interpret(_ i: Instruction, eip: UInt32) -> Bool {
+        writeBackFlags()
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        callHelper(helpers.interpret)
+        unsynced = 0
+        if BlockTranslator.endsBlockWhenInterpreted(i) {
+            emit.jump(to: settledExit)
+            return true
+        }
+        emit.test(size: 4, .rax, .rax)
+        emit.jump(if: .notZero, to: settledExit)
+        return false
+    }
+
+    static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
+        if i.endsCodeBlock { return true }
+        switch i.op {
+        case .sti, .invalid, .tooLong, .lss: return true
+        case .mov: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
+        case .pop: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
+        default: return false
+        }
+    }
+}

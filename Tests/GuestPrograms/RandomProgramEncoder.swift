@@ -1,0 +1,142 @@
+/// Random guest programs for differential tests: an engine against the
+/// interpreter (`CPU.step`), the reference. Shared by the interpreter's
+/// block-loop tests and the recompiler's, so both engines are held to the
+/// same instruction mix: the integer forms in all their operand sizes,
+/// memory operands inside a data area, stack operations, branches that
+/// land on the next instruction, and forms engines leave to a generic
+/// path.
+
+/// Encodes random instructions. `code32`: the code segment's default
+/// sizes. Registers never include (E)SP as a destination, and memory
+/// operands are absolute addresses inside the data area.
+public struct RandomProgramEncoder {
+    public var g: SplitMix64
+    public let code32: Bool
+    public init(g: SplitMix64, code32: Bool) { self.g = g; self.code32 = code32 }
+
+    /// Where programs keep their data: offsets in DS (flat in 32-bit code).
+    public static let data32: UInt32 = 0x18_0000
+    public static let data16: UInt32 = 0x8000
+    public static let dataSize = 0x1000
+
+    mutating func register(byteSized: Bool) -> UInt8 {
+        while true {
+            let r = UInt8(g.below(8))
+            if byteSized || r != 4 { return r }
+        }
+    }
+
+    /// A ModRM byte (with its displacement) for `reg` and a register
+    /// or absolute-memory r/m operand.
+    mutating func modrm(reg: UInt8, byteSized: Bool, allowMemory: Bool = true) -> [UInt8] {
+        if allowMemory && g.below(3) == 0 {
+            let offset = UInt32(g.below(RandomProgramEncoder.dataSize - 4))
+            if code32 {
+                let a = RandomProgramEncoder.data32 + offset
+                return [reg << 3 | 5] + withUnsafeBytes(of: a.littleEndian, Array.init)
+            }
+            let a = UInt16(RandomProgramEncoder.data16 + offset)
+            return [reg << 3 | 6] + withUnsafeBytes(of: a.littleEndian, Array.init)
+        }
+        return [0xC0 | reg << 3 | register(byteSized: byteSized)]
+    }
+
+    mutating func immediate(_ size: Int) -> [UInt8] { (0..<size).map { _ in g.nextByte() } }
+
+    /// An operand-size prefix, sometimes, and the resulting width.
+    mutating func operandSize() -> (prefix: [UInt8], width: Int) {
+        let flip = g.below(4) == 0
+        let wide = code32 != flip
+        return (flip ? [0x66] : [], wide ? 4 : 2)
+    }
+
+    public mutating func instruction() -> [UInt8] {
+        switch g.below(12) {
+        case 0, 1: // ALU r/m, r and r, r/m (ADD … CMP)
+            let op = UInt8(g.below(8)) << 3 | UInt8(g.below(4))
+            let byteSized = op & 1 == 0
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [op] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        case 2: // ALU r/m, imm (80, 81, 83) and TEST r/m, r (84, 85)
+            switch g.below(4) {
+            case 0: return [0x80] + modrm(reg: UInt8(g.below(8)), byteSized: true) + immediate(1)
+            case 1:
+                let (prefix, width) = operandSize()
+                return prefix + [0x81] + modrm(reg: UInt8(g.below(8)), byteSized: false) + immediate(width)
+            case 2:
+                let (prefix, _) = operandSize()
+                return prefix + [0x83] + modrm(reg: UInt8(g.below(8)), byteSized: false) + immediate(1)
+            default:
+                let byteSized = g.bool()
+                return [byteSized ? 0x84 : 0x85] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+            }
+        case 3, 4: // MOV in all its general forms
+            switch g.below(4) {
+            case 0:
+                let op = 0x88 | UInt8(g.below(4))
+                let byteSized = op & 1 == 0
+                let (prefix, _) = byteSized ? ([], 1) : operandSize()
+                return prefix + [op] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+            case 1: return [0xC6] + modrm(reg: 0, byteSized: true) + immediate(1)
+            case 2:
+                let (prefix, width) = operandSize()
+                return prefix + [0xC7] + modrm(reg: 0, byteSized: false) + immediate(width)
+            default:
+                if g.bool() { return [0xB0 | register(byteSized: true)] + immediate(1) }
+                let (prefix, width) = operandSize()
+                return prefix + [0xB8 | register(byteSized: false)] + immediate(width)
+            }
+        case 5: // INC, DEC
+            if g.bool() {
+                let (prefix, _) = operandSize()
+                return prefix + [(g.bool() ? 0x40 : 0x48) | register(byteSized: false)]
+            }
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [byteSized ? 0xFE : 0xFF] + modrm(reg: UInt8(g.below(2)), byteSized: byteSized)
+        case 6: // shifts and rotates by imm8, by 1, by CL
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            let w: UInt8 = byteSized ? 0 : 1
+            let operation = UInt8(g.below(8))
+            switch g.below(3) {
+            case 0: return prefix + [0xC0 | w] + modrm(reg: operation, byteSized: byteSized) + [UInt8(g.below(40))]
+            case 1: return prefix + [0xD0 | w] + modrm(reg: operation, byteSized: byteSized)
+            default: return prefix + [0xD2 | w] + modrm(reg: operation, byteSized: byteSized)
+            }
+        case 7: // LEA r, [base + index·scale + disp8] (32-bit), [base/index + disp8] (16-bit)
+            let (prefix, _) = operandSize()
+            let reg = register(byteSized: false)
+            if code32 {
+                let sib = UInt8(g.below(4)) << 6 | UInt8(g.below(8)) << 3 | UInt8([0, 1, 2, 3, 6, 7][g.below(6)])
+                return prefix + [0x8D, 0x44 | reg << 3, sib, g.nextByte()]
+            }
+            return prefix + [0x8D, 0x40 | reg << 3 | UInt8(g.below(8)), g.nextByte()] // [BX+SI+d8] … [BX+d8]
+        case 8: // PUSH r, POP r, PUSH imm, PUSH m
+            let (prefix, width) = operandSize()
+            switch g.below(4) {
+            case 0: return prefix + [0x68] + immediate(width)
+            case 1: return prefix + [0x6A, g.nextByte()]
+            case 2: return prefix + [0xFF] + modrm(reg: 6, byteSized: false).map { $0 } // PUSH r/m
+            default: return prefix + [(g.bool() ? 0x50 : 0x58) | register(byteSized: false)]
+            }
+        case 9: // branches that land on the next instruction: Jcc, JMP, CALL
+            switch g.below(3) {
+            case 0: return [0x70 | UInt8(g.below(16)), 0x00]
+            case 1: return [0xEB, 0x00]
+            default: return [0xE8] + [UInt8](repeating: 0, count: code32 ? 4 : 2)
+            }
+        default: // forms left to the generic path: NOT, NEG, MOVZX, SETcc, CMOVcc, XCHG, CBW
+            switch g.below(6) {
+            case 0:
+                let byteSized = g.bool()
+                return [byteSized ? 0xF6 : 0xF7] + modrm(reg: UInt8(2 + g.below(2)), byteSized: byteSized)
+            case 1: return [0x0F, 0xB6 | UInt8(g.below(2)) << 3] + modrm(reg: register(byteSized: false), byteSized: true)
+            case 2: return [0x0F, 0x90 | UInt8(g.below(16))] + modrm(reg: 0, byteSized: true)
+            case 3: return [0x0F, 0x40 | UInt8(g.below(16))] + modrm(reg: register(byteSized: false), byteSized: false)
+            case 4: return [0x87, 0xC0 | register(byteSized: false) << 3 | register(byteSized: false)]
+            default: return [g.bool() ? 0x98 : 0x99]
+            }
+        }
+    }
+}

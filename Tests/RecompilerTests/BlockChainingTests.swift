@@ -1,0 +1,76 @@
+import XCTest
+import CPU
+import MMU
+@testable import Recompiler
+
+/// Chained blocks against the interpreter: loops that run without the
+/// dispatcher, budgets that end a run in the middle of a chain, and code
+/// rewritten under an existing chain.
+final class BlockChainingTests: XCTestCase {
+    let base: UInt32 = 0x10_0000
+
+    func address(_ offset: UInt32) -> [UInt8] { withUnsafeBytes(of: (base + offset).littleEndian, Array.init) }
+
+    /// ECX = 1000 down to 0, EAX += ECX, EDX ^= EAX over two blocks joined
+    /// by a JMP.
+    var loop: [UInt8] {
+        [0xB9, 0xE8, 0x03, 0x00, 0x00,          //  0: mov ecx, 1000
+         0x01, 0xC8,                            //  5: add eax, ecx
+         0xEB, 0x05,                            //  7: jmp 14
+         0xF4, 0xF4, 0xF4, 0xF4, 0xF4,          //  9: (not reached)
+         0x31, 0xC2,                            // 14: xor edx, eax
+         0x49,                                  // 16: dec ecx
+         0x75, 0xF2,                            // 17: jnz 5
+         0xF4]                                  // 19: hlt
+    }
+
+    func testLoopRunsChained() {
+        let reference = EngineBench(), translated = EngineBench()
+        for bench in [reference, translated] { bench.flat32(code: loop) }
+        reference.run(recompiled: false, limit: 100_000)
+        translated.run(recompiled: true, limit: 100_000)
+        assertSameState(reference, translated, "loop")
+        XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
+        XCTAssertLessThan(translated.recompiler.blocksRun, 20, "the loop ran without returning to the dispatcher")
+    }
+
+    /// Runs of 7 instructions at a time end inside the chain; after each,
+    /// the recompiler has retired exactly what the interpreter has.
+    func testBudgetsEndChainsExactly() {
+        let reference = EngineBench(), translated = EngineBench()
+        for bench in [reference, translated] { bench.flat32(code: loop) }
+        var total = 0
+        while !reference.state.pointee.halted && total < 10_000 {
+            let n = translated.recompiler.run(7)
+            if !translated.state.pointee.halted { XCTAssertEqual(n, 7, "the whole budget, unless HLT came first") }
+            for _ in 0..<n { reference.cpu.step() }
+            total += n
+            XCTAssertEqual(translated.cpu.instructionCount, reference.cpu.instructionCount)
+            XCTAssertEqual(translated.cpu.eip, reference.cpu.eip, "after \(total)")
+            XCTAssertEqual(translated.cpu.reg32(0), reference.cpu.reg32(0), "after \(total)")
+            if translated.cpu.eip != reference.cpu.eip { break }
+        }
+    }
+
+    /// A chained loop whose first block rewrites the second one (in
+    /// another page) on the pass where ECX = 500: from then on the chain
+    /// must run the new code (ADD 2 instead of ADD 1).
+    func testRewrittenSuccessorUnderAChain() {
+        func rel32(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(v).littleEndian, Array.init) }
+        var program: [UInt8] = [0xB9, 0xE8, 0x03, 0x00, 0x00]                //  0: mov ecx, 1000
+        program += [0x81, 0xF9, 0xF4, 0x01, 0x00, 0x00, 0x75, 0x07]          //  5: cmp ecx, 500; jne 20
+        program += [0xC6, 0x05] + address(0x1002) + [0x02]                   // 13: mov byte [0x1002], 2
+        program += [0xE9] + rel32(0x1000 - 25)                               // 20: jmp 0x1000
+        program += [UInt8](repeating: 0xF4, count: 0x1000 - program.count)
+        program += [0x83, 0xC0, 0x01]                                        // 0x1000: add eax, 1
+        program += [0x49, 0x0F, 0x85] + rel32(5 - 0x100A) + [0xF4]          // 0x1003: dec ecx; jnz 5; hlt
+        let reference = EngineBench(), translated = EngineBench()
+        for bench in [reference, translated] { bench.flat32(code: program); bench.cpu.setReg32(0, 0) }
+        reference.run(recompiled: false, limit: 100_000)
+        translated.run(recompiled: true, limit: 100_000)
+        assertSameState(reference, translated, "rewritten successor")
+        XCTAssertEqual(translated.cpu.reg32(0), 1500)
+        XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
+        XCTAssertLessThan(translated.recompiler.blocksRun, 30, "the jump to the rewritten block was linked again")
+    }
+}

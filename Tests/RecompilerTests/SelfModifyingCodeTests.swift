@@ -1,0 +1,86 @@
+import XCTest
+import CPU
+import MMU
+@testable import Recompiler
+
+/// Code that changes under translated blocks — patched by the block
+/// itself, by a later block, or copied over by a device (DMA) — and
+/// faults inside blocks. Each program runs on the interpreter (the
+/// reference) and on the recompiler; both must agree, and with the
+/// values real hardware gives (P6 and later detect self-modifying code and
+/// run the new bytes).
+final class SelfModifyingCodeTests: XCTestCase {
+    let base: UInt32 = 0x10_0000
+
+    func address(_ offset: UInt32) -> [UInt8] { withUnsafeBytes(of: (base + offset).littleEndian, Array.init) }
+
+    /// Runs `program` (flat 32-bit) on both engines and compares them.
+    @discardableResult
+    func runBoth(_ program: [UInt8], realMode: Bool = false, setUp: (EngineBench) -> Void = { _ in },
+                 file: StaticString = #filePath, line: UInt = #line) -> (EngineBench, EngineBench) {
+        let reference = EngineBench(), translated = EngineBench()
+        for bench in [reference, translated] {
+            if realMode { bench.realMode(code: program) } else { bench.flat32(code: program) }
+            for r: UInt8 in 0..<8 where r != 4 { bench.cpu.setReg32(r, 0) }
+            setUp(bench)
+        }
+        reference.run(recompiled: false, limit: 10_000)
+        translated.run(recompiled: true, limit: 10_000)
+        assertSameState(reference, translated, "program", file: file, line: line)
+        return (reference, translated)
+    }
+
+    /// A loop whose body rewrites its own ADD's immediate: the first pass
+    /// adds 1, the next two add 5.
+    func testBlockRewritesItsOwnInstruction() {
+        let program: [UInt8] = [0x83, 0xC0, 0x01]                       //  0: add eax, 1
+            + [0xC6, 0x05] + address(2) + [0x05]                        //  3: mov byte [add+2], 5
+            + [0x41, 0x83, 0xF9, 0x03, 0x75, 0xF0, 0xF4]                // 10: inc ecx; cmp ecx, 3; jne 0; hlt
+        let (_, translated) = runBoth(program)
+        XCTAssertEqual(translated.cpu.reg32(0), 11)
+        XCTAssertGreaterThan(translated.recompiler.blocksRun, 3, "the loop ran as blocks")
+    }
+
+    /// A store that patches the very next instruction of the same block.
+    func testStoreToTheNextInstruction() {
+        let program: [UInt8] = [0xC6, 0x05] + address(9) + [0x42]       //  0: mov byte [9], 0x42
+            + [0x90, 0xB0, 0x00, 0xF4]                                  //  7: nop; mov al, 0 → mov al, 0x42; hlt
+        let (_, translated) = runBoth(program)
+        XCTAssertEqual(translated.cpu.reg32(0) & 0xFF, 0x42)
+    }
+
+    /// Code replaced by a device copy (DMA) between runs: the next run
+    /// executes the new bytes, not the old translation.
+    func testCodeReplacedByDMA() {
+        let bench = EngineBench()
+        bench.flat32(code: [0xB8, 0x01, 0x00, 0x00, 0x00, 0xF4])          // mov eax, 1; hlt
+        bench.run(recompiled: true, limit: 100)
+        XCTAssertEqual(bench.cpu.reg32(0), 1)
+        bench.memory.copyIn(base, [0xB8, 0x02, 0x00, 0x00, 0x00, 0xF4])  // mov eax, 2; hlt
+        bench.state.pointee.halted = false
+        bench.state.pointee.rip = UInt64(base)
+        bench.run(recompiled: true, limit: 100)
+        XCTAssertEqual(bench.cpu.reg32(0), 2)
+    }
+
+    /// A load past DS's limit inside a block, after an ADD whose flags the
+    /// block still held: #GP at the load's IP, with the ADD's flags in the
+    /// pushed FLAGS image and its result in AX.
+    func testFaultInsideABlockIsExact() {
+        // Real mode at 1000:0100; the #GP handler (IVT 13) at 1000:0200 is HLT.
+        var program: [UInt8] = [0x01, 0xD8,                             // add ax, bx
+                                0x8B, 0x0E, 0xFF, 0xFF,                 // mov cx, [0xFFFF]: crosses the limit
+                                0x41, 0xF4]                             // inc cx; hlt (not reached)
+        program += [UInt8](repeating: 0x90, count: 0x100 - program.count) + [0xF4]
+        let (reference, translated) = runBoth(program, realMode: true) { bench in
+            bench.memory.copyIn(13 * 4, [0x00, 0x02, 0x00, 0x10])
+            bench.cpu.setReg32(0, 0x8000)
+            bench.cpu.setReg32(3, 0x8000)
+        }
+        XCTAssertEqual(translated.exceptions.map(\.vector), [13])
+        XCTAssertEqual(translated.exceptions.first?.eip, 0x102)
+        XCTAssertEqual(translated.memory.copyOut(0x1_3FFA, count: 6), reference.memory.copyOut(0x1_3FFA, count: 6),
+                       "the exception frame (IP, CS, FLAGS)")
+        XCTAssertEqual(translated.cpu.reg32(0) & 0xFFFF, 0)
+    }
+}
