@@ -53,6 +53,19 @@ public final class Monitor {
             guard let n, n > 0 else { return ["step [N]: N is a positive count"] }
             let reason = session.step(n)
             return (reason == .step ? [] : [describe(reason)]) + inspector.disassemble(at: nil, count: 1)
+        case "next", "n", "nexti", "ni":
+            guard args.isEmpty else { return ["next (no arguments): steps over a call, INT or REP string instruction"] }
+            guard session.paused else { return ["the machine is running; stop it first"] }
+            if session.nextKind() == .step || !runControl {
+                // gdb waits for the command's reply with the target stopped,
+                // so from gdb a `next` over a call runs to its end here.
+                let reason = session.next(synchronous: true)
+                var lines = (reason == .step ? [] : [describe(reason)]) + inspector.disassemble(at: nil, count: 1)
+                if !runControl { lines.append("(gdb: maint flush register-cache, then gdb shows the new registers)") }
+                return lines
+            }
+            session.next(synchronous: false)
+            return []
         case "continue", "c", "cont":
             guard runControl else { return ["use gdb's continue here"] }
             session.resume()
@@ -63,6 +76,8 @@ public final class Monitor {
             return []
         case "break", "b": return addBreak(args)
         case "watch": return addWatch(args)
+        case "rwatch": return addWatch(["r"] + args)
+        case "awatch": return addWatch(["a"] + args)
         case "delete", "d":
             guard args.count == 1, let id = Int(args[0]) else { return ["delete ID"] }
             return session.remove(id: id) ? ["deleted \(id)"] : ["no breakpoint \(id)"]
@@ -102,16 +117,26 @@ public final class Monitor {
         case "ldt": return inspector.ldt()
         case "idt": return inspector.idt()
         case "tss": return inspector.tss()
+        case "x87", "fpu", "float":
+            return inspector.x87()
+        case "msr":
+            guard args.count <= 2 else { return ["info msr [INDEX] (hex)"] }
+            if args.count == 2 {
+                guard let i = Monitor.hex32(args[1]) else { return ["info msr [INDEX] (hex)"] }
+                return inspector.msrs(i)
+            }
+            return inspector.msrs()
         case "pg", "page":
             guard args.count == 2, let a = Monitor.hex32(args[1]) else { return ["info pg LINEAR (hex)"] }
             return inspector.pageWalk(a)
         case "breakpoints", "b", "break", "watchpoints", "events":
             var lines: [String] = []
             for c in session.breakpoints.code {
-                lines.append("\(c.id): break \(Monitor.describe(c.location))\(c.owner == .gdb ? " (gdb)" : "")")
+                lines.append("\(c.id): break \(Monitor.describe(c.location))\(c.condition.map { " if \($0)" } ?? "")\(c.owner == .gdb ? " (gdb)" : "")")
             }
             for w in session.breakpoints.watchpoints {
-                lines.append("\(w.watch.id): watch \(w.watch.physical ? "phys " : "")\(hex(w.watch.address, 8)) length \(w.watch.length)\(w.owner == .gdb ? " (gdb)" : "")")
+                let text = Monitor.describe(kind: w.watch.kind, physical: w.watch.physical, address: w.watch.address, length: w.watch.length)
+                lines.append("\(w.watch.id): \(text)\(w.owner == .gdb ? " (gdb)" : "")")
             }
             for e in session.events { lines.append("\(e.id): break \(e.event)") }
             return lines.isEmpty ? ["no breakpoints, watchpoints or events"] : lines
@@ -132,7 +157,7 @@ public final class Monitor {
     }
 
     private func addBreak(_ args: [String]) -> [String] {
-        let usage = ["break CS:IP | ADDR | phys ADDR | pe | pg | cr | hlt | triple | exception N | int N | io PORT[-PORT]"]
+        let usage = ["break CS:IP | ADDR | phys ADDR [if COND] | pe | pg | cr | hlt | triple | exception N | int N | io PORT[-PORT]"]
         guard let first = args.first else { return usage }
         var event: DebugEvent?
         switch (first, args.count) {
@@ -158,10 +183,20 @@ public final class Monitor {
             let id = session.addEvent(event)
             return ["\(id): break \(event)"]
         }
-        guard let location = Monitor.location(args) else { return usage }
-        let id = session.breakpoints.addCode(location, owner: .monitor)
+        // `break LOCATION if REG OP VALUE [&& …]`
+        var where_ = args
+        var condition: BreakCondition?
+        if let k = args.firstIndex(of: "if") {
+            where_ = Array(args[..<k])
+            guard let c = BreakCondition(args[(k + 1)...].joined(separator: " ")) else {
+                return ["break ... if REG OP VALUE [&& ...]: OP is == != < <= > >=, REG eax…al, eip, eflags, cs…gs, cr0…cr4; VALUE decimal or 0x hex"]
+            }
+            condition = c
+        }
+        guard let location = Monitor.location(where_) else { return usage }
+        let id = session.breakpoints.addCode(location, owner: .monitor, condition: condition)
         session.updateHooks()
-        var reply = ["\(id): break \(Monitor.describe(location))"]
+        var reply = ["\(id): break \(Monitor.describe(location))\(condition.map { " if \($0)" } ?? "")"]
         if case .linear(let a) = location, session.view.physical(ofLinear: a) == nil {
             reply.append("note: \(hex(a, 8)) is not mapped now; the breakpoint waits until it is")
         }
@@ -169,8 +204,10 @@ public final class Monitor {
     }
 
     private func addWatch(_ args: [String]) -> [String] {
-        let usage = ["watch [phys] ADDR [LEN]"]
+        let usage = ["watch [r|w|a] [phys] ADDR [LEN]  (r read, w write, a access; address a is 0xa)"]
         var rest = args[...]
+        var kind = WatchKind.write
+        if let word = rest.first, let k = Monitor.watchKinds[word] { kind = k; rest = rest.dropFirst() }
         let physical = rest.first == "phys"
         if physical { rest = rest.dropFirst() }
         guard let a = rest.first.flatMap(Monitor.hex32) else { return usage }
@@ -179,9 +216,16 @@ public final class Monitor {
             guard let n = Monitor.count(rest[rest.startIndex + 1]), (1...4096).contains(n) else { return ["watch: LEN is 1 to 4096"] }
             length = n
         } else if rest.count > 2 { return usage }
-        let id = session.breakpoints.addWatch(physical: physical, address: a, length: length, owner: .monitor, view: session.view)
+        let id = session.breakpoints.addWatch(kind, physical: physical, address: a, length: length, owner: .monitor, view: session.view)
         session.updateHooks()
-        return ["\(id): watch \(physical ? "phys " : "")\(hex(a, 8)) length \(length)"]
+        return ["\(id): " + Monitor.describe(kind: kind, physical: physical, address: a, length: length)]
+    }
+
+    static let watchKinds: [String: WatchKind] = ["r": .read, "read": .read, "w": .write, "write": .write, "a": .access, "access": .access]
+
+    static func describe(kind: WatchKind, physical: Bool, address: UInt32, length: Int) -> String {
+        let verb = kind == .write ? "watch" : kind == .read ? "watch read" : "watch access"
+        return "\(verb) \(physical ? "phys " : "")\(hex(address, 8)) length \(length)"
     }
 
     private func examine(_ verb: String, _ args: [String]) -> [String] {
@@ -244,7 +288,8 @@ public final class Monitor {
     public func describe(_ reason: StopReason) -> String {
         switch reason {
         case .breakpoint(let id): return "stopped: breakpoint \(id)"
-        case .watchpoint(let id, let a): return "stopped: watchpoint \(id) (\(hex(a, 8)) changed)"
+        case .watchpoint(let id, let kind, let a):
+            return "stopped: watchpoint \(id) (\(hex(a, 8)) \(kind == .write ? "changed" : kind == .read ? "read" : "accessed"))"
         case .event(let id, let d): return "stopped: event \(id): \(d)"
         case .step: return "stopped: step"
         case .interrupted: return "stopped"

@@ -46,6 +46,12 @@ public final class CPU {
     /// ends the batch before the instruction at EIP runs.
     public var debugHooksActive = false
     public var onInstructionBoundary: (() -> Bool)?
+    /// The debugger's data watch: while `dataWatchActive` (one predictable
+    /// branch per access otherwise), every data read and write reports its
+    /// linear and physical address after translation succeeded. The REP
+    /// MOVS/STOS fast path stands aside meanwhile, so each element is seen.
+    public var dataWatchActive = false
+    public var onDataAccess: ((_ linear: UInt32, _ physical: UInt32, _ size: Int, _ write: Bool) -> Void)?
     /// The IGNNE# input: while asserted (and CR0.NE = 0), waiting x87
     /// instructions ignore a pending error instead of freezing. A PC
     /// asserts it on a write to port F0h and releases it when FERR# drops.
