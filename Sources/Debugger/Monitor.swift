@@ -9,26 +9,34 @@ import CPU
 public final class Monitor {
     let session: DebugSession
     let inspector: Inspector
+    let devices: DeviceViews
 
     public init(session: DebugSession) {
         self.session = session
         inspector = Inspector(view: session.view)
+        devices = DeviceViews(board: session.machine.board)
     }
 
     public static let help = [
         "commands (addresses hex; CS:IP = real mode; phys ADDR = physical; else linear):",
         "  step [N] | s [N]          run N instructions (default 1) and show the next",
+        "  next | n                  step over a CALL, INT n or REP string instruction",
         "  continue | c              run until a breakpoint, an event or stop",
         "  stop                      pause the machine",
-        "  break CS:IP | ADDR | phys ADDR      code breakpoint",
+        "  break CS:IP | ADDR | phys ADDR [if COND]   code breakpoint; COND: REG OP VALUE [&& ...],",
+        "                            OP == != < <= > >=, e.g. break 7c00 if eax==0x1234 && cl>5",
         "  break pe|pg|cr|hlt|triple           on CR0.PE / CR0.PG change, any CR write, HLT, triple fault",
         "  break exception N | int N | io PORT[-PORT]",
-        "  watch [phys] ADDR [LEN]   stop after a write changes LEN (1-4096) bytes",
+        "  watch [r|w|a] [phys] ADDR [LEN]     stop after a read (r), a write that changes (w, default)",
+        "                            or any access (a) of LEN (1-4096) bytes; rwatch/awatch = watch r/a",
         "  delete ID                 remove a breakpoint, watchpoint or event",
         "  info breakpoints|events   list them",
         "  info registers            registers with hidden segment caches, CRs, DRs",
+        "  info x87 | info msr [INDEX]         x87 stack and control/status/tag words; MSRs as RDMSR reads them",
         "  info gdt|ldt|idt|tss      decoded descriptor tables",
         "  info pg LINEAR            the page walk for a linear address",
+        "  info mem                  mapped linear ranges of the current page tables",
+        "  info pic|pit|rtc|uart|ide|vga       device state",
         "  info history              recent exceptions and (with history on) instructions",
         "  history on|off            record the last instructions executed",
         "  x/Nb|w|d [phys] ADDR      dump N bytes, words or dwords",
@@ -37,6 +45,7 @@ public final class Monitor {
     ]
 
     static let unknown = "unknown or malformed command; type help"
+    static let infoUsage = "info registers|x87|msr [INDEX]|breakpoints|events|gdt|ldt|idt|tss|pg LINEAR|mem|pic|pit|rtc|uart|ide|vga|history"
 
     /// Runs one command. `runControl` is false from gdb: gdb owns stepping
     /// and continuing there, and would lose track if the monitor did it.
@@ -110,7 +119,7 @@ public final class Monitor {
     }
 
     private func info(_ args: [String]) -> [String] {
-        guard let what = args.first else { return ["info registers|breakpoints|events|gdt|ldt|idt|tss|pg LINEAR|history"] }
+        guard let what = args.first else { return [Monitor.infoUsage] }
         switch what {
         case "registers", "r", "reg": return inspector.registers()
         case "gdt": return inspector.gdt()
@@ -126,6 +135,13 @@ public final class Monitor {
                 return inspector.msrs(i)
             }
             return inspector.msrs()
+        case "mem", "tlb": return inspector.mappedRanges()
+        case "pic": return devices.pic()
+        case "pit": return devices.pit()
+        case "rtc", "cmos": return devices.rtc()
+        case "uart", "serial": return devices.uart()
+        case "ide": return devices.ide()
+        case "vga": return devices.vga()
         case "pg", "page":
             guard args.count == 2, let a = Monitor.hex32(args[1]) else { return ["info pg LINEAR (hex)"] }
             return inspector.pageWalk(a)
@@ -152,7 +168,7 @@ public final class Monitor {
             }
             return lines
         default:
-            return ["info registers|breakpoints|events|gdt|ldt|idt|tss|pg LINEAR|history"]
+            return [Monitor.infoUsage]
         }
     }
 

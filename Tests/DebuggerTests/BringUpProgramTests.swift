@@ -18,12 +18,12 @@ final class BringUpProgramTests: XCTestCase {
     ///     E005 8EC0           mov es, ax
     ///     E007 8ED0           mov ss, ax
     ///     E009 BC0070         mov sp, 0x7000
-    ///     E00C C7060002A3E0   mov word [0x80*4], handler
+    ///     E00C C7060002B0E0   mov word [0x80*4], handler
     ///     E012 C706020200F0   mov word [0x80*4+2], 0xF000
     ///     E018 C70600053412   mov word [0x500], 0x1234
     ///     E01E A10005         w_done: mov ax, [0x500]
     ///     E021 8B1E0006       r_done: mov bx, [0x600]
-    ///     E025 E87300         call_site: call sub1
+    ///     E025 E88000         call_site: call sub1
     ///     E028 CD80           after_call: int 0x80
     ///     E02A BF0010         after_int: mov di, 0x1000
     ///     E02D B90030         mov cx, 0x3000
@@ -77,25 +77,32 @@ final class BringUpProgramTests: XCTestCase {
     ///     E092 E670           out 0x70, al
     ///     E094 B006           mov al, 0x06
     ///     E096 E671           out 0x71, al
-    ///     E098 F4             done: hlt
-    ///     E099 EBFD           jmp done
-    ///     E09B BE0700         sub1: mov si, 7
-    ///     E09E FF060205       inc word [0x502]
-    ///     E0A2 C3             ret
-    ///     E0A3 BD8000         handler: mov bp, 0x80
-    ///     E0A6 CF             iret
+    ///     E098 BAC203         mov dx, 0x3C2
+    ///     E09B B067           mov al, 0x67
+    ///     E09D EE             out dx, al
+    ///     E09E BAD403         mov dx, 0x3D4
+    ///     E0A1 B80C34         mov ax, 0x340C
+    ///     E0A4 EF             out dx, ax
+    ///     E0A5 F4             done: hlt
+    ///     E0A6 EBFD           jmp done
+    ///     E0A8 BE0700         sub1: mov si, 7
+    ///     E0AB FF060205       inc word [0x502]
+    ///     E0AF C3             ret
+    ///     E0B0 BD8000         handler: mov bp, 0x80
+    ///     E0B3 CF             iret
     static let code: [UInt8] = [
         0xFA, 0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0xBC, 0x00, 0x70, 0xC7, 0x06, 0x00, 0x02,
-        0xA3, 0xE0, 0xC7, 0x06, 0x02, 0x02, 0x00, 0xF0, 0xC7, 0x06, 0x00, 0x05, 0x34, 0x12, 0xA1, 0x00,
-        0x05, 0x8B, 0x1E, 0x00, 0x06, 0xE8, 0x73, 0x00, 0xCD, 0x80, 0xBF, 0x00, 0x10, 0xB9, 0x00, 0x30,
+        0xB0, 0xE0, 0xC7, 0x06, 0x02, 0x02, 0x00, 0xF0, 0xC7, 0x06, 0x00, 0x05, 0x34, 0x12, 0xA1, 0x00,
+        0x05, 0x8B, 0x1E, 0x00, 0x06, 0xE8, 0x80, 0x00, 0xCD, 0x80, 0xBF, 0x00, 0x10, 0xB9, 0x00, 0x30,
         0xB0, 0x5A, 0xF3, 0xAA, 0xB9, 0x05, 0x00, 0x42, 0xE2, 0xFD, 0xDB, 0xE3, 0xD9, 0xE8, 0xD9, 0xEB,
         0x66, 0xB9, 0x77, 0x02, 0x00, 0x00, 0x0F, 0x32, 0xB0, 0x11, 0xE6, 0x20, 0xE6, 0xA0, 0xB0, 0x20,
         0xE6, 0x21, 0xB0, 0x28, 0xE6, 0xA1, 0xB0, 0x04, 0xE6, 0x21, 0xB0, 0x02, 0xE6, 0xA1, 0xB0, 0x01,
         0xE6, 0x21, 0xE6, 0xA1, 0xB0, 0xFA, 0xE6, 0x21, 0xB0, 0xBF, 0xE6, 0xA1, 0xB0, 0x36, 0xE6, 0x43,
         0xB0, 0x34, 0xE6, 0x40, 0xB0, 0x12, 0xE6, 0x40, 0xBA, 0xFB, 0x03, 0xB0, 0x80, 0xEE, 0xBA, 0xF8,
         0x03, 0xB0, 0x0C, 0xEE, 0xBA, 0xFB, 0x03, 0xB0, 0x03, 0xEE, 0xBA, 0xFA, 0x03, 0xB0, 0x07, 0xEE,
-        0xB0, 0x0B, 0xE6, 0x70, 0xB0, 0x06, 0xE6, 0x71, 0xF4, 0xEB, 0xFD, 0xBE, 0x07, 0x00, 0xFF, 0x06,
-        0x02, 0x05, 0xC3, 0xBD, 0x80, 0x00, 0xCF,
+        0xB0, 0x0B, 0xE6, 0x70, 0xB0, 0x06, 0xE6, 0x71, 0xBA, 0xC2, 0x03, 0xB0, 0x67, 0xEE, 0xBA, 0xD4,
+        0x03, 0xB8, 0x0C, 0x34, 0xEF, 0xF4, 0xEB, 0xFD, 0xBE, 0x07, 0x00, 0xFF, 0x06, 0x02, 0x05, 0xC3,
+        0xBD, 0x80, 0x00, 0xCF,
     ]
 
     var firmwarePath = ""
@@ -136,7 +143,7 @@ final class BringUpProgramTests: XCTestCase {
         XCTAssertTrue(out.contains("Hardware access (read/write) watchpoint 2: *(short *)0x600"), out)
         XCTAssertEqual(eip("access", out), 0xE025, out)        // after mov bx,[0x600]
         XCTAssertTrue(out.contains("Hardware access (read/write) watchpoint 3: *(short *)0x502"), out)
-        XCTAssertEqual(eip("rmw", out), 0xE0A2, out)           // after inc word [0x502], in sub1
+        XCTAssertEqual(eip("rmw", out), 0xE0AF, out)           // after inc word [0x502], in sub1
         XCTAssertEqual(GDBBatch.register("esi", in: GDBBatch.section("rmw", of: out)).map { $0 & 0xFFFF }, 7)
         // With the watchpoints gone the CPU's data path is unwatched again.
         XCTAssertFalse(t.machine.cpu.dataWatchActive)
@@ -188,7 +195,8 @@ final class BringUpProgramTests: XCTestCase {
             "monitor break f000:e037 if ecx<=1 && al==0x5a", "continue", "echo ==cx1\\n", "info registers eip ecx",
             "monitor info breakpoints",
             "monitor break f000:e037 if ecx=1",
-            "monitor break hlt", "continue", "echo ==x87\\n", "monitor info x87",
+            // Right after RDMSR (E046), where the x87 work is done too.
+            "monitor break f000:e048", "continue", "echo ==x87\\n", "monitor info x87",
             "echo ==msr\\n", "info registers eax edx", "monitor info msr 277", "monitor info msr 12345",
             "detach",
         ])
@@ -212,8 +220,47 @@ final class BringUpProgramTests: XCTestCase {
         // got: the PAT's power-on value (SDM vol. 3, 11.12.4).
         let msr = GDBBatch.section("msr", of: out)
         XCTAssertEqual(GDBBatch.register("eax", in: msr), 0x0007_0406, out)
-        XCTAssertEqual(GDBBatch.register("edx", in: msr).map { $0 >> 16 }, 0x0007, out)   // DX was reused for port numbers after
+        XCTAssertEqual(GDBBatch.register("edx", in: msr), 0x0007_0406, out)
         XCTAssertTrue(msr.contains("msr 00000277 IA32_PAT = 0007040600070406"), out)
         XCTAssertTrue(msr.contains("msr 00012345: not implemented"), out)
+    }
+
+    /// The device views after the program programmed the PIC pair, the
+    /// PIT, COM1, the RTC and the VGA: each shows what the datasheets say
+    /// those writes set (8259A ICW2 vector bases and OCW1 masks; 8254
+    /// control word 36h: counter 0, LSB then MSB, mode 3; 16550 divisor
+    /// latch and LCR 03h = 8N1; MC146818 register B 06h = binary, 24-hour;
+    /// VGA misc output bit 0 = colour, CRTC 0Ch = start address high).
+    func testDeviceViewsShowWhatTheProgramWrote() throws {
+        let t = try DebugTestMachine(bios: firmwarePath)
+        t.start()
+        defer { t.finish() }
+        let m = try XCTUnwrap(MonitorClient(path: t.monitorPath))
+        XCTAssertTrue(m.command("break hlt").hasPrefix("1: break hlt"))
+        XCTAssertEqual(m.command("continue"), "")
+        XCTAssertTrue(m.read(untilSuffix: MonitorPort.prompt).contains("hlt at f000:0000e0a5"))
+
+        let pic = m.command("info pic")
+        XCTAssertTrue(pic.contains("master PIC (IRQ 0-7): vectors 20h-27h\n"), pic)
+        XCTAssertTrue(pic.contains("imr=11111010"), pic)
+        XCTAssertTrue(pic.contains("slave PIC (IRQ 8-15): vectors 28h-2fh\n"), pic)
+        XCTAssertTrue(pic.contains("imr=10111111"), pic)
+        let pit = m.command("info pit")
+        XCTAssertTrue(pit.hasPrefix("counter 0: mode 3 (square wave), LSB then MSB, reload 1234h (256.0 Hz)"), pit)
+        let uart = m.command("info uart")
+        XCTAssertTrue(uart.hasPrefix("COM1 at 03f8h: 9600 baud (divisor 12), 8N1"), uart)
+        XCTAssertTrue(uart.contains("FIFO on, trigger 1"), uart)
+        let rtc = m.command("info rtc")
+        XCTAssertTrue(rtc.contains("b=06 c=00 (binary, 24-hour; interrupts: none)"), rtc)
+        let vga = m.command("info vga")
+        XCTAssertTrue(vga.contains("misc output 67 (colour 3Dxh); start 3400h"), vga)
+        XCTAssertTrue(m.command("info ide").contains("  master: none"))
+        // Paging is off in this program.
+        XCTAssertTrue(m.command("info mem").hasPrefix("paging is off"))
+        // Help names every new command.
+        let help = m.command("help")
+        for c in ["next", "if COND", "watch [r|w|a]", "info x87", "info msr", "info mem", "info pic|pit|rtc|uart|ide|vga"] {
+            XCTAssertTrue(help.contains(c), c)
+        }
     }
 }
