@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Console", dependencies: ["CZlib"], swiftSettings: optimize),
         .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices", "Debugger", "Console", "CSDL2"],
                           swiftSettings: optimize),
-        .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU"],
+        .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU", "Debugger"],
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
         .executableTarget(name: "novabox-display-bench", path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
 

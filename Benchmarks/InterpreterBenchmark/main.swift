@@ -1,4 +1,5 @@
 import CPU
+import Debugger
 import Foundation
 import Glibc
 import Machine
@@ -40,11 +41,9 @@ let loop: [UInt8] = [
     0xF4,                               // hlt
 ]
 
-func interpreterMIPS(instructions: Int) -> Double {
-    let storage = CPUStateStorage()
-    let memory = try! PhysicalMemory(ramSize: 4 << 20)
-    let cpu = CPU(state: storage.pointer, memory: memory, io: NoPorts())
-    let s = storage.pointer
+/// Puts `cpu` in flat 32-bit protected mode at the loop, copied to 1 MiB.
+func loadLoop(_ cpu: CPU, _ memory: PhysicalMemory) {
+    let s = cpu.state
     s.pointee.cr0 |= 1
     for seg in SegmentRegister.allCases {
         cpu.segment(seg).pointee = SegmentDescriptorCache(selector: seg == .cs ? 8 : 16, base: 0, limit: 0xFFFF_FFFF,
@@ -52,11 +51,38 @@ func interpreterMIPS(instructions: Int) -> Double {
     }
     s.pointee.rip = 0x10_0000
     memory.copyIn(0x10_0000, loop)
+}
+
+func timeLoop(_ cpu: CPU, instructions: Int) -> Double {
     let start = now()
     var done = 0
     while done < instructions { done += cpu.run(100_000) }
     let elapsed = now() - start
     return Double(done) / elapsed / 1e6
+}
+
+func interpreterMIPS(instructions: Int) -> Double {
+    let storage = CPUStateStorage()
+    let memory = try! PhysicalMemory(ramSize: 4 << 20)
+    let cpu = CPU(state: storage.pointer, memory: memory, io: NoPorts())
+    loadLoop(cpu, memory)
+    return timeLoop(cpu, instructions: instructions)
+}
+
+/// The same loop on a machine under a debug session: idle (nothing set),
+/// or with one read watchpoint on a range the loop never touches, so each
+/// of its data accesses pays the check and none stops it.
+func debuggerMIPS(instructions: Int, readWatchpoint: Bool) -> Double {
+    var config = MachineConfiguration()
+    config.serial = .none
+    let machine = try! Machine(config)
+    let session = DebugSession(machine: machine, startPaused: false, history: ExecutionHistory(cpu: machine.cpu))
+    if readWatchpoint {
+        session.breakpoints.addWatch(.read, physical: false, address: 0x7000, length: 4, owner: .monitor, view: session.view)
+    }
+    session.updateHooks()
+    loadLoop(machine.cpu, machine.memory)
+    return withExtendedLifetime(session) { timeLoop(machine.cpu, instructions: instructions) }
 }
 
 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
@@ -94,6 +120,11 @@ print("novabox-bench: \(runs) runs each, median reported")
 let mips = (0..<runs).map { _ in interpreterMIPS(instructions: 50_000_000) }
 print(String(format: "interpreter, CPU-bound loop: %.1f M guest instructions/s (runs: %@)", median(mips),
              mips.map { String(format: "%.1f", $0) }.joined(separator: ", ")))
+
+for (label, watch) in [("debugger idle", false), ("one read watchpoint", true)] {
+    let m = (0..<runs).map { _ in debuggerMIPS(instructions: 50_000_000, readWatchpoint: watch) }
+    print(String(format: "interpreter, same loop, %@: %.1f M guest instructions/s", label, median(m)))
+}
 
 let binary = CommandLine.arguments[0].replacingOccurrences(of: "novabox-bench", with: "novabox")
 let startups = (0..<runs).compactMap { _ in startupMilliseconds(binary: binary) }

@@ -41,6 +41,7 @@ public final class Monitor {
         "  history on|off            record the last instructions executed",
         "  x/Nb|w|d [phys] ADDR      dump N bytes, words or dwords",
         "  disas [ADDR [N]]          disassemble N instructions (default: at CS:EIP, 10)",
+        "  help | ?                  this list (Tab completes commands on a terminal)",
         "  quit                      end the run",
     ]
 
@@ -263,6 +264,46 @@ public final class Monitor {
         if physical { rest = rest.dropFirst() }
         guard rest.count == 1, let a = Monitor.hex32(rest[rest.startIndex]) else { return usage }
         return inspector.dump(a, count: count, unit: unit, physical: physical)
+    }
+
+    // MARK: - Completion
+
+    static let verbs = ["help", "step", "next", "continue", "stop", "break", "watch", "rwatch", "awatch", "delete",
+                        "info", "history", "x/", "disas", "quit"]
+    static let infoTopics = ["registers", "x87", "msr", "breakpoints", "events", "gdt", "ldt", "idt", "tss", "pg", "mem",
+                             "pic", "pit", "rtc", "uart", "ide", "vga", "history"]
+
+    /// The words that may follow `words` (the line so far, without the
+    /// word being typed), for tab completion.
+    static func candidates(after words: [String]) -> [String] {
+        guard let verb = words.first else { return verbs }
+        switch verb {
+        case "info", "i": return words.count == 1 ? infoTopics : []
+        case "history": return words.count == 1 ? ["on", "off"] : []
+        case "break", "b":
+            if words.count == 1 { return ["pe", "pg", "cr", "hlt", "triple", "exception", "int", "io", "phys"] }
+            if let k = words.firstIndex(of: "if") { return words.count == k + 1 || words.last == "&&" ? BreakCondition.registerNames : ["&&"] }
+            return words.count == 2 && words[1] == "phys" ? [] : ["if"]
+        case "watch": return words.count == 1 ? ["r", "w", "a", "phys"] : words.count == 2 && words[1] != "phys" && watchKinds[words[1]] != nil ? ["phys"] : []
+        case "rwatch", "awatch": return words.count == 1 ? ["phys"] : []
+        default: return []
+        }
+    }
+
+    /// Tab completion of `line`: the completed line when exactly one
+    /// candidate (or a longer common prefix) fits the word being typed,
+    /// and the candidates that fit.
+    public static func complete(_ line: String) -> (line: String, candidates: [String]) {
+        let endsWord = line.last.map { $0 == " " || $0 == "\t" } ?? true
+        var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let partial = endsWord ? "" : (words.popLast() ?? "")
+        let fits = candidates(after: words).filter { $0.hasPrefix(partial) }
+        guard let first = fits.first else { return (line, []) }
+        var common = first
+        for f in fits.dropFirst() { while !f.hasPrefix(common) { common.removeLast() } }
+        let head = String(line.dropLast(partial.count))
+        let done = fits.count == 1 && !common.hasSuffix("/")
+        return (head + common + (done ? " " : ""), fits)
     }
 
     // MARK: - Words

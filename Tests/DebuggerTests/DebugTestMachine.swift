@@ -15,13 +15,14 @@ final class DebugTestMachine {
     private var thread: pthread_t?
     private var result: Machine.ExitReason?
 
-    init(bios: String? = nil, noReboot: Bool = false) throws {
+    init(bios: String? = nil, noReboot: Bool = false, configure: (inout MachineConfiguration) -> Void = { _ in }) throws {
         var config = MachineConfiguration()
         config.serial = .none
         config.instructionCountShift = 2
         config.timeLimit = 60
         config.noReboot = noReboot
         if let bios { config.biosPath = bios }
+        configure(&config)
         machine = try Machine(config)
         session = DebugSession(machine: machine, startPaused: true, history: ExecutionHistory(cpu: machine.cpu))
         monitor = Monitor(session: session)
