@@ -263,4 +263,28 @@ final class BringUpProgramTests: XCTestCase {
             XCTAssertTrue(help.contains(c), c)
         }
     }
+
+    /// The monitor's own `next` runs on and reports the stop, like
+    /// `continue`; a physical read watchpoint stops after the load.
+    func testMonitorNextAndAPhysicalReadWatchpoint() throws {
+        let t = try DebugTestMachine(bios: firmwarePath)
+        t.start()
+        defer { t.finish() }
+        let m = try XCTUnwrap(MonitorClient(path: t.monitorPath))
+        XCTAssertEqual(m.command("watch r phys 600 2"), "1: watch read phys 00000600 length 2\n")
+        XCTAssertEqual(m.command("continue"), "")
+        let read = m.read(untilSuffix: MonitorPort.prompt)
+        XCTAssertTrue(read.contains("stopped: watchpoint 1 (00000600 read)\nf000:e025  e8"), read)
+        XCTAssertTrue(m.command("delete 1").hasPrefix("deleted 1"))
+        // At the CALL: `next` answers at once and the stop follows after sub1 returned.
+        XCTAssertEqual(m.command("next"), "")
+        let stop = m.read(untilSuffix: MonitorPort.prompt)
+        XCTAssertTrue(stop.contains("stopped: step\nf000:e028  cd80"), stop)
+        XCTAssertEqual(t.machine.cpu.reg16(6), 7)   // SI from sub1
+        // Over INT 80h the same way; then at an ordinary instruction `next`
+        // is a step and answers with the next one at once.
+        XCTAssertEqual(m.command("next"), "")
+        XCTAssertTrue(m.read(untilSuffix: MonitorPort.prompt).contains("stopped: step\nf000:e02a  bf0010"))
+        XCTAssertTrue(m.command("next").hasPrefix("f000:e02d  b90030"))
+    }
 }
