@@ -25,7 +25,8 @@ public final class Monitor {
         "  stop                      pause the machine",
         "  break CS:IP | ADDR | phys ADDR [if COND]   code breakpoint; COND: REG OP VALUE [&& ...],",
         "                            OP == != < <= > >=, e.g. break 7c00 if eax==0x1234 && cl>5",
-        "  break pe|pg|cr|hlt|triple           on CR0.PE / CR0.PG change, any CR write, HLT, triple fault",
+        "  break pe|pg|pae|lme|cr|hlt|triple   on CR0.PE / CR0.PG / CR4.PAE / EFER.LME,LMA change,",
+        "                            any CR write, HLT, triple fault",
         "  break exception N | int N | io PORT[-PORT]",
         "  watch [r|w|a] [phys] ADDR [LEN]     stop after a read (r), a write that changes (w, default)",
         "                            or any access (a) of LEN (1-4096) bytes; rwatch/awatch = watch r/a",
@@ -39,8 +40,8 @@ public final class Monitor {
         "  info pic|pit|rtc|uart|ide|vga       device state",
         "  info history              recent exceptions and (with history on) instructions",
         "  history on|off            record the last instructions executed",
-        "  x/Nb|w|d [phys] ADDR      dump N bytes, words or dwords",
-        "  disas [ADDR [N]]          disassemble N instructions (default: at CS:EIP, 10)",
+        "  x/Nb|w|d [phys] ADDR      dump N bytes, words or dwords; x/Ns: N NUL-terminated strings",
+        "  disas [ADDR [N [16|32]]]  disassemble N instructions (default: at CS:EIP, 10) in the current or the given code size",
         "  help | ?                  this list (Tab completes commands on a terminal)",
         "  quit                      end the run",
     ]
@@ -97,18 +98,27 @@ public final class Monitor {
             session.history.recordInstructions(args[0] == "on")
             return ["instruction history \(args[0])"]
         case "disas", "disassemble", "u":
+            // A third word, 16 or 32, picks the code size: for code the CPU
+            // is not in yet (a real-mode loader's 32-bit target).
+            var rest = args
+            var default32: Bool?
+            if rest.count == 3 {
+                guard rest[2] == "16" || rest[2] == "32" else { return ["disas [ADDR [N [16|32]]]: the code size is 16 or 32"] }
+                default32 = rest[2] == "32"
+                rest.removeLast()
+            }
             var address: UInt32?
             var count = 10
-            if args.count >= 1 {
-                guard let a = Monitor.hex32(args[0]) else { return ["disas [ADDR [N]]: ADDR is a hex linear address"] }
+            if rest.count >= 1 {
+                guard let a = Monitor.hex32(rest[0]) else { return ["disas [ADDR [N [16|32]]]: ADDR is a hex linear address"] }
                 address = a
             }
-            if args.count >= 2 {
-                guard let n = Monitor.count(args[1]), n > 0, n <= 1000 else { return ["disas [ADDR [N]]: N is 1 to 1000"] }
+            if rest.count >= 2 {
+                guard let n = Monitor.count(rest[1]), n > 0, n <= 1000 else { return ["disas [ADDR [N [16|32]]]: N is 1 to 1000"] }
                 count = n
             }
-            guard args.count <= 2 else { return ["disas [ADDR [N]]"] }
-            return inspector.disassemble(at: address, count: count)
+            guard rest.count <= 2 else { return ["disas [ADDR [N [16|32]]]"] }
+            return inspector.disassemble(at: address, count: count, default32: default32)
         case "quit", "q":
             guard runControl else { return ["use gdb's kill to end the run"] }
             session.quit()
@@ -174,12 +184,14 @@ public final class Monitor {
     }
 
     private func addBreak(_ args: [String]) -> [String] {
-        let usage = ["break CS:IP | ADDR | phys ADDR [if COND] | pe | pg | cr | hlt | triple | exception N | int N | io PORT[-PORT]"]
+        let usage = ["break CS:IP | ADDR | phys ADDR [if COND] | pe | pg | pae | lme | cr | hlt | triple | exception N | int N | io PORT[-PORT]"]
         guard let first = args.first else { return usage }
         var event: DebugEvent?
         switch (first, args.count) {
         case ("pe", 1): event = .protectedMode
         case ("pg", 1): event = .paging
+        case ("pae", 1): event = .physicalAddressExtension
+        case ("lme", 1), ("lma", 1): event = .longMode
         case ("cr", 1): event = .controlRegister
         case ("hlt", 1): event = .halt
         case ("triple", 1): event = .tripleFault
@@ -246,23 +258,26 @@ public final class Monitor {
     }
 
     private func examine(_ verb: String, _ args: [String]) -> [String] {
-        let usage = ["x/Nb|w|d [phys] ADDR  (e.g. x/16b 7c00, x/4d phys fee00000)"]
+        let usage = ["x/Nb|w|d|s [phys] ADDR  (e.g. x/16b 7c00, x/4d phys fee00000, x/2s 600)"]
         let format = verb.dropFirst(verb.hasPrefix("x/") ? 2 : 1)
         let digits = format.prefix { $0.isNumber }
         let unitLetter = format.dropFirst(digits.count)
         guard unitLetter.count <= 1 else { return usage }
+        var rest = args[...]
+        let physical = rest.first == "phys"
+        if physical { rest = rest.dropFirst() }
+        guard rest.count == 1, let a = Monitor.hex32(rest[rest.startIndex]) else { return usage }
         let unit: Int
         switch unitLetter.first {
         case nil, "b": unit = 1
         case "w", "h": unit = 2
         case "d": unit = 4
+        case "s":
+            guard let count = digits.isEmpty ? 1 : Int(digits), (1...64).contains(count) else { return ["x/Ns: N is 1 to 64 strings"] }
+            return inspector.strings(a, count: count, physical: physical)
         default: return usage
         }
         guard let count = digits.isEmpty ? 16 / unit : Int(digits), count > 0, count * unit <= 65536 else { return ["x: N is 1 to 65536 bytes' worth"] }
-        var rest = args[...]
-        let physical = rest.first == "phys"
-        if physical { rest = rest.dropFirst() }
-        guard rest.count == 1, let a = Monitor.hex32(rest[rest.startIndex]) else { return usage }
         return inspector.dump(a, count: count, unit: unit, physical: physical)
     }
 
@@ -281,7 +296,7 @@ public final class Monitor {
         case "info", "i": return words.count == 1 ? infoTopics : []
         case "history": return words.count == 1 ? ["on", "off"] : []
         case "break", "b":
-            if words.count == 1 { return ["pe", "pg", "cr", "hlt", "triple", "exception", "int", "io", "phys"] }
+            if words.count == 1 { return ["pe", "pg", "pae", "lme", "cr", "hlt", "triple", "exception", "int", "io", "phys"] }
             if let k = words.firstIndex(of: "if") { return words.count == k + 1 || words.last == "&&" ? BreakCondition.registerNames : ["&&"] }
             return words.count == 2 && words[1] == "phys" ? [] : ["if"]
         case "watch": return words.count == 1 ? ["r", "w", "a", "phys"] : words.count == 2 && words[1] != "phys" && watchKinds[words[1]] != nil ? ["phys"] : []

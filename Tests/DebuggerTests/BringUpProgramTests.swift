@@ -18,12 +18,12 @@ final class BringUpProgramTests: XCTestCase {
     ///     E005 8EC0           mov es, ax
     ///     E007 8ED0           mov ss, ax
     ///     E009 BC0070         mov sp, 0x7000
-    ///     E00C C7060002B0E0   mov word [0x80*4], handler
+    ///     E00C C7060002B8E0   mov word [0x80*4], handler
     ///     E012 C706020200F0   mov word [0x80*4+2], 0xF000
     ///     E018 C70600053412   mov word [0x500], 0x1234
     ///     E01E A10005         w_done: mov ax, [0x500]
     ///     E021 8B1E0006       r_done: mov bx, [0x600]
-    ///     E025 E88000         call_site: call sub1
+    ///     E025 E88800         call_site: call sub1
     ///     E028 CD80           after_call: int 0x80
     ///     E02A BF0010         after_int: mov di, 0x1000
     ///     E02D B90030         mov cx, 0x3000
@@ -83,17 +83,20 @@ final class BringUpProgramTests: XCTestCase {
     ///     E09E BAD403         mov dx, 0x3D4
     ///     E0A1 B80C34         mov ax, 0x340C
     ///     E0A4 EF             out dx, ax
-    ///     E0A5 F4             done: hlt
-    ///     E0A6 EBFD           jmp done
-    ///     E0A8 BE0700         sub1: mov si, 7
-    ///     E0AB FF060205       inc word [0x502]
-    ///     E0AF C3             ret
-    ///     E0B0 BD8000         handler: mov bp, 0x80
-    ///     E0B3 CF             iret
+    ///     E0A5 0F20E0         mov eax, cr4
+    ///     E0A8 0C20           or al, 0x20
+    ///     E0AA 0F22E0         mov cr4, eax
+    ///     E0AD F4             done: hlt
+    ///     E0AE EBFD           jmp done
+    ///     E0B0 BE0700         sub1: mov si, 7
+    ///     E0B3 FF060205       inc word [0x502]
+    ///     E0B7 C3             ret
+    ///     E0B8 BD8000         handler: mov bp, 0x80
+    ///     E0BB CF             iret
     static let code: [UInt8] = [
         0xFA, 0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0xBC, 0x00, 0x70, 0xC7, 0x06, 0x00, 0x02,
-        0xB0, 0xE0, 0xC7, 0x06, 0x02, 0x02, 0x00, 0xF0, 0xC7, 0x06, 0x00, 0x05, 0x34, 0x12, 0xA1, 0x00,
-        0x05, 0x8B, 0x1E, 0x00, 0x06, 0xE8, 0x80, 0x00, 0xCD, 0x80, 0xBF, 0x00, 0x10, 0xB9, 0x00, 0x30,
+        0xB8, 0xE0, 0xC7, 0x06, 0x02, 0x02, 0x00, 0xF0, 0xC7, 0x06, 0x00, 0x05, 0x34, 0x12, 0xA1, 0x00,
+        0x05, 0x8B, 0x1E, 0x00, 0x06, 0xE8, 0x88, 0x00, 0xCD, 0x80, 0xBF, 0x00, 0x10, 0xB9, 0x00, 0x30,
         0xB0, 0x5A, 0xF3, 0xAA, 0xB9, 0x05, 0x00, 0x42, 0xE2, 0xFD, 0xDB, 0xE3, 0xD9, 0xE8, 0xD9, 0xEB,
         0x66, 0xB9, 0x77, 0x02, 0x00, 0x00, 0x0F, 0x32, 0xB0, 0x11, 0xE6, 0x20, 0xE6, 0xA0, 0xB0, 0x20,
         0xE6, 0x21, 0xB0, 0x28, 0xE6, 0xA1, 0xB0, 0x04, 0xE6, 0x21, 0xB0, 0x02, 0xE6, 0xA1, 0xB0, 0x01,
@@ -101,8 +104,8 @@ final class BringUpProgramTests: XCTestCase {
         0xB0, 0x34, 0xE6, 0x40, 0xB0, 0x12, 0xE6, 0x40, 0xBA, 0xFB, 0x03, 0xB0, 0x80, 0xEE, 0xBA, 0xF8,
         0x03, 0xB0, 0x0C, 0xEE, 0xBA, 0xFB, 0x03, 0xB0, 0x03, 0xEE, 0xBA, 0xFA, 0x03, 0xB0, 0x07, 0xEE,
         0xB0, 0x0B, 0xE6, 0x70, 0xB0, 0x06, 0xE6, 0x71, 0xBA, 0xC2, 0x03, 0xB0, 0x67, 0xEE, 0xBA, 0xD4,
-        0x03, 0xB8, 0x0C, 0x34, 0xEF, 0xF4, 0xEB, 0xFD, 0xBE, 0x07, 0x00, 0xFF, 0x06, 0x02, 0x05, 0xC3,
-        0xBD, 0x80, 0x00, 0xCF,
+        0x03, 0xB8, 0x0C, 0x34, 0xEF, 0x0F, 0x20, 0xE0, 0x0C, 0x20, 0x0F, 0x22, 0xE0, 0xF4, 0xEB, 0xFD,
+        0xBE, 0x07, 0x00, 0xFF, 0x06, 0x02, 0x05, 0xC3, 0xBD, 0x80, 0x00, 0xCF,
     ]
 
     var firmwarePath = ""
@@ -143,7 +146,7 @@ final class BringUpProgramTests: XCTestCase {
         XCTAssertTrue(out.contains("Hardware access (read/write) watchpoint 2: *(short *)0x600"), out)
         XCTAssertEqual(eip("access", out), 0xE025, out)        // after mov bx,[0x600]
         XCTAssertTrue(out.contains("Hardware access (read/write) watchpoint 3: *(short *)0x502"), out)
-        XCTAssertEqual(eip("rmw", out), 0xE0AF, out)           // after inc word [0x502], in sub1
+        XCTAssertEqual(eip("rmw", out), 0xE0B7, out)           // after inc word [0x502], in sub1
         XCTAssertEqual(GDBBatch.register("esi", in: GDBBatch.section("rmw", of: out)).map { $0 & 0xFFFF }, 7)
         // With the watchpoints gone the CPU's data path is unwatched again.
         XCTAssertFalse(t.machine.cpu.dataWatchActive)
@@ -236,9 +239,13 @@ final class BringUpProgramTests: XCTestCase {
         t.start()
         defer { t.finish() }
         let m = try XCTUnwrap(MonitorClient(path: t.monitorPath))
-        XCTAssertTrue(m.command("break hlt").hasPrefix("1: break hlt"))
+        // CR4.PAE goes on just before the HLT (SDM vol. 3, 2.5: bit 5).
+        XCTAssertTrue(m.command("break pae").hasPrefix("1: break pae (CR4.PAE changes)"))
         XCTAssertEqual(m.command("continue"), "")
-        XCTAssertTrue(m.read(untilSuffix: MonitorPort.prompt).contains("hlt at f000:0000e0a5"))
+        let pae = m.read(untilSuffix: MonitorPort.prompt)
+        XCTAssertTrue(pae.contains("stopped: event 1: pae (CR4.PAE changes): CR4 00000000 -> 00000020 by the instruction at f000:0000e0aa"), pae)
+        // Stopped after it, at the HLT: everything below has been programmed.
+        XCTAssertTrue(pae.contains("f000:e0ad  f4 "), pae)
 
         let pic = m.command("info pic")
         XCTAssertTrue(pic.contains("master PIC (IRQ 0-7): vectors 20h-27h\n"), pic)
@@ -255,6 +262,19 @@ final class BringUpProgramTests: XCTestCase {
         let vga = m.command("info vga")
         XCTAssertTrue(vga.contains("misc output 67 (colour 3Dxh); start 3400h"), vga)
         XCTAssertTrue(m.command("info ide").contains("  master: none"))
+        // The same bytes in both code sizes (nasm's listing above is the
+        // 16-bit reading): 66 B9 imm32 is MOV ECX in 16-bit code, MOV CX
+        // with a 16-bit immediate in 32-bit code.
+        let sixteen = m.command("disas fe040 1")
+        XCTAssertTrue(sixteen.hasPrefix("000fe040  66b977020000 "), sixteen)
+        XCTAssertTrue(sixteen.contains("ecx"), sixteen)
+        let thirtyTwo = m.command("disas fe040 1 32")
+        XCTAssertTrue(thirtyTwo.hasPrefix("000fe040  66b97702 "), thirtyTwo)
+        XCTAssertFalse(thirtyTwo.contains("ecx"), thirtyTwo)
+        XCTAssertTrue(m.command("disas fe040 1 64").contains("16 or 32"))
+        // Strings, with what is not printable escaped.
+        t.machine.memory.copyIn(0x700, Array("boot\r\n\u{0}two\u{1}".utf8) + [0])
+        XCTAssertEqual(m.command("x/2s 700"), "00000700: \"boot\\r\\n\"\n00000707: \"two\\x01\"\n")
         // Paging is off in this program.
         XCTAssertTrue(m.command("info mem").hasPrefix("paging is off"))
         // Help names every new command.
