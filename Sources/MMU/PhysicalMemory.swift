@@ -20,6 +20,24 @@ public protocol MMIOHandler: AnyObject {
 /// `unmapped`. Reads of unmapped memory return all ones and writes are
 /// dropped, as on a PC. Routes for the whole 4 GiB cost 8 MiB of tables and
 /// keep the fast path to one load and one compare.
+///
+/// Code-page tracking: an engine that caches decoded or translated guest
+/// code (the interpreter's block cache, later the recompiler) must learn of
+/// every change to the bytes it cached and to the routes that led it there.
+/// Cached code lives in host pages — RAM pages, and arena pages holding ROM
+/// images — numbered by `codePage(forReading:)`. Per host page this class
+/// keeps which 64-byte lines hold cached code (`codeLines`) and a
+/// generation (`codeGenerations`). A write that lands on a watched line —
+/// by the CPU through `write`, by a device or DMA through `write`/`copyIn`,
+/// or through a page-table A/D update — makes the page's cached code stale:
+/// its generation goes up, its lines are forgotten, and `codeEpoch` goes
+/// up. A change of the memory map or of the A20 gate also raises
+/// `codeEpoch`, since the same address may now reach other bytes. Engines
+/// check the generation when they reuse cached code and poll `codeEpoch`
+/// while they run it. Devices that write RAM through
+/// `hostPointer(forWriting:)` must first ask `isWatched` and take `write`
+/// for watched pages; device memory in the arena (video RAM) is written by
+/// its device directly and is therefore never cached as code.
 public final class PhysicalMemory {
     public static let pageShift = 12
     public static let pageSize = 1 << pageShift
@@ -27,8 +45,8 @@ public final class PhysicalMemory {
 
     /// Route encodings.
     public static let unmapped: UInt32 = 0xFFFF_FFFF
-    static let mmioFlag: UInt32 = 0x8000_0000
-    static let arenaFlag: UInt32 = 0x4000_0000
+    @usableFromInline static let mmioFlag: UInt32 = 0x8000_0000
+    @usableFromInline static let arenaFlag: UInt32 = 0x4000_0000
 
     public let ram: UnsafeMutablePointer<UInt8>
     public let ramSize: Int
@@ -43,13 +61,30 @@ public final class PhysicalMemory {
 
     /// Bit 20 of every physical address is ANDed with this mask (0 while the
     /// A20 gate is closed). Only the CPU's accesses are masked, as on a PC.
-    public var a20Mask: UInt32 = 0xFFFF_FFFF
+    public var a20Mask: UInt32 = 0xFFFF_FFFF {
+        didSet { if a20Mask != oldValue { codeEpoch &+= 1 } }
+    }
 
-    /// Called with the physical page number whenever a write lands in RAM
-    /// through `write`/`copyIn` (the translation cache listens here).
+    // MARK: Code-page tracking (see the type's comment)
+
+    /// Raised whenever cached code may have gone stale: a write to a watched
+    /// line, any memory-map change, an A20 toggle.
+    public private(set) var codeEpoch: UInt64 = 0
+    /// Also told, with the RAM page number, when a write makes a RAM page's
+    /// cached code stale (for engines that drop their code eagerly).
     public var onCodePageWrite: ((UInt32) -> Void)? = nil
-    /// One byte per RAM page: nonzero when someone wants to hear about writes.
-    public let watchedPages: UnsafeMutablePointer<UInt8>
+    /// Per code page: bit k set when bytes 64k…64k+63 hold cached code.
+    public let codeLines: UnsafeMutablePointer<UInt64>
+    /// Per code page: raised each time the page's cached code goes stale.
+    public let codeGenerations: UnsafeMutablePointer<UInt64>
+    /// RAM pages, then arena pages. (Generations are 64-bit so they never
+    /// wrap back to a value a stale block holds.)
+    public let codePageCount: Int
+    /// Per arena page: 1 when it is device memory (written by its device
+    /// behind the memory map's back, so never cached as code).
+    @usableFromInline let arenaDeviceMemory: UnsafeMutablePointer<UInt8>
+    private let trackingBytes: Int
+    private let trackingBase: UnsafeMutableRawPointer
 
     public enum Failure: Error, CustomStringConvertible {
         case cannotAllocate(Int)
@@ -78,8 +113,23 @@ public final class PhysicalMemory {
         writeRoutes = .allocate(capacity: PhysicalMemory.pageCount)
         readRoutes.initialize(repeating: PhysicalMemory.unmapped, count: PhysicalMemory.pageCount)
         writeRoutes.initialize(repeating: PhysicalMemory.unmapped, count: PhysicalMemory.pageCount)
-        watchedPages = .allocate(capacity: ramSize >> PhysicalMemory.pageShift)
-        watchedPages.initialize(repeating: 0, count: ramSize >> PhysicalMemory.pageShift)
+        // The tracking tables come zeroed from mmap and cost host memory
+        // only where code is cached (3 GiB of RAM would otherwise pin 10 MiB).
+        let arenaPages = PhysicalMemory.arenaCapacity >> PhysicalMemory.pageShift
+        codePageCount = (ramSize >> PhysicalMemory.pageShift) + arenaPages
+        trackingBytes = codePageCount * 2 * MemoryLayout<UInt64>.stride + arenaPages
+        guard let t = mmap(nil, trackingBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              t != MAP_FAILED else {
+            munmap(p, ramSize)
+            munmap(a, PhysicalMemory.arenaCapacity)
+            readRoutes.deallocate()
+            writeRoutes.deallocate()
+            throw Failure.cannotAllocate(trackingBytes)
+        }
+        trackingBase = t
+        codeLines = t.bindMemory(to: UInt64.self, capacity: codePageCount)
+        codeGenerations = (t + codePageCount * 8).bindMemory(to: UInt64.self, capacity: codePageCount)
+        arenaDeviceMemory = (t + codePageCount * 16).bindMemory(to: UInt8.self, capacity: arenaPages)
         mapRAM(at: 0, size: UInt32(truncatingIfNeeded: ramSize))
     }
 
@@ -88,7 +138,7 @@ public final class PhysicalMemory {
         munmap(arena, PhysicalMemory.arenaCapacity)
         readRoutes.deallocate()
         writeRoutes.deallocate()
-        watchedPages.deallocate()
+        munmap(trackingBase, trackingBytes)
     }
 
     /// Bytes of guest RAM the host has actually backed (pages touched).
@@ -144,6 +194,7 @@ public final class PhysicalMemory {
         forEachPage(start, size) { page in
             readRoutes[Int(page)] = PhysicalMemory.arenaFlag | (page &+ first)
             writeRoutes[Int(page)] = PhysicalMemory.arenaFlag | (page &+ first)
+            arenaDeviceMemory[Int(page &+ first)] = 1
         }
     }
 
@@ -199,31 +250,48 @@ public final class PhysicalMemory {
         }
     }
 
+    /// Every map change goes through here, so every one raises `codeEpoch`:
+    /// code cached from the old route is no longer what the address reads.
     private func forEachPage(_ start: UInt32, _ size: UInt32, _ body: (UInt32) -> Void) {
         precondition(start & 0xFFF == 0 && size & 0xFFF == 0)
+        codeEpoch &+= 1
         var page = start >> 12
         let end = UInt64(start) + UInt64(size)
         while UInt64(page) << 12 < end { body(page); page += 1 }
     }
 
     // MARK: - Routes to host memory
+    //
+    // These are @inlinable: the CPU calls them on every memory access and
+    // fetch, from another module, where a call would cost more than the
+    // lookup itself.
 
     /// Host address of physical `address` for reading, or nil for MMIO and
     /// unmapped memory. Valid up to the end of that 4 KiB page.
-    @inline(__always)
+    @inlinable @inline(always)
     public func hostPointer(forReading address: UInt32) -> UnsafeMutablePointer<UInt8>? {
         route(readRoutes[Int(address >> 12)], address)
     }
 
     /// Host address of physical `address` for writing, or nil for MMIO,
     /// ROM and unmapped memory (device memory in the arena is writable). Valid up to the end of that 4 KiB page.
-    @inline(__always)
+    @inlinable @inline(always)
     public func hostPointer(forWriting address: UInt32) -> UnsafeMutablePointer<UInt8>? {
         route(writeRoutes[Int(address >> 12)], address)
     }
 
-    @inline(__always)
-    private func route(_ r: UInt32, _ address: UInt32) -> UnsafeMutablePointer<UInt8>? {
+    /// Host address of physical `address` for a write that needs nobody
+    /// told: plain RAM holding no cached code. Nil otherwise (`write` then
+    /// does what the page needs). Valid up to the end of that 4 KiB page.
+    @inlinable @inline(always)
+    public func quietRAMPointer(forWriting address: UInt32) -> UnsafeMutablePointer<UInt8>? {
+        let r = writeRoutes[Int(address >> 12)]
+        guard r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0, codeLines[Int(r)] == 0 else { return nil }
+        return ram + (Int(r) << 12 | Int(address & 0xFFF))
+    }
+
+    @inlinable @inline(always)
+    func route(_ r: UInt32, _ address: UInt32) -> UnsafeMutablePointer<UInt8>? {
         if r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 {
             return ram + (Int(r) << 12 | Int(address & 0xFFF))
         }
@@ -233,14 +301,61 @@ public final class PhysicalMemory {
         return nil
     }
 
-    /// Whether a write to this physical page must be reported (translated code lives there).
+    /// Whether a write to this physical page must go through `write`
+    /// (cached code lives in the RAM page it writes).
     @inline(__always)
     public func isWatched(_ address: UInt32) -> Bool {
         let r = writeRoutes[Int(address >> 12)]
-        return r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 && watchedPages[Int(r)] != 0
+        return r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 && codeLines[Int(r)] != 0
     }
 
-    public func watch(page r: UInt32, _ on: Bool) { watchedPages[Int(r)] = on ? 1 : 0 }
+    /// The code page (index into `codeLines`/`codeGenerations`) that reads
+    /// of physical `address` reach, or nil where code cannot be cached:
+    /// MMIO, unmapped memory, device memory.
+    @inlinable @inline(always)
+    public func codePage(forReading address: UInt32) -> Int? {
+        let r = readRoutes[Int(address >> 12)]
+        if r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 { return Int(r) }
+        if r & PhysicalMemory.mmioFlag != 0 { return nil }
+        let arenaPage = Int(r & ~PhysicalMemory.arenaFlag)
+        return arenaDeviceMemory[arenaPage] == 0 ? (ramSize >> PhysicalMemory.pageShift) + arenaPage : nil
+    }
+
+    /// Records that bytes `offset ..< offset + count` of code page `page`
+    /// hold cached code (all inside the page).
+    public func watchCode(page: Int, offset: Int, count: Int) {
+        codeLines[page] |= PhysicalMemory.lines(offset: offset, count: count)
+    }
+
+    /// Marks a whole RAM page as holding cached code (`on`), or forgets it.
+    public func watch(page r: UInt32, _ on: Bool) { codeLines[Int(r)] = on ? UInt64.max : 0 }
+
+    /// Bit mask of the 64-byte lines that `count` bytes from `offset` in a
+    /// page touch (all inside the page).
+    @inline(__always)
+    static func lines(offset: Int, count: Int) -> UInt64 {
+        guard count > 0 else { return 0 }
+        let first = offset >> 6, last = (offset + count - 1) >> 6
+        return (UInt64.max >> (63 - last)) & (UInt64.max << first)
+    }
+
+    /// `count` bytes at `address` were written to RAM page `r`: if that
+    /// touched a line holding cached code, the page's cached code is
+    /// stale. The one notification path for `write` and the bulk copies.
+    @inline(__always)
+    private func noteRAMWrite(_ r: UInt32, _ address: UInt32, _ count: Int) {
+        if codeLines[Int(r)] != 0 { codeWritten(r, address, count) }
+    }
+
+    @inline(never)
+    private func codeWritten(_ r: UInt32, _ address: UInt32, _ count: Int) {
+        let page = Int(r)
+        guard codeLines[page] & PhysicalMemory.lines(offset: Int(address & 0xFFF), count: count) != 0 else { return }
+        codeLines[page] = 0
+        codeGenerations[page] &+= 1
+        codeEpoch &+= 1
+        onCodePageWrite?(r)
+    }
 
     // MARK: - Accesses (1, 2 or 4 bytes; may cross a page boundary)
 
@@ -273,7 +388,7 @@ public final class PhysicalMemory {
                 case 2: UnsafeMutableRawPointer(p).storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
                 default: UnsafeMutableRawPointer(p).storeBytes(of: value, as: UInt32.self)
                 }
-                noteRAMWrite(r)
+                noteRAMWrite(r, address, size)
                 return
             }
             if r == PhysicalMemory.unmapped { return }
@@ -303,18 +418,11 @@ public final class PhysicalMemory {
         for (i, b) in bytes.enumerated() { write(address &+ UInt32(i), size: 1, value: UInt32(b)) }
     }
 
-    /// Reports a write to RAM page `r` if translated code lives there: the
-    /// one notification path for `write` and the bulk copies.
-    @inline(__always)
-    private func noteRAMWrite(_ r: UInt32) {
-        if watchedPages[Int(r)] != 0 { onCodePageWrite?(r) }
-    }
-
     // MARK: - Bulk copies for DMA (a page at a time)
 
     /// Copies `bytes` into guest physical memory as a bus master would:
-    /// RAM and device memory a page at a time (a RAM page holding
-    /// translated code is reported once, as `write` reports it), MMIO byte
+    /// RAM and device memory a page at a time (cached code a page's bytes
+    /// overwrite goes stale, as with `write`), MMIO byte
     /// by byte through `write`, ROM and unmapped space dropped.
     public func copyIn(_ address: UInt32, from bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress else { return }
@@ -325,7 +433,7 @@ public final class PhysicalMemory {
             let r = writeRoutes[Int(at >> 12)]
             if let p = route(r, at) {
                 UnsafeMutableRawPointer(p).copyMemory(from: source + done, byteCount: n)
-                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r) }
+                if r & PhysicalMemory.arenaFlag == 0 { noteRAMWrite(r, at, n) }
             } else if r != PhysicalMemory.unmapped {
                 for i in 0..<n { write(at &+ UInt32(i), size: 1, value: UInt32(bytes[done + i])) }
             }

@@ -103,4 +103,6 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
     mutating func nextByte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func bool() -> Bool { next() & 1 != 0 }
 }

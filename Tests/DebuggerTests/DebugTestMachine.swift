@@ -19,7 +19,10 @@ final class DebugTestMachine {
         var config = MachineConfiguration()
         config.serial = .none
         config.instructionCountShift = 2
-        config.timeLimit = 60
+        // No guest time limit: with -icount a halted SeaBIOS ("Retrying in
+        // 60 seconds") skips guest time so fast that a limit ends the
+        // session before a test's Ctrl-C or `stop` reaches it.
+        config.timeLimit = nil
         config.noReboot = noReboot
         if let bios { config.biosPath = bios }
         configure(&config)

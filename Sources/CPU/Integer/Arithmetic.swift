@@ -87,8 +87,9 @@ extension CPU {
 
     /// The eight classic two-operand ALU instructions and TEST:
     /// destination (register or memory) ← destination OP source.
-    @inline(__always)
-    private func executeBinaryALU(_ i: Instruction) throws(CPUFault) {
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
+    @inline(always)
+    func executeBinaryALU(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0
         let size = Int(d.size)
         let m = CPU.mask(size)
@@ -134,7 +135,9 @@ extension CPU {
     }
 
     /// INC/DEC: ADD/SUB of 1 that leaves CF alone.
-    private func executeIncrementDecrement(_ i: Instruction) throws(CPUFault) {
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
+    @inline(always)
+    func executeIncrementDecrement(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0
         let size = Int(d.size)
         let a = try read(d, i)

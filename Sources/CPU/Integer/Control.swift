@@ -8,6 +8,8 @@
 /// changes, so a #GP(0) leaves the stack and the count register as they
 /// were.
 extension CPU {
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
+    @inline(always)
     func executeControl(_ i: Instruction) throws(CPUFault) {
         switch i.op {
         case .jcc:
@@ -71,7 +73,7 @@ extension CPU {
     /// The target of a near branch: EIP + displacement for relative forms,
     /// the register or memory operand for indirect ones; truncated to 16
     /// bits under a 16-bit operand size, and checked against the CS limit.
-    @inline(__always)
+    @inline(always)
     private func nearTarget(_ i: Instruction) throws(CPUFault) -> UInt32 {
         let o = i.operands.0
         var target: UInt32
@@ -85,7 +87,7 @@ extension CPU {
         return target
     }
 
-    @inline(__always)
+    @inline(always)
     private func checkCodeLimit(_ target: UInt32) throws(CPUFault) {
         if target > segment(.cs).pointee.limit { throw .generalProtection(0) }
     }

@@ -8,6 +8,8 @@
 /// their values when it does. Segment registers are only ever loaded
 /// through `loadSegment`, which applies the rules of the current mode.
 extension CPU {
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
+    @inline(always)
     func executeDataMovement(_ i: Instruction) throws(CPUFault) {
         switch i.op {
         case .mov:
@@ -89,7 +91,9 @@ extension CPU {
     }
 
     /// MOV in all its forms except control/debug registers (System/).
-    private func executeMove(_ i: Instruction) throws(CPUFault) {
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
+    @inline(always)
+    func executeMove(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0, s = i.operands.1
         if d.kind == .segment {
             // MOV Sreg, r/m16. CS cannot be loaded this way (#UD).

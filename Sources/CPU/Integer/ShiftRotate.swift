@@ -9,6 +9,8 @@
 /// bit the SDM's loop would move out. Undefined flags (OF for counts above
 /// 1, AF, CF for overlong counts): see Arithmetic.swift.
 extension CPU {
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
+    @inline(always)
     func executeShiftRotate(_ i: Instruction) throws(CPUFault) {
         let d = i.operands.0
         let size = Int(d.size)

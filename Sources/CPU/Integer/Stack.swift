@@ -8,6 +8,8 @@
 /// updates (E)SP and the other registers only after its last memory
 /// access, so a #SS or #PF part-way leaves the registers exact.
 extension CPU {
+    // Always inlined: SpecializedForms.swift specializes it per operand form.
+    @inline(always)
     func executeStackOperation(_ i: Instruction) throws(CPUFault) {
         let size = Int(i.operandSize)
         switch i.op {
@@ -80,6 +82,7 @@ extension CPU {
     }
 
     /// POP r, POP m, POP Sreg.
+    @inline(always)
     private func popOperand(_ i: Instruction, size: Int) throws(CPUFault) {
         let o = i.operands.0
         let oldSP = stackPointer

@@ -5,9 +5,12 @@ import MMU
 /// One `CPU` interprets one instruction at a time against the `CPUState` at
 /// a stable address and the machine's `PhysicalMemory`. The semantics of
 /// each instruction family live in their own file (Integer/, System/,
-/// X87/); this file holds the fetch–decode–execute loop and the
-/// instruction-boundary work: interrupts, the interrupt shadow, the trap
-/// flag, and turning thrown `CPUFault`s into guest exceptions.
+/// X87/); this file holds the fetch–decode–execute loop (`step`, one
+/// instruction) and the instruction-boundary work: interrupts, the
+/// interrupt shadow, the trap flag, and turning thrown `CPUFault`s into
+/// guest exceptions. `run` executes cached, pre-decoded blocks where it
+/// can (BlockExecution.swift, DecodedBlockCache.swift, SpecializedForms.swift)
+/// with the same boundary work, and falls back to `step`.
 public final class CPU {
     public let state: UnsafeMutablePointer<CPUState>
     public let memory: PhysicalMemory
@@ -15,7 +18,7 @@ public final class CPU {
     public var interruptController: InterruptAcknowledge?
 
     /// The INTR line, kept current by the machine (the PIC's output).
-    public var interruptRequested = false
+    public var interruptRequested = false { didSet { updateBoundaryAttention() } }
     /// Guest instructions retired since power-on.
     public var instructionCount: UInt64 = 0
     /// Cycles for RDTSC; the machine sets its clock here (see MSRs.swift).
@@ -25,7 +28,7 @@ public final class CPU {
     public internal(set) var currentEIP: UInt32 = 0
     /// Set by an instruction that must end the current run batch (a mode
     /// switch, HLT, a write the machine must see at once).
-    public var stopRequested = false
+    public var stopRequested = false { didSet { updateBoundaryAttention() } }
 
     /// Observers for tracing and the debugger; nil costs one compare.
     public var onException: ((_ fault: CPUFault, _ eip: UInt32) -> Void)?
@@ -44,12 +47,13 @@ public final class CPU {
     /// The debugger's check at each instruction boundary, consulted only
     /// while `debugHooksActive` (one predictable branch otherwise): true
     /// ends the batch before the instruction at EIP runs.
-    public var debugHooksActive = false
+    public var debugHooksActive = false { didSet { updateBoundaryAttention() } }
     public var onInstructionBoundary: (() -> Bool)?
     /// The debugger's data watch: while `dataWatchActive` (one predictable
     /// branch per access otherwise), every data read and write reports its
-    /// linear and physical address after translation succeeded. The REP
-    /// MOVS/STOS fast path stands aside meanwhile, so each element is seen.
+    /// linear and physical address after translation succeeded. The
+    /// accesses' fast path and the REP MOVS/STOS fast path stand aside
+    /// meanwhile, so each access is seen.
     public var dataWatchActive = false
     public var onDataAccess: ((_ linear: UInt32, _ physical: UInt32, _ size: Int, _ write: Bool) -> Void)?
     /// The IGNNE# input: while asserted (and CR0.NE = 0), waiting x87
@@ -57,11 +61,22 @@ public final class CPU {
     /// asserts it on a write to port F0h and releases it when FERR# drops.
     public var ignoreNumericError = false
 
+    /// Whether an instruction boundary needs a closer look: a stop request,
+    /// the INTR line or the debugger's hook. Kept by those properties'
+    /// observers, so the block loop tests one byte per instruction.
+    private(set) var boundaryAttention = false
+
+    private func updateBoundaryAttention() {
+        boundaryAttention = stopRequested || interruptRequested || debugHooksActive
+    }
+
     /// Exceptions being delivered (for #DF and triple-fault detection).
     var deliveryDepth = 0
 
     /// Software TLB and paging state (System/Paging.swift).
     let tlb: TranslationLookasideBuffer
+    /// Instructions decoded once and run many times (DecodedBlockCache.swift).
+    let blocks = DecodedBlockCache()
 
     public init(state: UnsafeMutablePointer<CPUState>, memory: PhysicalMemory, io: PortIO) {
         self.state = state
@@ -83,13 +98,20 @@ public final class CPU {
         state.pointee.idtr = DescriptorTableRegister(base: 0, limit: 0xFFFF)
         deliveryDepth = 0
         tlb.flushAll()
+        blocks.flush()
         stopRequested = true
     }
 
     // MARK: - The loop
 
     /// Executes up to `count` instructions (fewer if an instruction asks the
-    /// batch to stop or the CPU halts). Returns the number retired.
+    /// batch to stop or the CPU halts). Returns the number retired; an
+    /// interrupt delivered or an exception raised counts as one.
+    ///
+    /// Runs decoded blocks where it can (`runBlocks`, BlockExecution.swift)
+    /// and single `step`s where it cannot; both retire the same
+    /// instructions in the same order, with the same instruction-boundary
+    /// work.
     @discardableResult
     public func run(_ count: Int) -> Int {
         stopRequested = false
@@ -99,8 +121,13 @@ public final class CPU {
                 guard interruptRequested && state.pointee.eflags & EFLAGS.if != 0 else { break }
             }
             if debugHooksActive, let check = onInstructionBoundary, check() { break }
-            step()
-            done += 1
+            let n = runBlocks(limit: count - done)
+            if n > 0 {
+                done += n
+            } else {
+                step()
+                done += 1
+            }
         }
         return done
     }
@@ -124,6 +151,7 @@ public final class CPU {
         do {
             let i = try fetchAndDecode()
             if let trace = onInstruction { trace(currentEIP, i) }
+            // EIP moves past the instruction first, so it sees the next one's address.
             var next = currentEIP &+ UInt32(i.length)
             if !s.pointee.segments.1.is32Bit { next &= 0xFFFF }
             s.pointee.rip = UInt64(next)
@@ -134,12 +162,19 @@ public final class CPU {
                 deliverException(.debug, eip: UInt32(truncatingIfNeeded: s.pointee.rip))
             }
         } catch {
-            let eip = error.isTrap ? UInt32(truncatingIfNeeded: s.pointee.rip) : currentEIP
-            if !error.isTrap { s.pointee.rip = UInt64(currentEIP) }
-            instructionCount &+= error.isTrap ? 1 : 0
-            onException?(error, currentEIP)
-            deliverException(error, eip: eip)
+            raise(error)
         }
+    }
+
+    /// A fault or trap raised by the instruction at `currentEIP`: faults
+    /// restart it, traps report the next one (and it counts as retired).
+    func raise(_ error: CPUFault) {
+        let s = state
+        let eip = error.isTrap ? UInt32(truncatingIfNeeded: s.pointee.rip) : currentEIP
+        if !error.isTrap { s.pointee.rip = UInt64(currentEIP) }
+        instructionCount &+= error.isTrap ? 1 : 0
+        onException?(error, currentEIP)
+        deliverException(error, eip: eip)
     }
 
     // MARK: - Modes
@@ -151,28 +186,33 @@ public final class CPU {
 
     // MARK: - Registers (by encoding number)
 
-    @inline(__always) var gprBase: UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(state) // gpr is the first field of CPUState
+    /// The 64-bit register slots (`gpr`, a tuple of UInt64, is the first
+    /// field of CPUState). Sub-registers are read and written by masking
+    /// the slot: typed, and simple enough to inline anywhere.
+    @inline(__always) var gprSlots: UnsafeMutablePointer<UInt64> {
+        UnsafeMutableRawPointer(state).assumingMemoryBound(to: UInt64.self)
     }
 
     @inline(__always) public func reg32(_ r: UInt8) -> UInt32 {
-        gprBase.load(fromByteOffset: Int(r) << 3, as: UInt32.self)
+        UInt32(truncatingIfNeeded: gprSlots[Int(r)])
     }
+    /// A 32-bit result zero-extends into the 64-bit slot.
     @inline(__always) public func setReg32(_ r: UInt8, _ v: UInt32) {
-        gprBase.storeBytes(of: UInt64(v), toByteOffset: Int(r) << 3, as: UInt64.self)
+        gprSlots[Int(r)] = UInt64(v)
     }
     @inline(__always) public func reg16(_ r: UInt8) -> UInt16 {
-        gprBase.load(fromByteOffset: Int(r) << 3, as: UInt16.self)
+        UInt16(truncatingIfNeeded: gprSlots[Int(r)])
     }
     @inline(__always) public func setReg16(_ r: UInt8, _ v: UInt16) {
-        gprBase.storeBytes(of: v, toByteOffset: Int(r) << 3, as: UInt16.self)
+        gprSlots[Int(r)] = gprSlots[Int(r)] & ~0xFFFF | UInt64(v)
     }
     /// 8-bit registers: 0–3 = AL, CL, DL, BL; 4–7 = AH, CH, DH, BH.
     @inline(__always) public func reg8(_ r: UInt8) -> UInt8 {
-        gprBase.load(fromByteOffset: Int(r & 3) << 3 | Int(r >> 2), as: UInt8.self)
+        UInt8(truncatingIfNeeded: gprSlots[Int(r & 3)] >> (UInt64(r >> 2) << 3))
     }
     @inline(__always) public func setReg8(_ r: UInt8, _ v: UInt8) {
-        gprBase.storeBytes(of: v, toByteOffset: Int(r & 3) << 3 | Int(r >> 2), as: UInt8.self)
+        let shift = UInt64(r >> 2) << 3
+        gprSlots[Int(r & 3)] = gprSlots[Int(r & 3)] & ~(0xFF << shift) | UInt64(v) << shift
     }
     /// A general register of `size` bytes, zero-extended.
     @inline(__always) public func register(_ r: UInt8, size: Int) -> UInt32 {
@@ -191,8 +231,9 @@ public final class CPU {
     }
 
     public var eip: UInt32 {
-        get { UInt32(truncatingIfNeeded: state.pointee.rip) }
-        set { state.pointee.rip = UInt64(newValue) }
+        // Always inlined: the near branches' specialized forms use it.
+        @inline(always) get { UInt32(truncatingIfNeeded: state.pointee.rip) }
+        @inline(always) set { state.pointee.rip = UInt64(newValue) }
     }
 
     /// The segment register cache `seg`.

@@ -2,8 +2,11 @@
 /// semantics. Each family lives in its own folder: Integer/ (ALU, data
 /// movement, strings, near control flow, port I/O), System/ (segments,
 /// far transfers, interrupts, tasks, paging, system registers) and X87/.
+///
+/// Out of line: the families it reaches are inlined into it, and the hot
+/// instructions of a block run through `executeForm` instead.
 extension CPU {
-    @inline(__always)
+    @inline(never)
     func execute(_ i: Instruction) throws(CPUFault) {
         switch i.op {
         case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test,

@@ -23,56 +23,67 @@ public enum EFLAGS {
     public static let arithmetic: UInt32 = cf | pf | af | zf | sf | of
 }
 
-/// Even-parity table for the low byte of a result (PF = 1 when even).
-@usableFromInline
-let parityTable: [UInt8] = (0..<256).map { v in (v.nonzeroBitCount & 1) == 0 ? 1 : 0 }
-
 extension CPU {
-    @inline(__always) static func signBit(_ size: Int) -> UInt32 { 1 << UInt32(size * 8 - 1) }
-    @inline(__always) static func mask(_ size: Int) -> UInt32 { size == 4 ? 0xFFFF_FFFF : (1 << UInt32(size * 8)) - 1 }
+    @inline(always) static func signBit(_ size: Int) -> UInt32 { 1 << UInt32(size * 8 - 1) }
+    @inline(always) static func mask(_ size: Int) -> UInt32 { size == 4 ? 0xFFFF_FFFF : (1 << UInt32(size * 8)) - 1 }
+
+    // The flag helpers run after nearly every ALU instruction, so they are
+    // written without branches: each flag is computed in its EFLAGS bit
+    // position and the six are merged with one masked store. Callers pass
+    // constant sizes often enough that the masks and shifts fold away.
+
+    /// PF of the low byte of `result`: set when it has an even number of
+    /// ones. LLVM lowers this popcount-parity idiom to the host's own
+    /// parity flag (a TEST and SETP on x86): no table, no lazy global.
+    @inline(always)
+    static func parityFlag(_ result: UInt32) -> UInt32 {
+        UInt8(truncatingIfNeeded: result).nonzeroBitCount & 1 == 0 ? EFLAGS.pf : 0
+    }
 
     /// PF, ZF, SF of `result` (already truncated to `size`).
-    @inline(__always)
+    @inline(always)
     func resultFlags(_ result: UInt32, _ size: Int) -> UInt32 {
-        var f: UInt32 = 0
-        if parityTable.withUnsafeBufferPointer({ $0[Int(result & 0xFF)] }) != 0 { f |= EFLAGS.pf }
-        if result == 0 { f |= EFLAGS.zf }
-        if result & CPU.signBit(size) != 0 { f |= EFLAGS.sf }
-        return f
+        let zf: UInt32 = result == 0 ? EFLAGS.zf : 0
+        // The sign bit moved down to bit 7, where SF lives.
+        let sf = result >> UInt32(size * 8 - 8) & EFLAGS.sf
+        return CPU.parityFlag(result) | zf | sf
     }
 
     /// Replaces the bits of `mask` in EFLAGS with `value`.
-    @inline(__always)
+    @inline(always)
     func setFlags(_ value: UInt32, mask: UInt32) {
         state.pointee.eflags = (state.pointee.eflags & ~mask) | (value & mask)
     }
 
+    /// OF from the bit of `overflowBits` at the operand's sign position.
+    @inline(always)
+    static func overflowFlag(_ overflowBits: UInt32, _ size: Int) -> UInt32 {
+        (overflowBits >> UInt32(size * 8 - 1) & 1) << 11
+    }
+
     /// Flags of `a + b + carry` = `result` at `size`.
-    @inline(__always)
+    @inline(always)
     func setAddFlags(_ a: UInt32, _ b: UInt32, _ result: UInt32, _ size: Int, carryIn: UInt32 = 0) {
         let m = CPU.mask(size)
-        var f = resultFlags(result & m, size)
-        let wide = UInt64(a & m) + UInt64(b & m) + UInt64(carryIn)
-        if wide > UInt64(m) { f |= EFLAGS.cf }
-        if (a ^ b ^ result) & 0x10 != 0 { f |= EFLAGS.af }
-        if ((a ^ result) & (b ^ result)) & CPU.signBit(size) != 0 { f |= EFLAGS.of }
-        setFlags(f, mask: EFLAGS.arithmetic)
+        let cf: UInt32 = UInt64(a & m) + UInt64(b & m) + UInt64(carryIn) > UInt64(m) ? EFLAGS.cf : 0
+        let af = (a ^ b ^ result) & EFLAGS.af
+        let of = CPU.overflowFlag((a ^ result) & (b ^ result), size)
+        setFlags(resultFlags(result & m, size) | cf | af | of, mask: EFLAGS.arithmetic)
     }
 
     /// Flags of `a - b - borrow` = `result` at `size`.
-    @inline(__always)
+    @inline(always)
     func setSubFlags(_ a: UInt32, _ b: UInt32, _ result: UInt32, _ size: Int, borrowIn: UInt32 = 0) {
         let m = CPU.mask(size)
-        var f = resultFlags(result & m, size)
-        if UInt64(a & m) < UInt64(b & m) + UInt64(borrowIn) { f |= EFLAGS.cf }
-        if (a ^ b ^ result) & 0x10 != 0 { f |= EFLAGS.af }
-        if ((a ^ b) & (a ^ result)) & CPU.signBit(size) != 0 { f |= EFLAGS.of }
-        setFlags(f, mask: EFLAGS.arithmetic)
+        let cf: UInt32 = UInt64(a & m) < UInt64(b & m) + UInt64(borrowIn) ? EFLAGS.cf : 0
+        let af = (a ^ b ^ result) & EFLAGS.af
+        let of = CPU.overflowFlag((a ^ b) & (a ^ result), size)
+        setFlags(resultFlags(result & m, size) | cf | af | of, mask: EFLAGS.arithmetic)
     }
 
     /// Flags of a logical operation: CF = OF = 0, AF cleared (undefined on
     /// Intel; P6 clears it).
-    @inline(__always)
+    @inline(always)
     func setLogicFlags(_ result: UInt32, _ size: Int) {
         setFlags(resultFlags(result & CPU.mask(size), size), mask: EFLAGS.arithmetic)
     }

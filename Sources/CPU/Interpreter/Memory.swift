@@ -104,15 +104,80 @@ extension CPU {
     }
 
     // MARK: - Segmented accesses (what instructions use)
+    //
+    // Every data access an instruction makes comes through `read`/`write`,
+    // so they take a fast path first: a present, non-expand-down data
+    // segment (the attribute test below), inside its limit, within one
+    // page, whose translation is a TLB hit (or paging is off), onto RAM or
+    // ROM for reads and onto RAM holding no cached code for writes. That
+    // path gives the same result the full checks would; anything else —
+    // a fault to raise, MMIO, a page walk, a page boundary, a write to
+    // code, a debugger watching data accesses — takes the full path (`linearAddress`, `readLinear`,
+    // `writeLinear`) unchanged.
+
+    /// The host address of an access that takes the fast path, or nil.
+    @inline(always)
+    func fastHostAddress(_ seg: SegmentRegister, _ offset: UInt32, size: Int, write: Bool) -> UnsafeMutablePointer<UInt8>? {
+        // While the debugger watches data accesses they all take the full
+        // path, which reports them.
+        if dataWatchActive { return nil }
+        let s = segment(seg)
+        // P=1, S=1, data (bit 3 = 0), not expand-down (bit 2 = 0) and, for
+        // writes, writable (bit 1). In real and V86 mode the attributes are
+        // not checked, but the limit check below is all the full path does
+        // for such a segment either.
+        let a = s.pointee.attributes
+        guard a & (write ? 0x9E : 0x9C) == (write ? 0x92 : 0x90),
+              UInt64(offset) + UInt64(size - 1) <= UInt64(s.pointee.limit) else { return nil }
+        let linear = UInt32(truncatingIfNeeded: s.pointee.base) &+ offset
+        guard Int(linear & 0xFFF) + size <= 4096 else { return nil }
+        var physical = linear
+        if pagingEnabled {
+            let e = tlb.slot(linear)
+            let need = TranslationLookasideBuffer.requirement(dataAccess(write: write))
+            guard e.pointee.tag == linear & 0xFFFF_F000 | TranslationLookasideBuffer.valid,
+                  e.pointee.flags & need == need else { return nil }
+            physical = e.pointee.frame | (linear & 0xFFF)
+        }
+        physical &= memory.a20Mask
+        return write ? memory.quietRAMPointer(forWriting: physical) : memory.hostPointer(forReading: physical)
+    }
 
     @inline(__always)
     public func read(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) -> UInt32 {
-        let la = try linearAddress(seg, offset, size: size, write: false)
-        return try readLinear(la, size: size, dataAccess(write: false))
+        try readData(seg, offset, size: size)
     }
 
     @inline(__always)
     public func write(_ seg: SegmentRegister, _ offset: UInt32, size: Int, value: UInt32) throws(CPUFault) {
+        try writeData(seg, offset, size: size, value: value)
+    }
+
+    /// `read` with its fast path inlined (`@inline(always)`: Swift's
+    /// heuristic inliner refuses bodies of this size), for the operand
+    /// accessors.
+    @inline(always)
+    func readData(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) -> UInt32 {
+        if let p = fastHostAddress(seg, offset, size: size, write: false) { return p.loadGuest(size: size) }
+        return try readChecked(seg, offset, size: size)
+    }
+
+    @inline(always)
+    func writeData(_ seg: SegmentRegister, _ offset: UInt32, size: Int, value: UInt32) throws(CPUFault) {
+        if let p = fastHostAddress(seg, offset, size: size, write: true) { return p.storeGuest(value, size: size) }
+        try writeChecked(seg, offset, size: size, value: value)
+    }
+
+    /// The full path of `read`: every segment and paging check.
+    @inline(never)
+    func readChecked(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) -> UInt32 {
+        let la = try linearAddress(seg, offset, size: size, write: false)
+        return try readLinear(la, size: size, dataAccess(write: false))
+    }
+
+    /// The full path of `write`.
+    @inline(never)
+    func writeChecked(_ seg: SegmentRegister, _ offset: UInt32, size: Int, value: UInt32) throws(CPUFault) {
         let la = try linearAddress(seg, offset, size: size, write: true)
         try writeLinear(la, size: size, value: value, dataAccess(write: true))
     }

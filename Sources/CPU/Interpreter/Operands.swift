@@ -11,32 +11,45 @@ extension CPU {
     }
 
     /// The offset an operand of kind `.memory` or `.absolute` addresses.
-    @inline(__always)
+    @inline(always)
     func memoryOffset(_ o: Operand, _ i: Instruction) -> UInt32 {
         o.kind == .absolute ? (i.addressSize == 2 ? i.displacement & 0xFFFF : i.displacement) : effectiveAddress(i)
     }
 
+    // Operand access is inlined into every instruction (`@inline(always)`:
+    // Swift's heuristic inliner refuses bodies of this size): a register
+    // or immediate operand then costs a load, and a memory operand the
+    // fast memory path; only the rare kinds make a call. (Internal, not
+    // public: a public always-inlined function would have to expose all
+    // it touches.)
+
     /// Reads an operand, zero-extended to 32 bits.
-    @inline(__always)
-    public func read(_ o: Operand, _ i: Instruction) throws(CPUFault) -> UInt32 {
+    @inline(always)
+    func read(_ o: Operand, _ i: Instruction) throws(CPUFault) -> UInt32 {
         switch o.kind {
         case .register: return register(o.register, size: Int(o.size))
-        case .memory, .absolute: return try read(i.segment, memoryOffset(o, i), size: Int(o.size))
         case .immediate, .relative: return i.immediate
+        case .memory, .absolute: return try readData(i.segment, memoryOffset(o, i), size: Int(o.size))
         case .immediate2: return i.immediate2
         case .constant: return UInt32(o.register)
-        case .segment: return UInt32(segment(SegmentRegister(rawValue: Int(o.register))!).pointee.selector)
-        default: throw .invalidOpcode
+        default: return try readSegmentOperand(o)
         }
+    }
+
+    /// A segment register's selector (the rare kind, out of line).
+    @inline(never)
+    func readSegmentOperand(_ o: Operand) throws(CPUFault) -> UInt32 {
+        guard o.kind == .segment, let seg = SegmentRegister(rawValue: Int(o.register)) else { throw .invalidOpcode }
+        return UInt32(segment(seg).pointee.selector)
     }
 
     /// Writes an operand (register, memory). Segment, control and debug
     /// register writes have side effects and go through their instructions.
-    @inline(__always)
-    public func write(_ o: Operand, _ i: Instruction, _ value: UInt32) throws(CPUFault) {
+    @inline(always)
+    func write(_ o: Operand, _ i: Instruction, _ value: UInt32) throws(CPUFault) {
         switch o.kind {
         case .register: setRegister(o.register, size: Int(o.size), value)
-        case .memory, .absolute: try write(i.segment, memoryOffset(o, i), size: Int(o.size), value: value)
+        case .memory, .absolute: try writeData(i.segment, memoryOffset(o, i), size: Int(o.size), value: value)
         default: throw .invalidOpcode
         }
     }

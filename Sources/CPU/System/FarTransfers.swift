@@ -36,7 +36,6 @@ extension CPU {
         guard !CPU.isNull(selector) else { throw .generalProtection(0) }
         let gp = CPUFault.generalProtection(UInt32(selector & 0xFFFC))
         let d = try readDescriptor(selector, outside: gp)
-        let rpl = UInt8(selector & 3)
         if !d.isSystem {
             let cs = try checkedCodeSegmentForTransfer(d, selector)
             try jumpSamePrivilege(d, cs, offset)
@@ -50,16 +49,8 @@ extension CPU {
             // A JMP never changes privilege: the target must be callable at CPL.
             guard code.isConforming || code.dpl == cpl else { throw .generalProtection(UInt32(target & 0xFFFC)) }
             try jumpSamePrivilege(code, cs, gate.gateOffset)
-        case .taskGate?:
-            let gate = try checkedGate(d, selector)
-            let tss = try availableTSS(gate.gateSelector)
-            try switchTask(to: gate.gateSelector, tss, reason: .jump, returnEIP: eip)
-        case .availableTSS16?, .availableTSS32?:
-            guard d.dpl >= cpl, d.dpl >= rpl else { throw gp }
-            guard d.present else { throw .segmentNotPresent(UInt32(selector & 0xFFFC)) }
-            try switchTask(to: selector, d, reason: .jump, returnEIP: eip)
         default:
-            throw gp
+            try switchTaskFar(d, selector, reason: .jump)
         }
     }
 
@@ -87,7 +78,6 @@ extension CPU {
         guard !CPU.isNull(selector) else { throw .generalProtection(0) }
         let gp = CPUFault.generalProtection(UInt32(selector & 0xFFFC))
         let d = try readDescriptor(selector, outside: gp)
-        let rpl = UInt8(selector & 3)
         if !d.isSystem {
             let cs = try checkedCodeSegmentForTransfer(d, selector)
             guard cs.contains(offset, size: 1) else { throw .generalProtection(0) }
@@ -103,14 +93,25 @@ extension CPU {
         switch d.systemType {
         case .callGate16?, .callGate32?:
             try callThroughGate(try checkedGate(d, selector))
+        default:
+            try switchTaskFar(d, selector, reason: .call)
+        }
+    }
+
+    /// A far JMP or CALL to a task gate or straight to a TSS (SDM 7.3): the
+    /// same checks for both, which differ only in how the new task links
+    /// back. Any other system descriptor is #GP(selector).
+    private func switchTaskFar(_ d: Descriptor, _ selector: UInt16, reason: TaskSwitchReason) throws(CPUFault) {
+        let gp = CPUFault.generalProtection(UInt32(selector & 0xFFFC))
+        switch d.systemType {
         case .taskGate?:
             let gate = try checkedGate(d, selector)
             let tss = try availableTSS(gate.gateSelector)
-            try switchTask(to: gate.gateSelector, tss, reason: .call, returnEIP: eip)
+            try switchTask(to: gate.gateSelector, tss, reason: reason, returnEIP: eip)
         case .availableTSS16?, .availableTSS32?:
-            guard d.dpl >= cpl, d.dpl >= rpl else { throw gp }
+            guard d.dpl >= cpl, d.dpl >= UInt8(selector & 3) else { throw gp }
             guard d.present else { throw .segmentNotPresent(UInt32(selector & 0xFFFC)) }
-            try switchTask(to: selector, d, reason: .call, returnEIP: eip)
+            try switchTask(to: selector, d, reason: reason, returnEIP: eip)
         default:
             throw gp
         }
