@@ -89,7 +89,11 @@ public final class MonitorPort: DebugPort {
     func machineStopped(_ reason: StopReason) {
         let lines = [monitor.describe(reason)] + monitor.inspector.disassemble(at: nil, count: 1)
         let text = Array(("\n" + lines.joined(separator: "\n") + "\n" + MonitorPort.prompt).utf8)
-        for fd in clients.keys { Socket.send(output(fd), text) }
+        for fd in clients.keys {
+            // On the terminal, the line being typed is shown again after the prompt.
+            let typed = fd == 0 ? editor.map { Array($0.line.utf8) } ?? [] : []
+            Socket.send(output(fd), text + typed)
+        }
     }
 }
 
