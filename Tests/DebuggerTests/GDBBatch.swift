@@ -11,8 +11,10 @@ enum GDBBatch {
     }
 
     /// Runs gdb with `commands` against the stub on `port`, in real mode
-    /// unless `architecture` says otherwise; its stdout and stderr.
-    static func run(port: UInt16, architecture: String = "i8086", _ commands: [String]) throws -> String {
+    /// unless `architecture` says otherwise; its stdout and stderr. gdb is
+    /// killed after `seconds`, so a stop that never comes (a missed
+    /// watchpoint) fails the test instead of hanging it.
+    static func run(port: UInt16, architecture: String = "i8086", seconds: Double = 60, _ commands: [String]) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: gdb)
         p.arguments = ["-nx", "-batch", "-ex", "set confirm off", "-ex", "set architecture \(architecture)", "-ex", "target remote 127.0.0.1:\(port)"]
@@ -21,6 +23,7 @@ enum GDBBatch {
         p.standardOutput = pipe
         p.standardError = pipe
         try p.run()
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if p.isRunning { p.terminate() } }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
