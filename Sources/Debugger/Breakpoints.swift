@@ -50,11 +50,6 @@ public struct Watchpoint: Equatable {
     public var address: UInt32
     public var length: Int
     var last: [UInt8]?
-
-    /// Whether an access of `size` bytes at `start` touches the range.
-    func overlaps(_ start: UInt32, size: Int) -> Bool {
-        UInt64(start) < UInt64(address) + UInt64(length) && UInt64(address) < UInt64(start) + UInt64(size)
-    }
 }
 
 /// The breakpoints and watchpoints of one debug session, checked at every
@@ -83,7 +78,24 @@ public final class BreakpointTable {
     /// Whether any read or access watchpoint needs the CPU's data accesses.
     public private(set) var watchesAccesses = false
 
+    /// The read and access watchpoints as plain values in a buffer of
+    /// their own: the CPU reports every data access while one is set, and
+    /// walking a class-stored array there would cost a retain and an
+    /// exclusivity check per access.
+    private struct AccessRange {
+        var start: UInt64
+        var end: UInt64
+        var physical: Bool
+        var readsOnly: Bool
+        var id: Int
+        var address: UInt32
+    }
+    private var accessRanges = UnsafeMutablePointer<AccessRange>.allocate(capacity: 1)
+    private var accessRangeCount = 0
+
     public init() {}
+
+    deinit { accessRanges.deallocate() }
 
     public var isEmpty: Bool { code.isEmpty && watchpoints.isEmpty }
 
@@ -144,7 +156,15 @@ public final class BreakpointTable {
         linearSet = Set(code.compactMap { if case .linear(let a) = $0.location { return a } else { return nil } })
         hasPhysical = code.contains { if case .physical = $0.location { return true } else { return false } }
         hasRealMode = code.contains { if case .realMode = $0.location { return true } else { return false } }
-        watchesAccesses = watchpoints.contains { $0.watch.kind != .write }
+        let watched = watchpoints.map(\.watch).filter { $0.kind != .write }
+        accessRanges.deallocate()
+        accessRanges = .allocate(capacity: max(1, watched.count))
+        for (k, w) in watched.enumerated() {
+            accessRanges[k] = AccessRange(start: UInt64(w.address), end: UInt64(w.address) + UInt64(w.length), physical: w.physical,
+                                          readsOnly: w.kind == .read, id: w.id, address: w.address)
+        }
+        accessRangeCount = watched.count
+        watchesAccesses = !watched.isEmpty
     }
 
     private func current(_ w: Watchpoint, _ view: GuestMemoryView) -> [UInt8]? {
@@ -182,10 +202,14 @@ public final class BreakpointTable {
     }
 
     /// The read or access watchpoint a CPU data access hits, if any.
+    @inline(__always)
     func accessHit(linear: UInt32, physical: UInt32, size: Int, write: Bool) -> StopReason? {
-        for (w, _) in watchpoints where w.kind == .access || (w.kind == .read && !write) {
-            if w.overlaps(w.physical ? physical : linear, size: size) {
-                return .watchpoint(id: w.id, kind: w.kind, address: w.address)
+        for k in 0..<accessRangeCount {
+            let r = accessRanges[k]
+            guard !(write && r.readsOnly) else { continue }
+            let start = UInt64(r.physical ? physical : linear)
+            if start < r.end && r.start < start + UInt64(size) {
+                return .watchpoint(id: r.id, kind: r.readsOnly ? .read : .access, address: r.address)
             }
         }
         return nil
