@@ -99,6 +99,11 @@ public final class BreakpointTable {
 
     public var isEmpty: Bool { code.isEmpty && watchpoints.isEmpty }
 
+    /// Whether anything must be checked before each instruction: code
+    /// breakpoints and write watchpoints (read and access watchpoints are
+    /// seen on the data path instead).
+    public var needsBoundaryCheck: Bool { !code.isEmpty || watchpoints.contains { $0.watch.kind == .write } }
+
     public func takeID() -> Int { defer { nextID += 1 }; return nextID }
 
     @discardableResult

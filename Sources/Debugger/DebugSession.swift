@@ -168,11 +168,7 @@ public final class DebugSession {
 
     /// Call after changing `breakpoints` directly.
     public func updateHooks() {
-        // Read and access watchpoints keep the hooks on too, although the
-        // boundary check has nothing to do for them: an engine running
-        // translated code falls back to the interpreter while hooks are on,
-        // and only the interpreter's data path reports accesses.
-        cpu.debugHooksActive = skipBoundaryOnce || stepOverTarget != nil || !breakpoints.isEmpty || events.contains { $0.event == .halt }
+        cpu.debugHooksActive = skipBoundaryOnce || stepOverTarget != nil || breakpoints.needsBoundaryCheck || events.contains { $0.event == .halt }
         cpu.dataWatchActive = breakpoints.watchesAccesses
         let wantsPorts = events.contains { if case .port = $0.event { return true } else { return false } }
         if wantsPorts && !portTraceInstalled {
