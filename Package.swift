@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Console", dependencies: ["CZlib"], swiftSettings: optimize),
         .executableTarget(name: "Frontend", dependencies: ["Machine", "CPU", "Devices", "Debugger", "Console", "CSDL2"],
                           swiftSettings: optimize),
-        .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU", "Recompiler"],
+        .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU", "Recompiler", "Debugger"],
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
         .executableTarget(name: "novabox-display-bench", dependencies: ["Machine", "Devices", "MMU"],
                           path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),

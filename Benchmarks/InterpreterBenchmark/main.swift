@@ -1,4 +1,5 @@
 import CPU
+import Debugger
 import Foundation
 import Glibc
 import Machine
@@ -48,14 +49,9 @@ let loop: [UInt8] = [
     0xF4,                               // hlt
 ]
 
-/// Guest instructions per second of wall time, and per second of this
-/// thread's CPU time (on a shared machine the second shows what the
-/// engine does when it gets the processor).
-func loopMIPS(instructions: Int, recompiled: Bool) -> (wall: Double, cpu: Double) {
-    let storage = CPUStateStorage()
-    let memory = try! PhysicalMemory(ramSize: 4 << 20)
-    let cpu = CPU(state: storage.pointer, memory: memory, io: NoPorts())
-    let s = storage.pointer
+/// Puts `cpu` in flat 32-bit protected mode at the loop, copied to 1 MiB.
+func loadLoop(_ cpu: CPU, _ memory: PhysicalMemory) {
+    let s = cpu.state
     s.pointee.cr0 |= 1
     for seg in SegmentRegister.allCases {
         cpu.segment(seg).pointee = SegmentDescriptorCache(selector: seg == .cs ? 8 : 16, base: 0, limit: 0xFFFF_FFFF,
@@ -63,12 +59,43 @@ func loopMIPS(instructions: Int, recompiled: Bool) -> (wall: Double, cpu: Double
     }
     s.pointee.rip = 0x10_0000
     memory.copyIn(0x10_0000, loop)
-    let recompiler = recompiled ? try! Recompiler(cpu: cpu) : nil
+}
+
+/// Guest instructions per second of wall time, and per second of this
+/// thread's CPU time (on a shared machine the second shows what the
+/// engine does when it gets the processor).
+func timeLoop(_ cpu: CPU, _ recompiler: Recompiler?, instructions: Int) -> (wall: Double, cpu: Double) {
     let start = now(), startCPU = now(CLOCK_THREAD_CPUTIME_ID)
     var done = 0
     while done < instructions { done += recompiler?.run(100_000) ?? cpu.run(100_000) }
     let elapsed = now() - start, elapsedCPU = now(CLOCK_THREAD_CPUTIME_ID) - startCPU
     return (Double(done) / elapsed / 1e6, Double(done) / elapsedCPU / 1e6)
+}
+
+func loopMIPS(instructions: Int, recompiled: Bool) -> (wall: Double, cpu: Double) {
+    let storage = CPUStateStorage()
+    let memory = try! PhysicalMemory(ramSize: 4 << 20)
+    let cpu = CPU(state: storage.pointer, memory: memory, io: NoPorts())
+    loadLoop(cpu, memory)
+    return timeLoop(cpu, recompiled ? try! Recompiler(cpu: cpu) : nil, instructions: instructions)
+}
+
+/// The same loop on the interpreter of a machine under a debug session:
+/// idle (nothing set), or with one read watchpoint on a range the loop
+/// never touches, so each of its data accesses pays the check and none
+/// stops it.
+func debuggerMIPS(instructions: Int, readWatchpoint: Bool) -> (wall: Double, cpu: Double) {
+    var config = MachineConfiguration()
+    config.serial = .none
+    config.engine = .interpreter
+    let machine = try! Machine(config)
+    let session = DebugSession(machine: machine, startPaused: false, history: ExecutionHistory(cpu: machine.cpu))
+    if readWatchpoint {
+        session.breakpoints.addWatch(.read, physical: false, address: 0x7000, length: 4, owner: .monitor, view: session.view)
+    }
+    session.updateHooks()
+    loadLoop(machine.cpu, machine.memory)
+    return withExtendedLifetime(session) { timeLoop(machine.cpu, nil, instructions: instructions) }
 }
 
 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
@@ -126,6 +153,12 @@ for recompiled in [false, true] {
                  mips.map { String(format: "%.1f", $0) }.joined(separator: ", "), median(measured.map(\.cpu))))
 }
 print(String(format: "recompiler / interpreter: %.2f×", medians[1] / medians[0]))
+
+for (label, watch) in [("debugger idle", false), ("one read watchpoint", true)] {
+    let m = (0..<runs).map { _ in debuggerMIPS(instructions: 50_000_000, readWatchpoint: watch) }
+    print(String(format: "interpreter, same loop, %@: %.1f M guest instructions/s; per CPU-second: %.1f",
+                 label, median(m.map(\.wall)), median(m.map(\.cpu))))
+}
 
 let binary = CommandLine.arguments[0].replacingOccurrences(of: "novabox-bench", with: "novabox")
 let startups = (0..<runs).compactMap { _ in startupMilliseconds(binary: binary) }

@@ -43,6 +43,10 @@ public final class DebugSession {
     private let cpu: CPU
     private var portTraceChained: ((UInt16, Int, UInt32, Bool) -> Void)?
     private var portTraceInstalled = false
+    /// Where a `next` over a call, INT or REP string instruction ends: the
+    /// instruction after it, reached with the stack no deeper than before
+    /// (so a recursive call to the same place does not end it early).
+    private var stepOverTarget: (linear: UInt32, stackPointer: UInt32)?
 
     public init(machine: Machine, startPaused: Bool, history: ExecutionHistory) {
         self.machine = machine
@@ -51,6 +55,9 @@ public final class DebugSession {
         self.history = history
         paused = startPaused
         cpu.onInstructionBoundary = { [unowned self] in boundary() }
+        cpu.onDataAccess = { [unowned self] linear, physical, size, write in
+            if let hit = breakpoints.accessHit(linear: linear, physical: physical, size: size, write: write) { stopMachine(hit) }
+        }
         installEventObservers()
     }
 
@@ -59,11 +66,13 @@ public final class DebugSession {
     public func pause(_ reason: StopReason = .interrupted) {
         guard !paused else { return }
         paused = true
+        stepOverTarget = nil
         for p in ports { p.machineStopped(reason) }
     }
 
     public func resume() {
         guard paused else { return }
+        stepOverTarget = nil
         breakpoints.resynchronize(view)
         skipBoundaryOnce = true
         paused = false
@@ -85,6 +94,56 @@ public final class DebugSession {
         updateHooks()
         defer { pendingStop = nil }
         return pendingStop ?? .step
+    }
+
+    /// What `next` does with the instruction at CS:EIP.
+    public enum NextKind: Equatable {
+        /// An ordinary instruction: `next` is one step.
+        case step
+        /// A CALL, INT n, INTO, INT3 or REP string instruction: `next` runs
+        /// until the instruction after it.
+        case over(nextLinear: UInt32)
+    }
+
+    public func nextKind() -> NextKind {
+        let cs = cpu.segment(.cs).pointee
+        let code32 = cpu.protectedMode && !cpu.virtual8086 && cs.is32Bit
+        guard let bytes = view.readLinear(view.instructionPointerLinear, count: 15) ?? view.readLinear(view.instructionPointerLinear, count: 1) else { return .step }
+        let i = bytes.withUnsafeBufferPointer { Decoder.decode($0.baseAddress!, count: $0.count, default32: code32) }
+        let isString = [Op.movs, .cmps, .stos, .lods, .scas, .ins, .outs].contains(i.op)
+        guard [Op.call, .callFar, .int, .int3, .into].contains(i.op) || (isString && i.repeatPrefix != .none) else { return .step }
+        var nextIP = cpu.eip &+ UInt32(i.length)
+        if !code32 { nextIP &= 0xFFFF }
+        return .over(nextLinear: UInt32(truncatingIfNeeded: cs.base) &+ nextIP)
+    }
+
+    /// `next`: steps over a call, INT or REP string instruction, else steps
+    /// once. From the monitor the machine runs on and the stop is reported
+    /// to the ports as a step; `synchronous` (gdb's `monitor next`, where
+    /// gdb expects a stopped target when the command returns) waits for it,
+    /// at most `guestSeconds` of guest time, then pauses wherever it is.
+    @discardableResult
+    public func next(synchronous: Bool, guestSeconds: Double = 5) -> StopReason {
+        guard case .over(let target) = nextKind() else { return step(1) }
+        let stackPointer = cpu.reg32(4)
+        if !synchronous {
+            resume()
+            stepOverTarget = (target, stackPointer)
+            updateHooks()
+            return .step
+        }
+        breakpoints.resynchronize(view)
+        skipBoundaryOnce = true
+        pendingStop = nil
+        stepOverTarget = (target, stackPointer)
+        updateHooks()
+        let until = min(Double(machine.clock.now) / 1e9 + guestSeconds, machine.configuration.timeLimit ?? .infinity)
+        _ = machine.run(until: until)
+        skipBoundaryOnce = false
+        stepOverTarget = nil
+        updateHooks()
+        defer { pendingStop = nil }
+        return pendingStop ?? .interrupted
     }
 
     /// Ends `run()` (the `quit` command).
@@ -109,7 +168,8 @@ public final class DebugSession {
 
     /// Call after changing `breakpoints` directly.
     public func updateHooks() {
-        cpu.debugHooksActive = skipBoundaryOnce || !breakpoints.isEmpty || events.contains { $0.event == .halt }
+        cpu.debugHooksActive = skipBoundaryOnce || stepOverTarget != nil || breakpoints.needsBoundaryCheck || events.contains { $0.event == .halt }
+        cpu.dataWatchActive = breakpoints.watchesAccesses
         let wantsPorts = events.contains { if case .port = $0.event { return true } else { return false } }
         if wantsPorts && !portTraceInstalled {
             portTraceChained = machine.ioBus.trace
@@ -177,6 +237,10 @@ public final class DebugSession {
     private func boundary() -> Bool {
         if skipBoundaryOnce { skipBoundaryOnce = false; return false }
         if let reason = breakpoints.check(cpu, view) { stopMachine(reason); return true }
+        if let t = stepOverTarget, view.instructionPointerLinear == t.linear, cpu.reg32(4) >= t.stackPointer {
+            stopMachine(.step)
+            return true
+        }
         if let e = events.first(where: { $0.event == .halt }),
            view.readLinear(view.instructionPointerLinear, count: 1) == [0xF4] {
             stopMachine(.event(id: e.id, description: "hlt at \(hex(cpu.segment(.cs).pointee.selector, 4)):\(hex(cpu.eip, 8))"))

@@ -1,12 +1,14 @@
 import CPU
 
 /// The moments of a bring-up that are worth stopping at, whatever address
-/// the code runs at: protected mode or paging switched on or off, any
-/// control-register write, an exception or interrupt by vector, a port
+/// the code runs at: protected mode or paging switched on or off, PAE or
+/// long mode (EFER.LME/LMA) changing, any control-register write, an exception or interrupt by vector, a port
 /// range, HLT, a triple fault.
 public enum DebugEvent: Equatable, CustomStringConvertible {
     case protectedMode
     case paging
+    case physicalAddressExtension
+    case longMode
     case controlRegister
     case exception(UInt8)
     case interrupt(UInt8)
@@ -18,6 +20,8 @@ public enum DebugEvent: Equatable, CustomStringConvertible {
         switch self {
         case .protectedMode: return "pe (CR0.PE changes)"
         case .paging: return "pg (CR0.PG changes)"
+        case .physicalAddressExtension: return "pae (CR4.PAE changes)"
+        case .longMode: return "lme (EFER.LME or EFER.LMA changes)"
         case .controlRegister: return "cr (any CR0/CR3/CR4/EFER write)"
         case .exception(let v): return "exception \(v)"
         case .interrupt(let v): return "int \(hex(v, 2))h"
@@ -33,6 +37,9 @@ public enum DebugEvent: Equatable, CustomStringConvertible {
         case .controlRegister: return true
         case .protectedMode: return register == 0 && (old ^ new) & UInt64(CR0.pe) != 0
         case .paging: return register == 0 && (old ^ new) & UInt64(CR0.pg) != 0
+        case .physicalAddressExtension: return register == 4 && (old ^ new) & UInt64(CR4.pae) != 0
+        // EFER bit 8 is LME, bit 10 LMA (SDM vol. 3, 2.2.1).
+        case .longMode: return register == 0xE && (old ^ new) & 0x500 != 0
         default: return false
         }
     }

@@ -87,7 +87,9 @@ public final class GDBStub: DebugPort {
     private func stopReply(_ reason: StopReason) -> [UInt8] {
         switch reason {
         case .interrupted: return Array("S02".utf8)
-        case .watchpoint(_, let address): return Array("T05watch:\(String(address, radix: 16));".utf8)
+        case .watchpoint(_, let kind, let address):
+            let name = kind == .write ? "watch" : kind == .read ? "rwatch" : "awatch"
+            return Array("T05\(name):\(String(address, radix: 16));".utf8)
         default: return Array("S05".utf8)
         }
     }
@@ -168,9 +170,8 @@ public final class GDBStub: DebugPort {
     }
 
     /// Z0/Z1 (software and hardware breakpoints are the same here: neither
-    /// touches guest memory), Z2 write watchpoints. Read and access
-    /// watchpoints (Z3/Z4) need the memory path to report reads, which it
-    /// does not yet: they answer "unsupported" so gdb says so.
+    /// touches guest memory), Z2/Z3/Z4 write, read and access watchpoints
+    /// on linear ranges (`kind` is the length).
     private func breakpoint(insert: Bool, _ args: ArraySlice<UInt8>) -> [UInt8] {
         let parts = args.split(separator: UInt8(ascii: ","))
         guard parts.count >= 3, let type = parseHexNumber(parts[0]), let address = parseHexNumber(parts[1]),
@@ -180,12 +181,13 @@ public final class GDBStub: DebugPort {
         switch type {
         case 0, 1:
             if insert { table.addCode(.linear(a), owner: .gdb) } else { _ = table.removeCode(.linear(a), owner: .gdb) }
-        case 2:
+        case 2, 3, 4:
             guard (1...8).contains(kind) else { return Self.malformed }
+            let watch: WatchKind = type == 2 ? .write : type == 3 ? .read : .access
             if insert {
-                table.addWatch(physical: false, address: a, length: Int(kind), owner: .gdb, view: session.view)
+                table.addWatch(watch, physical: false, address: a, length: Int(kind), owner: .gdb, view: session.view)
             } else {
-                _ = table.removeWatch(physical: false, address: a, length: Int(kind), owner: .gdb)
+                _ = table.removeWatch(watch, physical: false, address: a, length: Int(kind), owner: .gdb)
             }
         default:
             return []

@@ -185,6 +185,39 @@ public struct Inspector {
         return lines
     }
 
+    /// The longest string `strings` shows before cutting it off.
+    static let stringLimit = 256
+
+    /// `count` NUL-terminated strings from `address` on, one a line, each
+    /// quoted with C escapes for what is not printable ASCII.
+    public func strings(_ address: UInt32, count: Int, physical: Bool) -> [String] {
+        var lines: [String] = []
+        var a = address
+        for _ in 0..<count {
+            var text = ""
+            var length = 0
+            var terminated = false
+            while length < Inspector.stringLimit {
+                let at = a &+ UInt32(length)
+                guard let b = physical ? view.readPhysical(at, count: 1).first : view.readLinear(at, count: 1)?.first else { break }
+                length += 1
+                if b == 0 { terminated = true; break }
+                switch b {
+                case 0x0A: text += "\\n"
+                case 0x0D: text += "\\r"
+                case 0x09: text += "\\t"
+                case 0x22, 0x5C: text += "\\" + String(UnicodeScalar(b))
+                case 0x20...0x7E: text.append(Character(UnicodeScalar(b)))
+                default: text += "\\x" + hex(b, 2)
+                }
+            }
+            guard length > 0 else { lines.append("\(hex(a, 8)): not mapped"); break }
+            lines.append("\(hex(a, 8)): \"\(text)\"\(terminated ? "" : "...")")
+            a &+= UInt32(length)
+        }
+        return lines
+    }
+
     /// `count` instructions from linear `address` (nil: CS:EIP), in the
     /// current code size unless `default32` says otherwise.
     public func disassemble(at address: UInt32?, count: Int, default32: Bool? = nil) -> [String] {

@@ -127,7 +127,9 @@ public final class Recompiler {
         let s = state
         var done = 0
         while done < count && !cpu.stopRequested {
-            if cpu.debugHooksActive || cpu.onInstruction != nil { return done + cpu.run(count - done) }
+            // The debugger's boundary hooks, its data watchpoints (the
+            // translated accesses do not report) and tracing: the interpreter.
+            if cpu.debugHooksActive || cpu.dataWatchActive || cpu.onInstruction != nil { return done + cpu.run(count - done) }
             let interruptible = s.pointee.eflags & EFLAGS.if != 0
             if s.pointee.halted {
                 guard cpu.interruptRequested && interruptible else { break }

@@ -15,7 +15,7 @@ final class DebugTestMachine {
     private var thread: pthread_t?
     private var result: Machine.ExitReason?
 
-    init(bios: String? = nil, noReboot: Bool = false) throws {
+    init(bios: String? = nil, noReboot: Bool = false, configure: (inout MachineConfiguration) -> Void = { _ in }) throws {
         var config = MachineConfiguration()
         config.serial = .none
         config.instructionCountShift = 2
@@ -25,6 +25,7 @@ final class DebugTestMachine {
         config.timeLimit = nil
         config.noReboot = noReboot
         if let bios { config.biosPath = bios }
+        configure(&config)
         machine = try Machine(config)
         session = DebugSession(machine: machine, startPaused: true, history: ExecutionHistory(cpu: machine.cpu))
         monitor = Monitor(session: session)

@@ -8,35 +8,12 @@ import CPU
 /// the SDM defines (F000:FFF0) and the far jump in the BIOS image's last
 /// 16 bytes, read from the file itself.
 final class GDBSeaBIOSTests: XCTestCase {
-    static let gdb = "/usr/bin/gdb"
     static let bios = "/usr/share/seabios/bios-256k.bin"
 
-    /// Runs gdb with `commands` against the stub; its stdout and stderr.
-    func runGDB(port: UInt16, _ commands: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: GDBSeaBIOSTests.gdb)
-        p.arguments = ["-nx", "-batch", "-ex", "set confirm off", "-ex", "set architecture i8086", "-ex", "target remote 127.0.0.1:\(port)"]
-            + commands.flatMap { ["-ex", $0] }
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// gdb's `info registers NAME` value column as a number.
-    func register(_ name: String, in output: Substring) -> UInt64? {
-        for line in output.split(separator: "\n") {
-            let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            if f.count >= 2, f[0] == name, f[1].hasPrefix("0x") { return UInt64(f[1].dropFirst(2), radix: 16) }
-        }
-        return nil
-    }
+    func register(_ name: String, in output: Substring) -> UInt64? { GDBBatch.register(name, in: output) }
 
     func testAttachStepBreakIn32BitCodeAndDetach() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: GDBSeaBIOSTests.gdb), "Debian's gdb is not installed")
+        try GDBBatch.skipUnlessInstalled()
         let image = try XCTUnwrap(FileManager.default.contents(atPath: GDBSeaBIOSTests.bios))
         // The reset vector holds a far jump: EA, offset, segment.
         let reset = Array(image.suffix(16))
@@ -47,7 +24,7 @@ final class GDBSeaBIOSTests: XCTestCase {
         let t = try DebugTestMachine()
         t.start()
         defer { t.finish() }
-        let out = try runGDB(port: t.stub.port, [
+        let out = try GDBBatch.run(port: t.stub.port, [
             "echo ==reset\\n", "info registers eip cs eflags edx",
             "x/5xb 0xffff0",
             "stepi", "echo ==step1\\n", "info registers eip cs",

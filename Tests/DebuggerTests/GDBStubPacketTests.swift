@@ -17,12 +17,12 @@ final class GDBStubPacketTests: XCTestCase {
 
     func testMalformedPacketsGetErrorRepliesNotCrashes() {
         for bad in ["m", "mzz,4", "m0", "m0,", "M0,2:zz", "M0,4:00", "p", "pzz", "p99", "P0=12", "P99=00000000",
-                    "G0", "Z0", "Z0,zz,1", "Z2,0,0", "qXfer:features:read:other.xml:0,10", "qRcmd,zzz", "c1g"] {
+                    "G0", "Z0", "Z0,zz,1", "Z2,0,0", "Z3,0,9", "Z4,0,0", "qXfer:features:read:other.xml:0,10", "qRcmd,zzz", "c1g"] {
             XCTAssertTrue(reply(bad).hasPrefix("E"), "\(bad) -> \(reply(bad))")
         }
         // Unknown packets get the empty reply the protocol prescribes.
         XCTAssertEqual(reply("vMustReplyEmpty"), "")
-        XCTAssertEqual(reply("Z3,1000,4"), "")
+        XCTAssertEqual(reply("Z5,1000,4"), "")
         XCTAssertEqual(reply("!"), "")
     }
 

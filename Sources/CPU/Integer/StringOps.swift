@@ -19,8 +19,8 @@
 /// runs that stay inside one page of source and destination, pass the
 /// segment checks as a whole and touch no page holding translated code
 /// are copied or filled with host memory operations. Anything else (MMIO,
-/// ROM, watched pages, page or segment edges, faults) goes element by
-/// element through the ordinary accesses.
+/// ROM, watched pages, page or segment edges, faults, a debugger watching
+/// data accesses) goes element by element through the ordinary accesses.
 extension CPU {
     /// Iterations of a REP string instruction per `step`: enough to make
     /// the per-step overhead negligible, few enough that devices and the
@@ -126,7 +126,7 @@ extension CPU {
     /// (not the count). Returns how many elements it did; 0 means "take the
     /// element-by-element path".
     private func fastStringRun(_ i: Instruction, size: Int, count limit: UInt32) -> UInt32 {
-        guard i.op == .movs || i.op == .stos, state.pointee.eflags & EFLAGS.df == 0 else { return 0 }
+        guard i.op == .movs || i.op == .stos, state.pointee.eflags & EFLAGS.df == 0, !dataWatchActive else { return 0 }
         let a32 = i.addressSize == 4
         let width = UInt32(size)
         let di = stringIndex(7, a32)

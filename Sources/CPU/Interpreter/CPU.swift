@@ -51,6 +51,13 @@ public final class CPU {
     /// ends the batch before the instruction at EIP runs.
     public var debugHooksActive = false { didSet { updateBoundaryAttention() } }
     public var onInstructionBoundary: (() -> Bool)?
+    /// The debugger's data watch: while `dataWatchActive` (one predictable
+    /// branch per access otherwise), every data read and write reports its
+    /// linear and physical address after translation succeeded. The
+    /// accesses' fast path and the REP MOVS/STOS fast path stand aside
+    /// meanwhile, so each access is seen.
+    public var dataWatchActive = false
+    public var onDataAccess: ((_ linear: UInt32, _ physical: UInt32, _ size: Int, _ write: Bool) -> Void)?
     /// The IGNNE# input: while asserted (and CR0.NE = 0), waiting x87
     /// instructions ignore a pending error instead of freezing. A PC
     /// asserts it on a write to port F0h and releases it when FERR# drops.

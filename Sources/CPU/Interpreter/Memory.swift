@@ -63,6 +63,7 @@ extension CPU {
     public func readLinear(_ linear: UInt32, size: Int, _ access: MemoryAccess) throws(CPUFault) -> UInt32 {
         if Int(linear & 0xFFF) + size <= 4096 {
             let pa = try physicalAddress(linear, access)
+            if dataWatchActive { onDataAccess?(linear, pa, size, false) }
             if let p = memory.hostPointer(forReading: pa) {
                 switch size {
                 case 1: return UInt32(p.pointee)
@@ -79,6 +80,7 @@ extension CPU {
         var v: UInt32 = 0
         for k in 0..<size {
             let pa = try physicalAddress(linear &+ UInt32(k), access)
+            if dataWatchActive { onDataAccess?(linear &+ UInt32(k), pa, 1, false) }
             v |= memory.read(pa, size: 1) << (8 * UInt32(k))
         }
         return v
@@ -87,6 +89,7 @@ extension CPU {
     public func writeLinear(_ linear: UInt32, size: Int, value: UInt32, _ access: MemoryAccess) throws(CPUFault) {
         if Int(linear & 0xFFF) + size <= 4096 {
             let pa = try physicalAddress(linear, access)
+            if dataWatchActive { onDataAccess?(linear, pa, size, true) }
             memory.write(pa, size: size, value: value)
             return
         }
@@ -95,6 +98,7 @@ extension CPU {
         _ = try physicalAddress((linear &+ UInt32(size - 1)) & ~0xFFF, access)
         for k in 0..<size {
             let pa = try physicalAddress(linear &+ UInt32(k), access)
+            if dataWatchActive { onDataAccess?(linear &+ UInt32(k), pa, 1, true) }
             memory.write(pa, size: 1, value: value >> (8 * UInt32(k)))
         }
     }
@@ -108,12 +112,15 @@ extension CPU {
     // ROM for reads and onto RAM holding no cached code for writes. That
     // path gives the same result the full checks would; anything else —
     // a fault to raise, MMIO, a page walk, a page boundary, a write to
-    // code — takes the full path (`linearAddress`, `readLinear`,
+    // code, a debugger watching data accesses — takes the full path (`linearAddress`, `readLinear`,
     // `writeLinear`) unchanged.
 
     /// The host address of an access that takes the fast path, or nil.
     @inline(always)
     func fastHostAddress(_ seg: SegmentRegister, _ offset: UInt32, size: Int, write: Bool) -> UnsafeMutablePointer<UInt8>? {
+        // While the debugger watches data accesses they all take the full
+        // path, which reports them.
+        if dataWatchActive { return nil }
         let s = segment(seg)
         // P=1, S=1, data (bit 3 = 0), not expand-down (bit 2 = 0) and, for
         // writes, writable (bit 1). In real and V86 mode the attributes are

@@ -59,7 +59,7 @@ extension CPU {
         (cycleSource?() ?? instructionCount) &+ UInt64(bitPattern: state.pointee.msr.tscOffset)
     }
 
-    func readMSR(_ index: UInt32) throws(CPUFault) -> UInt64 {
+    public func readMSR(_ index: UInt32) throws(CPUFault) -> UInt64 {
         let m = state.pointee.msr
         switch index {
         case MSR.timeStampCounter: return timeStampCounter

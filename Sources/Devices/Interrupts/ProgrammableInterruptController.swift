@@ -73,6 +73,28 @@ public final class ProgrammableInterruptController: PortDevice, InterruptSink {
     public var slaveISR: UInt8 { slave.isr }
     public var slaveIMR: UInt8 { slave.imr }
 
+    /// One 8259A's registers and programming, read-only, for the monitor.
+    public struct ChipSnapshot: Equatable {
+        public var irr, isr, imr: UInt8
+        /// ELCR: bit set = level-triggered line.
+        public var levelTriggered: UInt8
+        public var vectorBase: UInt8
+        /// The IR level with the lowest priority (7 unless rotated).
+        public var lowestPriority: UInt8
+        public var autoEOI, specialMaskMode, specialFullyNested: Bool
+        /// False while an ICW sequence is under way.
+        public var initialized: Bool
+    }
+
+    public var masterSnapshot: ChipSnapshot { Self.snapshot(master) }
+    public var slaveSnapshot: ChipSnapshot { Self.snapshot(slave) }
+
+    private static func snapshot(_ c: PICChip) -> ChipSnapshot {
+        ChipSnapshot(irr: c.irr, isr: c.isr, imr: c.imr, levelTriggered: c.levelTriggered, vectorBase: c.vectorBase,
+                     lowestPriority: c.lowestPriority, autoEOI: c.autoEOI, specialMaskMode: c.specialMaskMode,
+                     specialFullyNested: c.specialFullyNested, initialized: c.initStep == 0)
+    }
+
     // MARK: - Ports
 
     public func portRead(_ port: UInt16, size: Int) -> UInt32 {

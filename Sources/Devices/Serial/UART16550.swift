@@ -156,6 +156,26 @@ public final class UART16550: PortDevice, TimedDevice {
 
     // MARK: - Registers
 
+    // MARK: - For the monitor
+
+    /// The registers as a guest would read them, without the side effects
+    /// of reading (IIR clears a THRE interrupt, LSR and MSR their flags).
+    public struct Snapshot: Equatable {
+        public var ier, iir, lcr, mcr, lsr, msr, scratch: UInt8
+        public var divisor: UInt16
+        public var fifoEnabled: Bool
+        public var rxTriggerLevel: Int
+        public var rxCount: Int
+        /// The line rate the divisor sets (0 for divisor 0).
+        public var baud: UInt64 { divisor == 0 ? 0 : UART16550.baseBaud / UInt64(divisor) }
+    }
+
+    public var snapshot: Snapshot {
+        Snapshot(ier: ier, iir: pendingInterrupt(at: clock.now) | (fifoEnabled ? 0xC0 : 0), lcr: lcr, mcr: mcr, lsr: lineStatus,
+                 msr: modemInputs << 4 | modemDeltas, scratch: scratch, divisor: divisor, fifoEnabled: fifoEnabled,
+                 rxTriggerLevel: rxTrigger, rxCount: rx.count)
+    }
+
     private var dlab: Bool { lcr & 0x80 != 0 }
     private var rxCapacity: Int { fifoEnabled ? rx.capacity : 1 }
 

@@ -33,6 +33,14 @@ public final class IDEChannel: PortDevice {
         position == .master ? master : slave
     }
 
+    /// The device the DEV bit selects, present or not (for the monitor).
+    public var selectedDevicePosition: IDEPosition { selectedPosition }
+
+    /// The bus-master engine's registers (for the monitor).
+    public var busMasterRegisters: (command: UInt8, status: UInt8, tablePointer: UInt32) {
+        (busMaster.command, busMaster.status, busMaster.tablePointer)
+    }
+
     /// The device the host is talking to, if present.
     var selected: IDEDevice? { selectedPosition == .master ? master : slave }
 

@@ -58,6 +58,33 @@ public class IDEDevice {
 
     deinit { buffer.deallocate() }
 
+    /// The task file and the protocol state, read-only, for the monitor
+    /// (reading Status through the ports would acknowledge an interrupt).
+    public struct Snapshot: Equatable {
+        public var packetDevice: Bool
+        public var status, error, sectorCount, lbaLow, lbaMid, lbaHigh, device, control: UInt8
+        public var interruptPending: Bool
+        /// "none", "PIO in", "PIO out", "DMA in" or "DMA out".
+        public var phase: String
+        /// Bytes of the current data window not yet transferred.
+        public var dataRemaining: Int
+    }
+
+    public var snapshot: Snapshot {
+        let r = registers
+        let phaseName: String
+        switch phase {
+        case .none: phaseName = "none"
+        case .pioIn: phaseName = "PIO in"
+        case .pioOut: phaseName = "PIO out"
+        case .dmaIn: phaseName = "DMA in"
+        case .dmaOut: phaseName = "DMA out"
+        }
+        return Snapshot(packetDevice: isPacketDevice, status: status, error: r.error, sectorCount: r.sectorCount,
+                        lbaLow: r.lbaLow, lbaMid: r.lbaMid, lbaHigh: r.lbaHigh, device: r.device, control: control,
+                        interruptPending: interruptPending, phase: phaseName, dataRemaining: dataEnd - dataPosition)
+    }
+
     /// Whether the DEV bit currently names this device.
     var isSelected: Bool { registers.selectedPosition == position.rawValue }
 

@@ -72,6 +72,26 @@ public final class ProgrammableIntervalTimer: PortDevice, TimedDevice {
         return channels[index].out(at: currentTick)
     }
 
+    /// One counter's programming and its state now, read-only, for the monitor.
+    public struct CounterSnapshot: Equatable {
+        public var mode: UInt8
+        /// 1 = LSB only, 2 = MSB only, 3 = LSB then MSB.
+        public var access: UInt8
+        public var bcd: Bool
+        /// The count last written (0 counts as the modulus, 65536 or 10000).
+        public var reload: UInt16
+        /// The counting element as a latch would read it now.
+        public var count: UInt16
+        public var gate, output, loaded: Bool
+    }
+
+    public func counterSnapshot(_ index: Int) -> CounterSnapshot? {
+        guard channels.indices.contains(index) else { return nil }
+        let c = channels[index], t = currentTick
+        return CounterSnapshot(mode: c.mode, access: c.access, bcd: c.bcd, reload: c.countRegister, count: c.counter(at: t),
+                               gate: c.gate, output: c.out(at: t), loaded: c.loaded)
+    }
+
     // MARK: - TimedDevice
 
     public func advance(to now: UInt64) -> UInt64 {

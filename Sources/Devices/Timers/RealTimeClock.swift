@@ -160,6 +160,32 @@ public final class RealTimeClock: PortDevice, TimedDevice {
         }
     }
 
+    // MARK: - For the monitor
+
+    /// The clock's registers and the date and time a guest would read now,
+    /// without the side effects of reading them (register C clears its
+    /// flags; here they are shown as the device last brought them up to
+    /// date, so looking changes nothing the guest could notice).
+    public struct Snapshot: Equatable {
+        public var registerA, registerB: UInt8
+        /// Register C's flags as last brought up to date.
+        public var registerC: UInt8
+        /// The index last written to port 70h (NMI mask bit excluded).
+        public var index: Int
+        public var nmiMasked: Bool
+        public var year, month, day, hour, minute, second: Int
+        public var running: Bool
+    }
+
+    public var snapshot: Snapshot {
+        let now = Int64(clock.now)
+        let f = fields(seconds: currentSeconds(at: now))
+        return Snapshot(registerA: registerA | (updateInProgress(at: now) ? 0x80 : 0), registerB: registerB,
+                        registerC: flags | (interruptRequested ? Self.irqFlag : 0), index: index, nmiMasked: nmiMasked,
+                        year: f.year, month: f.month, day: f.day, hour: f.hour, minute: f.minute, second: f.second,
+                        running: clockRunning)
+    }
+
     // MARK: - Registers
 
     private var registerA: UInt8 { cmos[0x0A] }

@@ -66,6 +66,23 @@ public final class VGA: PortDevice {
     /// extension register in PCI BAR 2 (Linux selects it for its pixel format).
     public internal(set) var framebufferIsBigEndian = false
 
+    /// The register files as last written, read-only, for the monitor.
+    public struct Snapshot: Equatable {
+        public var miscOutput: UInt8
+        public var sequencer, graphics, attribute, crtc: [UInt8]
+        public var vbeEnabled: Bool
+        public var vbeWidth, vbeHeight, vbeDepth, vbeBank, vbeVirtualWidth, vbeXOffset, vbeYOffset: UInt16
+        /// CRTC start address and cursor location (registers 0Ch–0Fh).
+        public var startAddress: UInt16 { UInt16(crtc[0x0C]) << 8 | UInt16(crtc[0x0D]) }
+        public var cursorLocation: UInt16 { UInt16(crtc[0x0E]) << 8 | UInt16(crtc[0x0F]) }
+    }
+
+    public var snapshot: Snapshot {
+        Snapshot(miscOutput: miscOutput, sequencer: sequencer, graphics: graphics, attribute: attribute, crtc: crtc,
+                 vbeEnabled: vbe.isEnabled, vbeWidth: vbe.width, vbeHeight: vbe.height, vbeDepth: vbe.depth, vbeBank: vbe.bank,
+                 vbeVirtualWidth: vbe.virtualWidth, vbeXOffset: vbe.xOffset, vbeYOffset: vbe.yOffset)
+    }
+
     // MARK: Decoded memory-access state (kept by `decodeMemoryAccess`)
 
     var memoryDecodeEnabled = false
