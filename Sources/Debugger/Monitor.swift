@@ -39,6 +39,7 @@ public final class Monitor {
         "  info mem                  mapped linear ranges of the current page tables",
         "  info pic|pit|rtc|uart|ide|vga       device state",
         "  info history              recent exceptions and (with history on) instructions",
+        "  info switches             the engine running the guest and every switch to or from KVM",
         "  history on|off            record the last instructions executed",
         "  x/Nb|w|d [phys] ADDR      dump N bytes, words or dwords; x/Ns: N NUL-terminated strings",
         "  disas [ADDR [N [16|32]]]  disassemble N instructions (default: at CS:EIP, 10) in the current or the given code size",
@@ -47,7 +48,7 @@ public final class Monitor {
     ]
 
     static let unknown = "unknown or malformed command; type help"
-    static let infoUsage = "info registers|x87|msr [INDEX]|breakpoints|events|gdt|ldt|idt|tss|pg LINEAR|mem|pic|pit|rtc|uart|ide|vga|history"
+    static let infoUsage = "info registers|x87|msr [INDEX]|breakpoints|events|gdt|ldt|idt|tss|pg LINEAR|mem|pic|pit|rtc|uart|ide|vga|history|switches"
 
     /// Runs one command. `runControl` is false from gdb: gdb owns stepping
     /// and continuing there, and would lose track if the monitor did it.
@@ -147,6 +148,10 @@ public final class Monitor {
             }
             return inspector.msrs()
         case "mem", "tlb": return inspector.mappedRanges()
+        case "switches", "engine":
+            let machine = session.machine
+            return ["engine: \(machine.status.engine.rawValue)"] + machine.engineSwitches.map(\.description)
+                + [machine.engineSummary ?? "no engine switches"]
         case "pic": return devices.pic()
         case "pit": return devices.pit()
         case "rtc", "cmos": return devices.rtc()
@@ -286,7 +291,7 @@ public final class Monitor {
     static let verbs = ["help", "step", "next", "continue", "stop", "break", "watch", "rwatch", "awatch", "delete",
                         "info", "history", "x/", "disas", "quit"]
     static let infoTopics = ["registers", "x87", "msr", "breakpoints", "events", "gdt", "ldt", "idt", "tss", "pg", "mem",
-                             "pic", "pit", "rtc", "uart", "ide", "vga", "history"]
+                             "pic", "pit", "rtc", "uart", "ide", "vga", "history", "switches"]
 
     /// The words that may follow `words` (the line so far, without the
     /// word being typed), for tab completion.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import CPU
 @testable import Debugger
+import Machine
 
 /// A small real-mode firmware written for these tests (64 KiB, so it sits
 /// at F0000 and at the top of 4 GiB), driven through Debian's gdb: read
@@ -277,9 +278,11 @@ final class BringUpProgramTests: XCTestCase {
         XCTAssertEqual(m.command("x/2s 700"), "00000700: \"boot\\r\\n\"\n00000707: \"two\\x01\"\n")
         // Paging is off in this program.
         XCTAssertTrue(m.command("info mem").hasPrefix("paging is off"))
+        // The engine log: -icount keeps the guest out of KVM, so no switches.
+        XCTAssertEqual(m.command("info switches"), "engine: \(MachineConfiguration().engine.rawValue)\nno engine switches\n")
         // Help names every new command.
         let help = m.command("help")
-        for c in ["next", "if COND", "watch [r|w|a]", "info x87", "info msr", "info mem", "info pic|pit|rtc|uart|ide|vga"] {
+        for c in ["next", "if COND", "watch [r|w|a]", "info x87", "info msr", "info mem", "info pic|pit|rtc|uart|ide|vga", "info switches"] {
             XCTAssertTrue(help.contains(c), c)
         }
     }
