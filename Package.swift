@@ -31,6 +31,8 @@ let package = Package(
         .executableTarget(name: "novabox-bench", dependencies: ["Machine", "CPU", "MMU"],
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
         .executableTarget(name: "novabox-display-bench", path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
+        .executableTarget(name: "novabox-boot-bench", dependencies: ["Machine"],
+                          path: "Benchmarks/BootBenchmark", swiftSettings: optimize),
 
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU"]),
