@@ -35,6 +35,8 @@ let package = Package(
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
         .executableTarget(name: "novabox-display-bench", dependencies: ["Machine", "Devices", "MMU"],
                           path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
+        .executableTarget(name: "novabox-boot-bench", dependencies: ["Machine"],
+                          path: "Benchmarks/BootBenchmark", swiftSettings: optimize),
 
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .target(name: "GuestPrograms", dependencies: ["CPU"], path: "Tests/GuestPrograms"),

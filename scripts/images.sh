@@ -15,7 +15,8 @@
 #   <image>.initrd    kernel boot path (-kernel/-initrd/-append)
 #   <image>.cmdline   the kernel command line both paths use
 #   manifest.txt      package names and versions, kernel, modules, sha256 of
-#                     every produced file (also printed at the end)
+#                     every produced file and of /novabox/check.bin on the
+#                     ISO (also printed at the end)
 #   debs/             the downloaded packages (cache)
 #   apt/              a private package index for amd64 + i386 (the system's
 #                     own apt setup and architectures are left alone)
@@ -541,6 +542,8 @@ build_target() {
         for ext in iso vmlinuz initrd cmdline; do
             echo "file: $(cd "$images" && sha256sum "$target.$ext")"
         done
+        # What the guest must read back from its CD (the whole-guest tests).
+        echo "on-iso: $(cd "$work/iso-tree" && sha256sum novabox/check.bin)"
     } >"$images/$target.manifest"
     rm -rf "$work"
     work=""

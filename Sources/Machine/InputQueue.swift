@@ -17,12 +17,14 @@ public final class InputQueue: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
-    func drain() -> [UInt8] {
+    /// Takes up to `limit` of the oldest bytes; the rest stay queued in order.
+    func drain(upTo limit: Int) -> [UInt8] {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        let out = pending
-        pending.removeAll(keepingCapacity: true)
-        hasData = false
+        let count = min(limit, pending.count)
+        let out = Array(pending[..<count])
+        pending.removeFirst(count)
+        hasData = !pending.isEmpty
         return out
     }
 }

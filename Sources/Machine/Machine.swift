@@ -169,7 +169,11 @@ public final class Machine {
             nextDeadline = min(nextDeadline, board.nextDeadline)
             if now >= nextDeadline { nextDeadline = board.advanceTimers(to: now) }
             if let limitNs { nextDeadline = min(nextDeadline, limitNs) }
-            if serialInputQueue.hasData { board.uart.receive(serialInputQueue.drain()) }
+            // Only what the receiver FIFO has room for, as a serial line with
+            // flow control would deliver it: a pasted line is not overrun.
+            if serialInputQueue.hasData && board.uart.receiveRoom > 0 {
+                board.uart.receive(serialInputQueue.drain(upTo: board.uart.receiveRoom))
+            }
             cpu.interruptRequested = board.interruptPending
             if resetRequested {
                 resetRequested = false

@@ -198,6 +198,33 @@ final class IDEControllerTests: XCTestCase {
         XCTAssertEqual(reported, [0x21], "one report for the watched page, none for the others")
     }
 
+    /// A guest DMA past the last sector: the drive fails the command with
+    /// IDNF (ATA/ATAPI-6, READ DMA / WRITE DMA EXT error outputs) and its
+    /// interrupt, and no byte moves in either direction.
+    func testDMAPastTheEndFailsWithIDNFAndMovesNothing() throws {
+        let file = try attachDisk(sectors: 64)
+        let original = file.contents
+        bench.memory.copyIn(0x2_0000, [UInt8](repeating: 0xA5, count: 1024))
+        bench.setUpPRDTable(at: Self.table, regions: [(0x2_0000, 1024)])
+        bench.outb(B.busMasterBase, 0x08)
+        bench.command(0xC8, lba: 63, count: 2)              // READ DMA of sectors 63–64
+        bench.startBusMaster(toMemory: true)
+        XCTAssertEqual(bench.interrupts.edges(14), 1)
+        XCTAssertEqual(bench.inb(B.status), 0x51, "DRDY DSC ERR, no DRQ")
+        XCTAssertEqual(bench.inb(B.error), 0x10, "IDNF")
+        XCTAssertEqual(bench.busMasterStatus & 0x04, 0x04, "the driver sees the interrupt through the bus master too")
+        XCTAssertEqual(bench.memory.copyOut(0x2_0000, count: 1024), [UInt8](repeating: 0xA5, count: 1024), "nothing read")
+
+        bench.outb(B.busMasterBase, 0x00)
+        bench.outb(B.busMasterBase + 2, 0x04)
+        bench.command48(0x35, lba: 1 << 40, count: 2)       // WRITE DMA EXT far past the end
+        bench.startBusMaster(toMemory: false)
+        XCTAssertEqual(bench.interrupts.edges(14), 2)
+        XCTAssertEqual(bench.inb(B.status) & 0x09, 0x01, "ERR, no DRQ")
+        XCTAssertEqual(bench.inb(B.error), 0x10, "IDNF")
+        XCTAssertEqual(file.contents, original, "nothing written")
+    }
+
     /// The bus-master interrupt bit follows any rising edge of the channel's INTRQ.
     func testInterruptStatusFollowsPIOInterruptsToo() throws {
         try attachDisk()

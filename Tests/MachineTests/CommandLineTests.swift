@@ -91,6 +91,29 @@ final class CommandLineTests: XCTestCase {
         try assertOneLineError(["-cdrom", p], mentions: [p, "ISO 9660"])
     }
 
+    /// A real ISO (xorriso) cut off half-way, as an interrupted download leaves it.
+    func testTruncatedCDROM() throws {
+        let xorriso = "/usr/bin/xorriso"
+        guard FileManager.default.isExecutableFile(atPath: xorriso) else { throw XCTSkip("xorriso is not installed (scripts/setup.sh installs it)") }
+        let tree = FileManager.default.temporaryDirectory.appendingPathComponent("novabox-\(getpid())-tree").path
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: tree) }
+        FileManager.default.createFile(atPath: tree + "/DATA.BIN", contents: Data(repeating: 0x5A, count: 1 << 20))
+        let iso = temporaryFile("cut.iso", bytes: 0)
+        let master = Process()
+        master.executableURL = URL(fileURLWithPath: xorriso)
+        master.arguments = ["-as", "mkisofs", "-quiet", "-o", iso, tree]
+        master.standardError = FileHandle.nullDevice
+        try master.run()
+        master.waitUntilExit()
+        XCTAssertEqual(master.terminationStatus, 0, "xorriso failed")
+        let whole = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: iso)[.size] as? Int)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: iso))
+        try handle.truncate(atOffset: UInt64(whole / 2))
+        try handle.close()
+        try assertOneLineError(["-cdrom", iso], mentions: [iso, "truncated"])
+    }
+
     func testDiskNotAMultipleOf512() throws {
         let p = temporaryFile("odd.img", bytes: 1000)
         try assertOneLineError(["-hda", p], mentions: [p, "512"])

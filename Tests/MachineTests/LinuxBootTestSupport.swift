@@ -13,8 +13,7 @@ enum LinuxBootFixtures {
 
     static func fixture(env: String, cached: String, what: String) throws -> String {
         if let p = ProcessInfo.processInfo.environment[env], FileManager.default.fileExists(atPath: p) { return p }
-        let p = FileManager.default.homeDirectoryForCurrentUser
-            .appendingPathComponent(".cache/novabox/images/\(cached)").path
+        let p = (GuestImages.directory as NSString).appendingPathComponent(cached)
         if FileManager.default.fileExists(atPath: p) { return p }
         throw XCTSkip("no \(what) at $\(env) or \(p)")
     }

@@ -14,10 +14,11 @@ enum NovaboxCommand {
         return bundle.appendingPathComponent("novabox").path
     }
 
-    /// A started `novabox` with its output going to `stdout` and `stderr`;
-    /// `environment` replaces the test's own when given.
+    /// A started `novabox` with its output going to `stdout` and `stderr`
+    /// (and its input from `stdin`, when given); `environment` replaces the
+    /// test's own when given.
     static func start(_ args: [String], environment: [String: String]? = nil,
-                      stdout: Any? = nil, stderr: Any? = nil) throws -> Process {
+                      stdout: Any? = nil, stderr: Any? = nil, stdin: Any? = nil) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw XCTSkip("the novabox binary is not built next to the tests (\(path)); run swift build first")
         }
@@ -27,6 +28,7 @@ enum NovaboxCommand {
         if let environment { p.environment = environment }
         p.standardOutput = stdout
         p.standardError = stderr
+        if let stdin { p.standardInput = stdin }
         try p.run()
         return p
     }
