@@ -38,6 +38,25 @@ final class IDEATADriveTests: XCTestCase {
         XCTAssertEqual(id[93] & 0x6001, 0x6001, "device 0 valid, bit 14 one, 80-conductor cable")
     }
 
+    /// After a sector read (SeaBIOS reads the MBR before Linux probes),
+    /// IDENTIFY's block is one block: once it is read, the command is over
+    /// (ATA-6 PIO data-in: BSY and DRQ clear, no interrupt after the last
+    /// block). Linux's libata calls DRQ still set an HSM violation and
+    /// disables the drive.
+    func testIdentifyAfterAReadEndsWithItsBlock() throws {
+        try attachImage()
+        bench.command(0x20, lba: 0, count: 1)
+        _ = bench.readData(512)
+        XCTAssertEqual(bench.inb(B.status) & 0x89, 0x00, "read done: BSY, DRQ, ERR clear")
+        _ = bench.identify()
+        XCTAssertEqual(bench.inb(B.status), 0x50, "IDENTIFY done: DRDY and DSC only")
+        // The same after a read the host abandoned half-way.
+        bench.command(0x20, lba: 0, count: 4)
+        _ = bench.readData(512)
+        _ = bench.identify()
+        XCTAssertEqual(bench.inb(B.status), 0x50)
+    }
+
     func testIdentifyStringsAreByteSwappedAndBlockChecksums() throws {
         try attachImage()
         bench.command(0xEC)

@@ -93,6 +93,9 @@ public final class ATADrive: IDEDevice {
     // MARK: - Commands
 
     override func execute(_ command: UInt8) {
+        // No sectors owed from a command the host abandoned or that failed:
+        // only a transfer command sets them again.
+        sectorsLeft = 0
         switch command {
         case 0xEC: identify()
         case 0x20, 0x21: startTransfer(extended: false, write: false, dma: false, multiple: false)
@@ -243,6 +246,9 @@ public final class ATADrive: IDEDevice {
     override func windowCompleted() {
         switch phase {
         case .pioIn, .dmaIn:
+            // IDENTIFY's block is not sectors of the medium: draining it
+            // ends the command (PIO data-in: no interrupt after the block).
+            guard sectorsLeft > 0 else { return complete(interrupt: false) }
             advance()
             if sectorsLeft == 0 {
                 // PIO data-in interrupts before each block, not after the last.
