@@ -1,3 +1,4 @@
+import Console
 import CPU
 
 /// The monitor's command language, shared by `-monitor` (stdio or a
@@ -42,6 +43,7 @@ public final class Monitor {
         "  info switches             the engine running the guest and every switch to or from KVM",
         "  history on|off            record the last instructions executed",
         "  x/Nb|w|d [phys] ADDR      dump N bytes, words or dwords; x/Ns: N NUL-terminated strings",
+        "  screendump FILE           write the screen as the VGA shows it now to a PNG file",
         "  disas [ADDR [N [16|32]]]  disassemble N instructions (default: at CS:EIP, 10) in the current or the given code size",
         "  help | ?                  this list (Tab completes commands on a terminal)",
         "  quit                      end the run",
@@ -120,6 +122,14 @@ public final class Monitor {
             }
             guard rest.count <= 2 else { return ["disas [ADDR [N [16|32]]]"] }
             return inspector.disassemble(at: address, count: count, default32: default32)
+        case "screendump":
+            guard args.count == 1 else { return ["screendump FILE"] }
+            do {
+                try Screenshot.write(session.machine.board.vga.scanout, to: args[0])
+            } catch {
+                return [error.message]
+            }
+            return ["screen written to \(args[0])"]
         case "quit", "q":
             guard runControl else { return ["use gdb's kill to end the run"] }
             session.quit()
@@ -289,7 +299,7 @@ public final class Monitor {
     // MARK: - Completion
 
     static let verbs = ["help", "step", "next", "continue", "stop", "break", "watch", "rwatch", "awatch", "delete",
-                        "info", "history", "x/", "disas", "quit"]
+                        "info", "history", "x/", "disas", "screendump", "quit"]
     static let infoTopics = ["registers", "x87", "msr", "breakpoints", "events", "gdt", "ldt", "idt", "tss", "pg", "mem",
                              "pic", "pit", "rtc", "uart", "ide", "vga", "history", "switches"]
 

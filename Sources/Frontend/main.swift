@@ -1,3 +1,4 @@
+import Console
 import Debugger
 import Glibc
 import Machine

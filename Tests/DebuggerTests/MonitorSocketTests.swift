@@ -65,6 +65,40 @@ final class MonitorSocketTests: XCTestCase {
         XCTAssertTrue(t.session.paused)
     }
 
+    /// `screendump` writes the screen SeaBIOS left: a PNG that ImageMagick
+    /// reads as the 720×400 of VGA text mode 3 (80×25 cells of 9×16).
+    func testScreendumpWritesThePictureAsPNG() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/identify") else {
+            throw XCTSkip("ImageMagick's identify is not installed (apt-get install imagemagick)")
+        }
+        let t = try DebugTestMachine()
+        t.start()
+        defer { t.finish() }
+        let m = try XCTUnwrap(MonitorClient(path: t.monitorPath))
+        XCTAssertTrue(m.command("break hlt").hasPrefix("1: break hlt"))
+        // Run from HLT to HLT (SeaBIOS waits with it) until SeaBIOS gives up
+        // booting; the machine is paused whenever its screen is read.
+        var text = ""
+        for _ in 0..<500 where !text.contains("No bootable device") {
+            _ = m.command("continue")
+            _ = m.read(untilSuffix: MonitorPort.prompt)
+            text = (t.machine.textScreen() ?? []).joined(separator: "\n")
+        }
+        XCTAssertTrue(text.contains("No bootable device"), "SeaBIOS's screen: \(text)")
+        let path = NSTemporaryDirectory() + "novabox-screendump-\(getpid()).png"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertEqual(m.command("screendump \(path)"), "screen written to \(path)\n")
+        let identify = Process()
+        identify.executableURL = URL(fileURLWithPath: "/usr/bin/identify")
+        identify.arguments = ["-format", "%m %w %h", path]
+        let out = Pipe()
+        identify.standardOutput = out
+        try identify.run()
+        identify.waitUntilExit()
+        XCTAssertEqual(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "PNG 720 400")
+        XCTAssertTrue(m.command("screendump /nonexistent/dir/x.png").hasPrefix("cannot write the screenshot"))
+    }
+
     func testLinearBreakpointIsHitAtTheRightInstruction() throws {
         let t = try DebugTestMachine()
         t.start()

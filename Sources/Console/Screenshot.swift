@@ -1,15 +1,15 @@
-import Console
 import Devices
 import Glibc
 
-/// Screenshots as PNG files: the host key's (named by the time, in the
-/// current directory) and `-screenshot PATH` when the run ends.
-enum Screenshot {
-    struct Failure: Error {
-        let message: String
+/// Screenshots as PNG files: the window's host key (named by the time, in
+/// the current directory), `-screenshot PATH` when the run ends, and the
+/// monitor's `screendump PATH`.
+public enum Screenshot {
+    public struct Failure: Error {
+        public let message: String
     }
 
-    static func write(_ picture: VGAPicture, to path: String) throws(Failure) {
+    public static func write(_ picture: VGAPicture, to path: String) throws(Failure) {
         let png: [UInt8]
         do {
             png = try picture.pixels.withUnsafeBufferPointer {
@@ -30,15 +30,15 @@ enum Screenshot {
     }
 
     /// Renders the VGA's picture now, blinking text and cursor showing,
-    /// and writes it (the machine is not running).
-    static func write(_ scanout: VGAScanout, to path: String) throws(Failure) {
+    /// and writes it (on the machine's thread, between instructions).
+    public static func write(_ scanout: VGAScanout, to path: String) throws(Failure) {
         let picture = VGAPicture()
         _ = picture.update(from: scanout, changes: .everything, blink: .steady)
         try write(picture, to: path)
     }
 
     /// `novabox-20240131-154501.png`, local time.
-    static func timestampedName() -> String {
+    public static func timestampedName() -> String {
         var now = time(nil)
         var parts = tm()
         localtime_r(&now, &parts)
