@@ -3,7 +3,7 @@ import XCTest
 @testable import Machine
 
 /// A real guest shell driven through the window, as a user drives it: the
-/// tiny-i386 Linux (Debian's kernel and busybox) boots in an SDL window on
+/// tiny-i386 live CD (isolinux, Debian's kernel, busybox) boots in an SDL window on
 /// Xvfb, and a command typed into that window through X (xdotool) runs in
 /// the shell the guest's /init starts on its first virtual terminal. The
 /// shell computes the answer, so it can only appear if every key arrived:
@@ -21,11 +21,7 @@ final class GuestShellWindowTests: XCTestCase {
         #if DEBUG
         throw XCTSkip("booting Linux needs a release build: run swift test -c release (scripts/test.sh)")
         #endif
-        let kernel = try LinuxBootFixtures.kernelPath()
-        let initrd = try LinuxBootFixtures.fixture(env: "NOVABOX_TEST_INITRD", cached: "tiny-i386.initrd",
-                                                   what: "the test images' initrd")
-        let commandLine = try LinuxBootFixtures.fixture(env: "NOVABOX_TEST_CMDLINE", cached: "tiny-i386.cmdline",
-                                                        what: "the test images' kernel command line")
+        let iso = try GuestImages.path("tiny-i386.iso")
         for tool in ["Xvfb", "xdotool", "import", "convert", "identify"] where !XvfbSession.isInstalled(tool) {
             throw XCTSkip("\(tool) is not installed (apt-get install xvfb xdotool imagemagick)")
         }
@@ -38,12 +34,12 @@ final class GuestShellWindowTests: XCTestCase {
         let errors = directory.appendingPathComponent("novabox-shell-\(getpid())-stderr.txt").path
         _ = FileManager.default.createFile(atPath: errors, contents: nil)
         defer { for path in [serial, screen, errors] { try? FileManager.default.removeItem(atPath: path) } }
-        let append = try String(contentsOfFile: commandLine, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        // Instruction-count time: the guest's waits (the kernel's, /init's
-        // for a CD drive there is none of) pass without host time, so the
-        // boot costs its instructions only, however busy the host is.
+        // The live CD as a user boots it: SeaBIOS, isolinux, Linux. With
+        // instruction-count time the guest's waits (isolinux's timeout, the
+        // kernel's) pass without host time, so the boot costs its
+        // instructions only, however busy the host is.
         let novabox = try NovaboxCommand.start(
-            ["-kernel", kernel, "-initrd", initrd, "-append", append, "-icount", "2", "-display", "sdl",
+            ["-cdrom", iso, "-icount", "2", "-display", "sdl",
              "-serial", "file:" + serial, "-text-screen", screen], environment: x.environment,
             stderr: FileHandle(forWritingAtPath: errors))
         defer { if novabox.isRunning { novabox.terminate() } }
