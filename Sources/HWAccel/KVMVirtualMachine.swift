@@ -114,28 +114,33 @@ final class KVMVirtualCPU {
 
     /// Loads a CPUID table (KVM_SET_CPUID2 takes a header and a flexible array).
     func setCPUID(_ entries: [kvm_cpuid_entry2]) -> Int32 {
-        let bytes = MemoryLayout<kvm_cpuid2>.size + entries.count * MemoryLayout<kvm_cpuid_entry2>.stride
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        buffer.assumingMemoryBound(to: kvm_cpuid2.self).pointee.nent = UInt32(entries.count)
-        let first = (buffer + MemoryLayout<kvm_cpuid2>.size).assumingMemoryBound(to: kvm_cpuid_entry2.self)
-        for (k, e) in entries.enumerated() { first[k] = e }
-        return ioctl(fd, NOVABOX_KVM_SET_CPUID2, buffer) == 0 ? 0 : errno
+        var entries = entries
+        return withFlexibleArray(kvm_cpuid2.self, &entries, count: { $0.pointee.nent = $1 }) {
+            ioctl(fd, NOVABOX_KVM_SET_CPUID2, $0) == 0 ? 0 : errno
+        }
     }
 
     /// Reads or writes MSRs (KVM_GET_MSRS/KVM_SET_MSRS: a header and a
     /// flexible array); returns how many were transferred.
     func transferMSRs(_ request: UInt, _ entries: inout [kvm_msr_entry]) -> Int {
-        let bytes = MemoryLayout<kvm_msrs>.size + entries.count * MemoryLayout<kvm_msr_entry>.stride
+        Int(withFlexibleArray(kvm_msrs.self, &entries, count: { $0.pointee.nmsrs = $1 }) { ioctl(fd, request, $0) })
+    }
+
+    /// Runs `call` on a zeroed buffer laid out as KVM's variable-size
+    /// structures are: a `Header` whose count field `count` sets, then the
+    /// entries; afterwards the entries are read back (a GET fills them).
+    private func withFlexibleArray<Header, Entry>(_ header: Header.Type, _ entries: inout [Entry],
+                                                  count: (UnsafeMutablePointer<Header>, UInt32) -> Void,
+                                                  _ call: (UnsafeMutableRawPointer) -> Int32) -> Int32 {
+        let bytes = MemoryLayout<Header>.size + entries.count * MemoryLayout<Entry>.stride
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        buffer.assumingMemoryBound(to: kvm_msrs.self).pointee.nmsrs = UInt32(entries.count)
-        let first = (buffer + MemoryLayout<kvm_msrs>.size).assumingMemoryBound(to: kvm_msr_entry.self)
+        count(buffer.assumingMemoryBound(to: Header.self), UInt32(entries.count))
+        let first = (buffer + MemoryLayout<Header>.size).assumingMemoryBound(to: Entry.self)
         for (k, e) in entries.enumerated() { first[k] = e }
-        let n = ioctl(fd, request, buffer)
+        let result = call(buffer)
         for k in entries.indices { entries[k] = first[k] }
-        return Int(n)
+        return result
     }
 }

@@ -577,21 +577,14 @@ struct BlockTranslator {
         if let operation { emit.alu(operation, size: size, .rax, .rcx) } else { emit.test(size: size, .rax, .rcx) }
         flagsProduced()
         guard writesResult else { return true }
-        if isMemory(dst) {
-            emit.movReg32(.rsi, .r14)
-            emit.movReg32(.rcx, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
-        } else {
-            storeGuestRegister(dst.register, size: size, from: .rax)
-        }
+        writeBack(dst, i, size: size, eip: eip, next: next)
         return true
     }
 
-    /// INC/DEC: CF comes from the guest, the other five from the host.
-    private mutating func translateIncrement(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        let o = i.operands.0
-        guard isPlain(o), o.kind != .immediate else { return false }
-        let size = Int(o.size)
+    /// The first half of a read-modify-write operand: its value into RAX,
+    /// from the guest register or from memory (the address kept in R14 for
+    /// `writeBack`).
+    private mutating func loadForUpdate(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32) {
         if isMemory(o) {
             effectiveAddress(i, o, into: .r14)
             emit.movReg32(.rsi, .r14)
@@ -599,16 +592,32 @@ struct BlockTranslator {
         } else {
             loadGuestRegister(o.register, size: size, into: .rax)
         }
-        loadFlagsIntoHost()
-        emit.incrementOrDecrement(decrement: i.op == .dec, size: size, .rax)
-        flagsProduced()
+    }
+
+    /// The second half: RAX back to the operand `loadForUpdate` read.
+    /// `committingFlags`: the instruction produced flags, committed only if
+    /// the store succeeds (`storeToGuest`'s read-modify-write).
+    private mutating func writeBack(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32, next: UInt32,
+                                    committingFlags: Bool = true) {
         if isMemory(o) {
             emit.movReg32(.rsi, .r14)
             emit.movReg32(.rcx, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: committingFlags)
         } else {
             storeGuestRegister(o.register, size: size, from: .rax)
         }
+    }
+
+    /// INC/DEC: CF comes from the guest, the other five from the host.
+    private mutating func translateIncrement(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate else { return false }
+        let size = Int(o.size)
+        loadForUpdate(o, i, size: size, eip: eip)
+        loadFlagsIntoHost()
+        emit.incrementOrDecrement(decrement: i.op == .dec, size: size, .rax)
+        flagsProduced()
+        writeBack(o, i, size: size, eip: eip, next: next)
         return true
     }
 
@@ -634,13 +643,7 @@ struct BlockTranslator {
         let byCL = count.kind == .register && count.register == 1 && count.size == 1
         guard byCL || count.kind == .immediate || count.kind == .constant else { return false }
         let size = Int(o.size)
-        if isMemory(o) {
-            effectiveAddress(i, o, into: .r14)
-            emit.movReg32(.rsi, .r14)
-            loadFromGuest(segment: i.segment, size: size, eip: eip)
-        } else {
-            loadGuestRegister(o.register, size: size, into: .rax)
-        }
+        loadForUpdate(o, i, size: size, eip: eip)
         if byCL { loadGuestRegister(1, size: 1, into: .rcx) }
         loadFlagsIntoHost()
         let immediateCount = count.kind == .constant ? count.register : UInt8(truncatingIfNeeded: i.immediate)
@@ -671,13 +674,7 @@ struct BlockTranslator {
             }
         }
         flagsProduced()
-        if isMemory(o) {
-            emit.movReg32(.rsi, .r14)
-            emit.movReg32(.rcx, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true)
-        } else {
-            storeGuestRegister(o.register, size: size, from: .rax)
-        }
+        writeBack(o, i, size: size, eip: eip, next: next)
         return true
     }
 
@@ -746,24 +743,12 @@ struct BlockTranslator {
         let o = i.operands.0
         guard isPlain(o), o.kind != .immediate else { return false }
         let size = Int(o.size), negate = i.op == .neg
-        if isMemory(o) {
-            effectiveAddress(i, o, into: .r14)
-            emit.movReg32(.rsi, .r14)
-            loadFromGuest(segment: i.segment, size: size, eip: eip)
-        } else {
-            loadGuestRegister(o.register, size: size, into: .rax)
-        }
+        loadForUpdate(o, i, size: size, eip: eip)
         emit.complement(negate: negate, size: size, .rax)
         if negate { flagsProduced() }
-        if isMemory(o) {
-            emit.movReg32(.rsi, .r14)
-            emit.movReg32(.rcx, .rax)
-            // NOT's store must not commit flags it did not produce: with no
-            // flags of its own, the plain store path applies.
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: negate)
-        } else {
-            storeGuestRegister(o.register, size: size, from: .rax)
-        }
+        // NOT's store must not commit flags it did not produce: with no
+        // flags of its own, the plain store path applies.
+        writeBack(o, i, size: size, eip: eip, next: next, committingFlags: negate)
         return true
     }
 
