@@ -12,7 +12,7 @@ final class MonitorCompletionTests: XCTestCase {
         XCTAssertEqual(Monitor.complete("info p").line, "info p")
         XCTAssertEqual(Monitor.complete("info p").candidates, ["pg", "pic", "pit"])
         XCTAssertEqual(Monitor.complete("info pi").candidates, ["pic", "pit"])
-        XCTAssertEqual(Monitor.complete("s").candidates, ["step", "stop"])
+        XCTAssertEqual(Monitor.complete("s").candidates, ["step", "stop", "screendump"])
         XCTAssertEqual(Monitor.complete("st").line, "st")
         XCTAssertEqual(Monitor.complete("x").line, "x/")
         XCTAssertEqual(Monitor.complete("break 7c00 ").line, "break 7c00 if ")
