@@ -323,42 +323,51 @@ final class WindowTests: XCTestCase {
     }
 
     /// The VBE guest: real-mode code at the reset vector of a 64 KiB firmware image.
+    /// Guest code (nasm) both VBE guests start with: colour VGA with the
+    /// palette showing, then DISPI 320 × 200 × 32 enabled with `enable`
+    /// (01h: the banked window at A0000h; 41h: the linear framebuffer).
+    static func vbeModeSet(enable: Int) -> String {
+        """
+          mov dx, 0x3C2             ; misc output: colour, RAM access on
+          mov al, 0x03
+          out dx, al
+          mov dx, 0x3DA             ; reset the attribute flip-flop,
+          in al, dx
+          mov dx, 0x3C0             ; then palette address source on: the screen shows
+          mov al, 0x20
+          out dx, al
+          mov dx, 0x1CE             ; DISPI index 1-4: x, y, bpp, enable
+          mov ax, 1
+          out dx, ax
+          inc dx
+          mov ax, 320
+          out dx, ax
+          dec dx
+          mov ax, 2
+          out dx, ax
+          inc dx
+          mov ax, 200
+          out dx, ax
+          dec dx
+          mov ax, 3
+          out dx, ax
+          inc dx
+          mov ax, 32
+          out dx, ax
+          dec dx
+          mov ax, 4
+          out dx, ax
+          inc dx
+          mov ax, \(enable)
+          out dx, ax
+        """
+    }
+
     static let vbeGuest = """
     bits 16
     org 0
     start:
-      mov dx, 0x3C2             ; misc output: colour, RAM access on
-      mov al, 0x03
-      out dx, al
-      mov dx, 0x3DA             ; reset the attribute flip-flop,
-      in al, dx
-      mov dx, 0x3C0             ; then palette address source on: the screen shows
-      mov al, 0x20
-      out dx, al
-      mov dx, 0x1CE             ; DISPI: 320 x 200 x 32, enabled, banked window at A0000h
-      mov ax, 1
-      out dx, ax
-      inc dx
-      mov ax, 320
-      out dx, ax
-      dec dx
-      mov ax, 2
-      out dx, ax
-      inc dx
-      mov ax, 200
-      out dx, ax
-      dec dx
-      mov ax, 3
-      out dx, ax
-      inc dx
-      mov ax, 32
-      out dx, ax
-      dec dx
-      mov ax, 4
-      out dx, ax
-      inc dx
-      mov ax, 1
-      out dx, ax
+    \(WindowTests.vbeModeSet(enable: 0x01))
       mov ax, 0xA000
       mov es, ax
       xor ebx, ebx              ; ebx = pixel number n
@@ -413,38 +422,7 @@ final class WindowTests: XCTestCase {
       mov dx, 0xCFC
       mov eax, 0x00000002
       out dx, eax
-      mov dx, 0x3C2             ; misc output: colour, RAM access on
-      mov al, 0x03
-      out dx, al
-      mov dx, 0x3DA
-      in al, dx
-      mov dx, 0x3C0             ; palette address source on: the screen shows
-      mov al, 0x20
-      out dx, al
-      mov dx, 0x1CE             ; DISPI: 320 x 200 x 32, linear framebuffer
-      mov ax, 1
-      out dx, ax
-      inc dx
-      mov ax, 320
-      out dx, ax
-      dec dx
-      mov ax, 2
-      out dx, ax
-      inc dx
-      mov ax, 200
-      out dx, ax
-      dec dx
-      mov ax, 3
-      out dx, ax
-      inc dx
-      mov ax, 32
-      out dx, ax
-      dec dx
-      mov ax, 4
-      out dx, ax
-      inc dx
-      mov ax, 0x41
-      out dx, ax
+    \(WindowTests.vbeModeSet(enable: 0x41))
       cli                       ; big real mode: DS and ES with a 4 GiB limit
       o32 lgdt [cs:gdtr]
       mov eax, cr0
