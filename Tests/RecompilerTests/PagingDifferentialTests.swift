@@ -16,7 +16,7 @@ final class PagingDifferentialTests: XCTestCase {
     static let gdt: UInt32 = 0x4000
     static let handler: UInt32 = 0x10_F000
 
-    func enablePaging(_ bench: EngineBench, dataReadOnly: Bool) {
+    static func enablePaging(_ bench: EngineBench, dataReadOnly: Bool) {
         func write32(_ address: UInt32, _ value: UInt32) {
             bench.memory.copyIn(address, withUnsafeBytes(of: value.littleEndian, Array.init))
         }
@@ -53,7 +53,7 @@ final class PagingDifferentialTests: XCTestCase {
                 bench.flat32(code: program + [0xF4])
                 for r in 0..<8 where r != 4 { bench.cpu.setReg32(UInt8(r), registers[r]) }
                 bench.memory.copyIn(RandomProgramEncoder.data32, data)
-                enablePaging(bench, dataReadOnly: seed & 1 == 1)
+                Self.enablePaging(bench, dataReadOnly: seed & 1 == 1)
             }
             reference.run(recompiled: false, limit: 3000)
             translated.run(recompiled: true, limit: 3000)
@@ -84,7 +84,7 @@ final class PagingDifferentialTests: XCTestCase {
         let reference = EngineBench(), translated = EngineBench()
         for bench in [reference, translated] {
             bench.flat32(code: program)
-            enablePaging(bench, dataReadOnly: false)
+            Self.enablePaging(bench, dataReadOnly: false)
         }
         reference.run(recompiled: false, limit: 10_000)
         translated.run(recompiled: true, limit: 10_000)

@@ -4,7 +4,8 @@ import MMU
 @testable import Recompiler
 
 /// Code that changes under translated blocks — patched by the block
-/// itself, by a later block, or copied over by a device (DMA) — and
+/// itself, by a later block, through another linear alias of its page, or
+/// copied over by a device (DMA) — and
 /// faults inside blocks. Each program runs on the interpreter (the
 /// reference) and on the recompiler; both must agree, and with the
 /// values real hardware gives (P6 and later detect self-modifying code and
@@ -61,6 +62,28 @@ final class SelfModifyingCodeTests: XCTestCase {
         bench.state.pointee.rip = UInt64(base)
         bench.run(recompiled: true, limit: 100)
         XCTAssertEqual(bench.cpu.reg32(0), 2)
+    }
+
+    /// With paging on, the loop of `testBlockRewritesItsOwnInstruction`
+    /// patches its ADD through a second linear mapping of the code's
+    /// physical page (at 4 MiB): the code tracking is physical, so the
+    /// translated block sees the new immediate though no store went to
+    /// its own linear address.
+    func testCodeRewrittenThroughAnotherLinearAlias() {
+        let alias: UInt32 = 0x40_0000, aliasTable: UInt32 = 0x5000
+        let patchTarget = withUnsafeBytes(of: (alias + 2).littleEndian, Array.init)
+        let program: [UInt8] = [0x83, 0xC0, 0x01]                       //  0: add eax, 1
+            + [0xC6, 0x05] + patchTarget + [0x05]                       //  3: mov byte [alias+2], 5
+            + [0x41, 0x83, 0xF9, 0x03, 0x75, 0xF0, 0xF4]                // 10: inc ecx; cmp ecx, 3; jne 0; hlt
+        let (reference, translated) = runBoth(program) { bench in
+            PagingDifferentialTests.enablePaging(bench, dataReadOnly: false)
+            bench.memory.copyIn(PagingDifferentialTests.pageDirectory + 4, withUnsafeBytes(of: (aliasTable | 0x3).littleEndian, Array.init))
+            bench.memory.copyIn(aliasTable, withUnsafeBytes(of: (self.base | 0x3).littleEndian, Array.init))
+        }
+        XCTAssertEqual(reference.cpu.reg32(0), 11, "the reference ran the patched code")
+        XCTAssertEqual(translated.cpu.reg32(0), 11)
+        XCTAssertEqual(translated.memory.copyOut(base + 2, count: 1), [5], "the store reached the code's physical page")
+        XCTAssertGreaterThan(translated.recompiler.blocksRun, 3, "the loop ran as blocks")
     }
 
     /// A load past DS's limit inside a block, after an ADD whose flags the
