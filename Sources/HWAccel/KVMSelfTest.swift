@@ -40,7 +40,8 @@ public struct KVMSelfTestResult: Sendable {
         return "KVM runs \(kind.rawValue) correctly at \(kvm) million instructions/s (the interpreter: \(ours) million/s; one I/O exit round trip \(trip) µs)"
     }
 
-    static func oneDecimal(_ v: Double) -> String {
+    /// `v` with one decimal, for the one-line reports.
+    public static func oneDecimal(_ v: Double) -> String {
         let tenths = Int((v * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)"
     }

@@ -64,6 +64,11 @@ final class EngineSwitcher {
     /// CR0 when the guest last came back: no new hand-over until it changes.
     private var waitForCR0Change: UInt64?
     private var saidHandBack = false
+    /// Host time: when the machine started, when the guest last entered
+    /// KVM (while it is there), and what it spent in KVM before that.
+    private let startedAt = EngineSwitcher.hostNanoseconds()
+    private var enteredKVMAt: UInt64?
+    private var nanosecondsInKVM: UInt64 = 0
 
     init(_ configuration: MachineConfiguration, cpu: CPU, trace: TraceLog?) throws(MachineError) {
         policy = configuration.acceleration
@@ -169,6 +174,13 @@ final class EngineSwitcher {
     }
 
     private func record(_ to: MachineStatus.Engine, _ reason: String, eip: UInt64) {
+        let now = EngineSwitcher.hostNanoseconds()
+        if to == .kvm {
+            enteredKVMAt = now
+        } else if let entered = enteredKVMAt {
+            nanosecondsInKVM += now - entered
+            enteredKVMAt = nil
+        }
         engine = to
         let event = EngineSwitch(to: to, reason: reason, instructionCount: cpu.instructionCount, eip: eip)
         switches.append(event)
@@ -181,10 +193,25 @@ final class EngineSwitcher {
         EngineSwitcher.say(line)
     }
 
+    /// Host seconds since the machine started, spent in our engine and in KVM.
+    var timeShares: (ours: Double, kvm: Double) {
+        let now = EngineSwitcher.hostNanoseconds()
+        let inKVM = nanosecondsInKVM + (enteredKVMAt.map { now - $0 } ?? 0)
+        return (Double(now - startedAt - inKVM) / 1e9, Double(inKVM) / 1e9)
+    }
+
+    static func hostNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
     /// The line printed when the run ends, when there was anything to count.
     var summary: String? {
         guard policy != .tcg, !switches.isEmpty || !refusals.isEmpty else { return nil }
         let toKVM = switches.filter { $0.to == .kvm }.count
-        return "engine switches: \(toKVM) to KVM, \(switches.count - toKVM) back to our engine; \(refusals.count) hand-over(s) declined; \(kvm?.exitCount ?? 0) KVM exits"
+        let time = timeShares
+        return "engine switches: \(toKVM) to KVM, \(switches.count - toKVM) back to our engine; \(refusals.count) hand-over(s) declined; \(kvm?.exitCount ?? 0) KVM exits; "
+            + "\(KVMSelfTestResult.oneDecimal(time.ours)) s in our engine, \(KVMSelfTestResult.oneDecimal(time.kvm)) s in KVM"
     }
 }
