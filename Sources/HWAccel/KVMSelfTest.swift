@@ -262,8 +262,9 @@ public enum KVMSelfTest {
     }
 }
 
-enum MonotonicClock {
-    static func nanoseconds() -> UInt64 {
+/// Host time for rates and time shares (CLOCK_MONOTONIC).
+public enum MonotonicClock {
+    public static func nanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)

@@ -66,7 +66,7 @@ final class EngineSwitcher {
     private var saidHandBack = false
     /// Host time: when the machine started, when the guest last entered
     /// KVM (while it is there), and what it spent in KVM before that.
-    private let startedAt = EngineSwitcher.hostNanoseconds()
+    private let startedAt = MonotonicClock.nanoseconds()
     private var enteredKVMAt: UInt64?
     private var nanosecondsInKVM: UInt64 = 0
 
@@ -174,7 +174,7 @@ final class EngineSwitcher {
     }
 
     private func record(_ to: MachineStatus.Engine, _ reason: String, eip: UInt64) {
-        let now = EngineSwitcher.hostNanoseconds()
+        let now = MonotonicClock.nanoseconds()
         if to == .kvm {
             enteredKVMAt = now
         } else if let entered = enteredKVMAt {
@@ -195,15 +195,9 @@ final class EngineSwitcher {
 
     /// Host seconds since the machine started, spent in our engine and in KVM.
     var timeShares: (ours: Double, kvm: Double) {
-        let now = EngineSwitcher.hostNanoseconds()
+        let now = MonotonicClock.nanoseconds()
         let inKVM = nanosecondsInKVM + (enteredKVMAt.map { now - $0 } ?? 0)
         return (Double(now - startedAt - inKVM) / 1e9, Double(inKVM) / 1e9)
-    }
-
-    static func hostNanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     /// The line printed when the run ends, when there was anything to count.
