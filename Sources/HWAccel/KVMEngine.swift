@@ -86,8 +86,7 @@ public final class KVMEngine {
     /// continues where KVM stopped.
     public func leave() throws(KVMRefusal) {
         let (tsc, pending) = try KVMStateTransfer.store(from: vcpu, into: &cpu.state.pointee)
-        let memory = cpu.memory
-        do { try vm.collectWrittenPages { KVMEngine.report($0, to: memory) } } catch { throw KVMRefusal(error.description) }
+        try reportWrittenPages()
         cpu.state.pointee.halted = halted
         cpu.state.pointee.msr.tscOffset = Int64(bitPattern: tsc &- (cpu.cycleSource?() ?? cpu.instructionCount))
         switch pending {
@@ -95,6 +94,13 @@ public final class KVMEngine {
         case .exception(let vector, let errorCode): cpu.deliverPendingException(vector, errorCode: errorCode)
         case nil: break
         }
+    }
+
+    /// Tells `PhysicalMemory` which RAM pages the guest wrote in KVM since
+    /// the last report (the guest leaves KVM, or is reset out of it).
+    public func reportWrittenPages() throws(KVMRefusal) {
+        let memory = cpu.memory
+        do { try vm.collectWrittenPages { KVMEngine.report($0, to: memory) } } catch { throw KVMRefusal(error.description) }
     }
 
     /// Mirrors the physical memory map into memory slots when it changed.

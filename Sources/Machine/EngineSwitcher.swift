@@ -167,10 +167,13 @@ final class EngineSwitcher {
     }
 
     /// A system reset: the CPU starts over in the interpreter; the vCPU's
-    /// state is dropped, not copied.
+    /// state is dropped, not copied, but what KVM wrote to memory stays, so
+    /// our engines still learn which pages changed.
     func reset() {
         waitForCR0Change = nil
-        if engine == .kvm { record(ownEngine, "reset", eip: 0xFFF0) }
+        guard engine == .kvm else { return }
+        do { try kvm?.reportWrittenPages() } catch { EngineSwitcher.say("cannot read KVM's dirty log at the reset (\(error))") }
+        record(ownEngine, "reset", eip: 0xFFF0)
     }
 
     private func record(_ to: MachineStatus.Engine, _ reason: String, eip: UInt64) {

@@ -13,7 +13,6 @@ import HWAccel
 /// to the machine's thread, so no lock is needed.
 final class KVMAssessment {
     private final class Findings {
-        var interpreterRate = 0.0
         var results: [PagingKind: KVMSelfTestResult] = [:]
     }
 
@@ -26,9 +25,9 @@ final class KVMAssessment {
         self.trace = trace
         let findings = self.findings
         let work = Unmanaged.passRetained(Work {
-            findings.interpreterRate = KVMSelfTest.measureInterpreter()
+            let interpreterRate = KVMSelfTest.measureInterpreter()
             for kind in PagingKind.allCases {
-                findings.results[kind] = KVMSelfTest.run(kind, system: system, interpreterRate: findings.interpreterRate)
+                findings.results[kind] = KVMSelfTest.run(kind, system: system, interpreterRate: interpreterRate)
             }
         }).toOpaque()
         var tid = pthread_t()
