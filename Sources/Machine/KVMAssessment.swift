@@ -5,8 +5,9 @@ import HWAccel
 /// run on a thread of their own from the moment the machine is built, so
 /// that they cost the guest nothing before its first instruction.
 ///
-/// They take about a tenth of a second (their timed loops), which is why
-/// they are off the start-up path. The machine asks for the verdicts only
+/// They take a few tens of milliseconds (their timed loops and I/O round
+/// trips, longer where KVM only emulates), which is why they are off the
+/// start-up path. The machine asks for the verdicts only
 /// where it needs them: when it settles the CPUID identity (the guest's
 /// first CPUID or EFER access) and at the first hand-over offer. The first
 /// question waits for the thread; joining it also publishes its results
