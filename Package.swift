@@ -35,7 +35,7 @@ let package = Package(
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
         .executableTarget(name: "novabox-display-bench", dependencies: ["Machine", "Devices", "MMU"],
                           path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
-        .executableTarget(name: "novabox-boot-bench", dependencies: ["Machine"],
+        .executableTarget(name: "novabox-boot-bench", dependencies: ["Machine", "HWAccel"],
                           path: "Benchmarks/BootBenchmark", swiftSettings: optimize),
 
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),

@@ -1,13 +1,27 @@
 import Foundation
 import Glibc
+import HWAccel
 import Machine
 
-/// Boot to the marker: how long the tiny-i386 test guest takes from power-on
-/// to its /init printing "NOVABOX-MARKER: tiny-i386 up" on COM1, in Novabox
-/// and, as a yardstick measured in the same run on the same machine, in
-/// QEMU's TCG (Debian's qemu-system-x86, which Benchmarks/boot-benchmark.sh
-/// installs; Novabox never needs it). Release build only; run it through
-/// that script, which also builds the images.
+/// Boot to the marker: how long a test guest takes from power-on to its
+/// /init printing "NOVABOX-MARKER: <guest> up" on COM1 (tiny-i386, the
+/// 32-bit guest, and live-amd64, the 64-bit one, whose /init prints the
+/// same line once its CD is mounted), in Novabox with each `-accel` policy
+/// asked for (`auto`, which hands the guest to KVM at the paging switch
+/// when KVM's self-test says it is worth it, and `tcg`, our own engine
+/// alone; `kvm` on request) and, as a yardstick measured in the same run on
+/// the same machine, in QEMU's TCG (qemu-system-i386 for tiny-i386,
+/// qemu-system-x86_64 for live-amd64; Debian's qemu-system-x86, which
+/// Benchmarks/boot-benchmark.sh installs; Novabox never needs it). Release
+/// build only; run it through that script, which also builds the images.
+///
+/// For each Novabox boot it also reports how the host time split between
+/// our engine and KVM (from the machine's switch accounting) and the
+/// switch summary; once per run, where /dev/kvm is usable, KVM's long-mode
+/// self-test gives the cost of one port-I/O exit round trip. A boot that
+/// does not reach the marker within --timeout is reported with the last
+/// line the guest printed (a 64-bit guest cannot boot where neither KVM
+/// nor our engine runs long mode).
 ///
 /// Both run the guest the way a user does, in real time (no -icount), with
 /// the same RAM and the same devices in use (IDE CD, COM1, VGA text), so the
@@ -23,13 +37,17 @@ import Machine
 struct Options {
     var images = ProcessInfo.processInfo.environment["NOVABOX_IMAGES"]
         ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/novabox/images").path
-    var qemu = "/usr/bin/qemu-system-i386"
+    var qemuDirectory: String? = "/usr/bin"
+    var guests = ["tiny-i386"]
+    var accelerations: [MachineConfiguration.Acceleration] = [.auto, .tcg]
     var paths = ["cd"]
     var runs = 1
     var timeout = 1800.0
 
     static let usage = """
-    usage: novabox-boot-bench [--path cd|direct|all] [--runs N] [--qemu PATH|none] [--timeout SECONDS] [--images DIR]
+    usage: novabox-boot-bench [--guest tiny-i386|live-amd64|all] [--accel auto,tcg,kvm] [--path cd|direct|all] [--runs N]
+                              [--qemu DIR|none] [--timeout SECONDS] [--images DIR]
+    --qemu: the directory holding qemu-system-i386 and qemu-system-x86_64 (default /usr/bin)
     """
 
     init(_ args: [String]) {
@@ -48,7 +66,19 @@ struct Options {
                 case let other: fail("--path \(other): say cd, direct or all")
                 }
             case "--runs": guard let n = Int(value(flag)), n > 0 else { fail("--runs needs a positive number") }; runs = n
-            case "--qemu": qemu = value(flag)
+            case "--qemu": let v = value(flag); qemuDirectory = v == "none" ? nil : v
+            case "--guest":
+                switch value(flag) {
+                case "tiny-i386": guests = ["tiny-i386"]
+                case "live-amd64": guests = ["live-amd64"]
+                case "all": guests = ["tiny-i386", "live-amd64"]
+                case let other: fail("--guest \(other): say tiny-i386, live-amd64 or all")
+                }
+            case "--accel":
+                accelerations = value(flag).split(separator: ",").map { name in
+                    guard let a = MachineConfiguration.Acceleration(rawValue: String(name)) else { fail("--accel \(name): say auto, tcg or kvm") }
+                    return a
+                }
             case "--timeout": guard let t = Double(value(flag)), t > 0 else { fail("--timeout needs seconds") }; timeout = t
             case "--images": images = value(flag)
             case "-h", "--help": print(Options.usage); exit(0)
@@ -69,12 +99,12 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-let marker = Array("NOVABOX-MARKER: tiny-i386 up".utf8)
-
 /// Whether `bytes` holds the marker, looking only at what arrived since the
 /// last call (and a marker's length before it).
 struct MarkerScan {
+    let marker: [UInt8]
     private var scanned = 0
+    init(_ guest: Guest) { marker = Array("NOVABOX-MARKER: \(guest.name) up".utf8) }
     mutating func found(in bytes: [UInt8]) -> Bool {
         let from = max(0, scanned - marker.count)
         scanned = bytes.count
@@ -89,29 +119,56 @@ struct MarkerScan {
 }
 
 struct Guest {
+    let name: String
     let iso: String, kernel: String, initrd: String, commandLine: String
+    /// QEMU's binary for this guest and the CPU it is given there (the
+    /// 32-bit guest on a Pentium II, as Novabox's own identity).
+    let qemuBinary: String, qemuCPU: String
     static let memoryMiB = 128
 
-    init(directory: String) {
+    init(_ name: String, directory: String) {
+        self.name = name
+        qemuBinary = name == "live-amd64" ? "qemu-system-x86_64" : "qemu-system-i386"
+        qemuCPU = name == "live-amd64" ? "qemu64" : "pentium2"
         func file(_ name: String) -> String {
             let path = (directory as NSString).appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: path) else { fail("no \(path): build the images with scripts/images.sh") }
             return path
         }
-        iso = file("tiny-i386.iso")
-        kernel = file("tiny-i386.vmlinuz")
-        initrd = file("tiny-i386.initrd")
-        commandLine = ((try? String(contentsOfFile: file("tiny-i386.cmdline"), encoding: .utf8)) ?? "")
+        iso = file("\(name).iso")
+        kernel = file("\(name).vmlinuz")
+        initrd = file("\(name).initrd")
+        commandLine = ((try? String(contentsOfFile: file("\(name).cmdline"), encoding: .utf8)) ?? "")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
-struct Result { let seconds: Double; let instructions: UInt64? }
+struct Result {
+    /// To the marker, or until the boot gave up (`reachedMarker` false).
+    let seconds: Double
+    var reachedMarker = true
+    let instructions: UInt64?
+    /// Host seconds in our engine and in KVM (Novabox only).
+    var shares: (ours: Double, kvm: Double)? = nil
+    var switches: String? = nil
+}
+
+/// The last line a guest printed, for a boot that missed its marker: on
+/// COM1, else on the VGA text screen (where the kernel's real-mode setup
+/// reports a CPU it cannot run on).
+func lastLine(_ bytes: [UInt8], _ machine: Machine) -> String {
+    if let line = String(decoding: bytes.suffix(400), as: UTF8.self).split(whereSeparator: \.isNewline).last {
+        return "COM1: " + line
+    }
+    let screen = machine.textScreen()?.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    return screen?.last.map { "screen: " + $0 } ?? "(nothing on COM1 or the text screen)"
+}
 
 /// Novabox in this process: the machine runs in short slices of guest time;
 /// between slices the COM1 output so far is searched for the marker.
-func bootNovabox(_ guest: Guest, path: String, timeout: Double) -> Result? {
+func bootNovabox(_ guest: Guest, path: String, acceleration: MachineConfiguration.Acceleration, timeout: Double) -> Result {
     var config = MachineConfiguration()
+    config.acceleration = acceleration
     config.ramSize = Guest.memoryMiB << 20
     config.serial = .none
     config.drives = [DriveConfiguration(path: guest.iso, media: .cdrom, readOnly: true, index: 2)]
@@ -125,19 +182,24 @@ func bootNovabox(_ guest: Guest, path: String, timeout: Double) -> Result? {
     do { machine = try Machine(config) } catch { fail(error.description) }
     var console: [UInt8] = []
     machine.board.uart.output = { console.append($0) }
-    var scan = MarkerScan()
+    var scan = MarkerScan(guest)
     while now() - start < timeout {
         let reason = machine.run(until: Double(machine.clock.now) / 1e9 + 0.1)
-        if scan.found(in: console) { return Result(seconds: now() - start, instructions: machine.cpu.instructionCount) }
+        if scan.found(in: console) {
+            return Result(seconds: now() - start, instructions: machine.cpu.instructionCount,
+                          shares: machine.engineTimeShares, switches: machine.engineSummary)
+        }
         if reason != .timeLimit { break }
     }
-    fputs("novabox-boot-bench: Novabox did not reach the marker (\(path)); serial tail:\n\(String(decoding: console.suffix(1500), as: UTF8.self))\n", stderr)
-    return nil
+    fputs("novabox-boot-bench: Novabox -accel \(acceleration.rawValue) did not reach the marker (\(guest.name), \(path)) in "
+          + String(format: "%.0f s; last line: %@\n", now() - start, lastLine(console, machine)), stderr)
+    return Result(seconds: now() - start, reachedMarker: false, instructions: machine.cpu.instructionCount,
+                  shares: machine.engineTimeShares, switches: machine.engineSummary)
 }
 
 /// QEMU as a child process, its COM1 on stdout.
 func bootQEMU(_ guest: Guest, path: String, qemu: String, timeout: Double) -> Result? {
-    var args = ["-accel", "tcg", "-cpu", "pentium2", "-m", "\(Guest.memoryMiB)M", "-display", "none",
+    var args = ["-accel", "tcg", "-cpu", guest.qemuCPU, "-m", "\(Guest.memoryMiB)M", "-display", "none",
                 "-monitor", "none", "-serial", "stdio", "-no-reboot", "-cdrom", guest.iso]
     if path == "direct" { args += ["-kernel", guest.kernel, "-initrd", guest.initrd, "-append", guest.commandLine] }
     let process = Process()
@@ -164,18 +226,22 @@ func bootQEMU(_ guest: Guest, path: String, qemu: String, timeout: Double) -> Re
         }
     }
     defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
-    var scan = MarkerScan()
+    var scan = MarkerScan(guest)
     while now() - start < timeout && process.isRunning {
         console.lock.lock(); let found = scan.found(in: console.bytes); console.lock.unlock()
         if found { return Result(seconds: now() - start, instructions: nil) }
         usleep(20_000)
     }
     console.lock.lock(); let tail = String(decoding: console.bytes.suffix(1500), as: UTF8.self); console.lock.unlock()
-    fputs("novabox-boot-bench: QEMU did not reach the marker (\(path)); serial tail:\n\(tail)\n", stderr)
+    fputs("novabox-boot-bench: QEMU did not reach the marker (\(guest.name), \(path)); serial tail:\n\(tail)\n", stderr)
     return nil
 }
 
-func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+/// The median boot among those that reached the marker, else the first that did not.
+func median(_ results: [Result]) -> Result? {
+    let reached = results.filter(\.reachedMarker).sorted { $0.seconds < $1.seconds }
+    return reached.isEmpty ? results.first : reached[reached.count / 2]
+}
 
 func loadAverage() -> String {
     var loads = [Double](repeating: 0, count: 3)
@@ -183,28 +249,48 @@ func loadAverage() -> String {
 }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
-let guest = Guest(directory: options.images)
-let useQEMU = options.qemu != "none"
-if useQEMU && !FileManager.default.isExecutableFile(atPath: options.qemu) {
-    fail("\(options.qemu) is not there: run Benchmarks/boot-benchmark.sh (it installs qemu-system-x86), or pass --qemu none")
-}
-print("boot to \"\(String(decoding: marker, as: UTF8.self))\": \(guest.iso), -m \(Guest.memoryMiB)M, real time, \(options.runs) run(s) each, median")
-print("host: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, load average before: \(loadAverage())")
-print("path    novabox (s)  guest instr.  guest MIPS  qemu tcg (s)  novabox/qemu")
-var failed = false
-for path in options.paths {
-    var ours: [Result] = [], theirs: [Result] = []
-    for _ in 0..<options.runs {
-        if let r = bootNovabox(guest, path: path, timeout: options.timeout) { ours.append(r) } else { failed = true }
-        if useQEMU { if let r = bootQEMU(guest, path: path, qemu: options.qemu, timeout: options.timeout) { theirs.append(r) } else { failed = true } }
+let guests = options.guests.map { Guest($0, directory: options.images) }
+func qemuPath(_ guest: Guest) -> String? {
+    guard let directory = options.qemuDirectory else { return nil }
+    let path = (directory as NSString).appendingPathComponent(guest.qemuBinary)
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        fail("\(path) is not there: run Benchmarks/boot-benchmark.sh (it installs qemu-system-x86), or pass --qemu none")
     }
-    guard !ours.isEmpty else { continue }
-    let seconds = median(ours.map(\.seconds))
-    let instructions = median(ours.map { Double($0.instructions ?? 0) })
-    let qemuSeconds = theirs.isEmpty ? nil : median(theirs.map(\.seconds))
-    print(path.padding(toLength: 8, withPad: " ", startingAt: 0)
-          + String(format: "%11.1f  %11.2fG  %10.1f", seconds, instructions / 1e9, instructions / seconds / 1e6)
-          + (qemuSeconds.map { String(format: "  %12.1f  %11.1fx", $0, seconds / $0) } ?? "  (no qemu)"))
+    return path
+}
+print("boot to \"NOVABOX-MARKER: <guest> up\": -m \(Guest.memoryMiB)M, real time, \(options.runs) run(s) each, median")
+print("host: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, load average before: \(loadAverage())")
+if let kvm = try? KVMSystem() {
+    // The long-mode self-test also times port-I/O exits: the price of every device access a KVM guest makes.
+    print("KVM: " + KVMSelfTest.run(.longMode, system: kvm, interpreterRate: KVMSelfTest.measureInterpreter()).summary)
+} else {
+    print("KVM: not usable here; -accel auto runs our engine alone")
+}
+print("guest       path    engine        boot (s)  guest instr.  our engine / KVM (s)")
+var failed = false
+for guest in guests {
+    for path in options.paths {
+        var rows: [(String, Result?)] = []
+        for acceleration in options.accelerations {
+            let results = (0..<options.runs).map { _ in bootNovabox(guest, path: path, acceleration: acceleration, timeout: options.timeout) }
+            if results.contains(where: { !$0.reachedMarker }) { failed = true }
+            rows.append(("novabox " + acceleration.rawValue, median(results)))
+        }
+        if let qemu = qemuPath(guest) {
+            let results = (0..<options.runs).compactMap { _ in bootQEMU(guest, path: path, qemu: qemu, timeout: options.timeout) }
+            if results.count < options.runs { failed = true }
+            rows.append(("qemu tcg", median(results)))
+        }
+        for (engine, result) in rows {
+            let head = guest.name.padding(toLength: 12, withPad: " ", startingAt: 0) + path.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + engine.padding(toLength: 14, withPad: " ", startingAt: 0)
+            guard let result else { print(head + "       -  (no marker)"); continue }
+            print(head + (result.reachedMarker ? String(format: "%8.1f", result.seconds) : String(format: "> %6.0f", result.seconds))
+                  + (result.instructions.map { String(format: "  %11.2fG", Double($0) / 1e9) } ?? String(repeating: " ", count: 14))
+                  + (result.shares.map { String(format: "  %8.1f / %.1f", $0.ours, $0.kvm) } ?? ""))
+            if let switches = result.switches { print("    " + switches) }
+        }
+    }
 }
 print("load average after: \(loadAverage())")
 exit(failed ? 1 : 0)

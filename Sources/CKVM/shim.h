@@ -10,6 +10,7 @@ static const unsigned long NOVABOX_KVM_CREATE_VM = KVM_CREATE_VM;
 static const unsigned long NOVABOX_KVM_CHECK_EXTENSION = KVM_CHECK_EXTENSION;
 static const unsigned long NOVABOX_KVM_GET_VCPU_MMAP_SIZE = KVM_GET_VCPU_MMAP_SIZE;
 static const unsigned long NOVABOX_KVM_SET_USER_MEMORY_REGION = KVM_SET_USER_MEMORY_REGION;
+static const unsigned long NOVABOX_KVM_GET_DIRTY_LOG = KVM_GET_DIRTY_LOG;
 static const unsigned long NOVABOX_KVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
 static const unsigned long NOVABOX_KVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
 static const unsigned long NOVABOX_KVM_CREATE_VCPU = KVM_CREATE_VCPU;

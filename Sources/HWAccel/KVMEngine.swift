@@ -16,7 +16,10 @@ public struct KVMRefusal: Error, CustomStringConvertible {
 /// interpreter uses (`PhysicalMemory.directMapping`), ROM read-only, and
 /// whatever has no direct mapping (the VGA window, MMIO, PAM's split
 /// read/write routes) exits and goes through `PhysicalMemory.read/write`,
-/// as the interpreter's accesses do. Port I/O exits go to the CPU's port
+/// as the interpreter's accesses do. The RAM slots log the pages the guest
+/// writes: when the guest leaves KVM (or a slot is remapped) those pages
+/// are reported to `PhysicalMemory`, so code cached on them by our
+/// engines, and only that code, is dropped. Port I/O exits go to the CPU's port
 /// bus. There is no in-kernel interrupt controller: the PIC's vector is
 /// injected with KVM_INTERRUPT when the guest can take it, and an
 /// interrupt-window exit is requested otherwise. A per-thread timer brings
@@ -40,7 +43,15 @@ public final class KVMEngine {
 
     public init(system: KVMSystem, cpu: CPU) throws(KVMUnavailable) {
         self.cpu = cpu
-        vm = try KVMVirtualMachine(system: system)
+        vm = try KVMVirtualMachine(system: system, logsWrites: true)
+        let memory = cpu.memory
+        vm.onWrittenPage = { host in KVMEngine.report(host, to: memory) }
+    }
+
+    /// A page KVM wrote: code cached on it by our engines is stale.
+    private static func report(_ host: UnsafeMutableRawPointer, to memory: PhysicalMemory) {
+        let offset = UnsafeRawPointer(host) - UnsafeRawPointer(memory.ram)
+        if offset >= 0 && offset < memory.ramSize { memory.ramPageWrittenUntracked(offset >> PhysicalMemory.pageShift) }
     }
 
     /// Halted and nothing the guest would take: the machine idles.
@@ -70,10 +81,12 @@ public final class KVMEngine {
         vcpu.run.pointee.request_interrupt_window = 0
     }
 
-    /// Writes the vCPU's state back into `cpu.state` and finishes an event
-    /// KVM was delivering, so the interpreter continues where KVM stopped.
+    /// Writes the vCPU's state back into `cpu.state`, reports the pages KVM
+    /// wrote, and finishes an event KVM was delivering, so the interpreter
+    /// continues where KVM stopped.
     public func leave() throws(KVMRefusal) {
         let (tsc, pending) = try KVMStateTransfer.store(from: vcpu, into: &cpu.state.pointee)
+        try reportWrittenPages()
         cpu.state.pointee.halted = halted
         cpu.state.pointee.msr.tscOffset = Int64(bitPattern: tsc &- (cpu.cycleSource?() ?? cpu.instructionCount))
         switch pending {
@@ -81,6 +94,13 @@ public final class KVMEngine {
         case .exception(let vector, let errorCode): cpu.deliverPendingException(vector, errorCode: errorCode)
         case nil: break
         }
+    }
+
+    /// Tells `PhysicalMemory` which RAM pages the guest wrote in KVM since
+    /// the last report (the guest leaves KVM, or is reset out of it).
+    public func reportWrittenPages() throws(KVMRefusal) {
+        let memory = cpu.memory
+        do { try vm.collectWrittenPages { KVMEngine.report($0, to: memory) } } catch { throw KVMRefusal(error.description) }
     }
 
     /// Mirrors the physical memory map into memory slots when it changed.

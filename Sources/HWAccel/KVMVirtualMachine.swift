@@ -1,5 +1,6 @@
 import CKVM
 import Glibc
+import MMU
 
 /// A stretch of guest physical memory that KVM maps straight to host
 /// memory (a memory slot). Everything outside the slots exits to the
@@ -24,6 +25,15 @@ final class KVMVirtualMachine {
     let fd: Int32
     let vcpu: KVMVirtualCPU
     private(set) var regions: [GuestMemoryRegion] = []
+    /// Whether writable slots log the pages the guest writes
+    /// (KVM_MEM_LOG_DIRTY_PAGES), so that caches of guest code outside KVM
+    /// learn which pages changed (`collectWrittenPages`).
+    let logsWrites: Bool
+    /// Told the host address of each page a logged slot had written when
+    /// the slot goes away (its log would go with it).
+    var onWrittenPage: (UnsafeMutableRawPointer) -> Void = { _ in }
+    /// One bit per page of the largest logged slot (KVM_GET_DIRTY_LOG fills it).
+    private var writtenBitmap: [UInt64] = []
 
     /// Three pages Intel's KVM needs for its real-mode TSS and one for its
     /// identity page table, placed where PC firmware leaves a hole (as
@@ -31,8 +41,9 @@ final class KVMVirtualMachine {
     static let tssAddress: UInt = 0xFEFF_D000
     static let identityMapAddress: UInt64 = 0xFEFF_C000
 
-    init(system: KVMSystem) throws(KVMUnavailable) {
+    init(system: KVMSystem, logsWrites: Bool = false) throws(KVMUnavailable) {
         self.system = system
+        self.logsWrites = logsWrites
         let fd = ioctl(system.fd, NOVABOX_KVM_CREATE_VM, Int32(0))
         guard fd >= 0 else { throw KVMUnavailable("KVM_CREATE_VM failed: \(String(cString: strerror(errno))); use -accel tcg") }
         self.fd = fd
@@ -60,6 +71,7 @@ final class KVMVirtualMachine {
             throw KVMUnavailable("the guest memory map needs \(wanted.count) KVM memory slots, the host allows \(system.slotLimit)")
         }
         for (slot, old) in regions.enumerated() where slot >= wanted.count || wanted[slot] != old {
+            try collectWrittenPages(slot: slot, onWrittenPage)
             try setSlot(UInt32(slot), nil)
         }
         for (slot, region) in wanted.enumerated() where slot >= regions.count || regions[slot] != region {
@@ -75,10 +87,41 @@ final class KVMVirtualMachine {
             r.guest_phys_addr = region.guestPhysical
             r.memory_size = UInt64(region.size)
             r.userspace_addr = UInt64(UInt(bitPattern: region.host))
-            r.flags = region.readOnly ? UInt32(KVM_MEM_READONLY) : 0
+            r.flags = region.readOnly ? UInt32(KVM_MEM_READONLY) : logsWrites ? UInt32(KVM_MEM_LOG_DIRTY_PAGES) : 0
         }
         guard ioctl(fd, NOVABOX_KVM_SET_USER_MEMORY_REGION, &r) == 0 else {
             throw KVMUnavailable("KVM_SET_USER_MEMORY_REGION slot \(slot) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Calls `body` with the host address of every page the guest wrote
+    /// through a logged slot since the last collection (KVM clears the log
+    /// as it hands it over).
+    func collectWrittenPages(_ body: (UnsafeMutableRawPointer) -> Void) throws(KVMUnavailable) {
+        for slot in regions.indices { try collectWrittenPages(slot: slot, body) }
+    }
+
+    private func collectWrittenPages(slot: Int, _ body: (UnsafeMutableRawPointer) -> Void) throws(KVMUnavailable) {
+        let region = regions[slot]
+        guard logsWrites, !region.readOnly else { return }
+        let pages = region.size / PhysicalMemory.pageSize
+        let words = (pages + 63) / 64
+        if writtenBitmap.count < words { writtenBitmap = Array(repeating: 0, count: words) }
+        let result = writtenBitmap.withUnsafeMutableBufferPointer { bitmap in
+            var log = kvm_dirty_log()
+            log.slot = UInt32(slot)
+            log.dirty_bitmap = UnsafeMutableRawPointer(bitmap.baseAddress!)
+            return ioctl(fd, NOVABOX_KVM_GET_DIRTY_LOG, &log)
+        }
+        guard result == 0 else {
+            throw KVMUnavailable("KVM_GET_DIRTY_LOG slot \(slot) failed: \(String(cString: strerror(errno)))")
+        }
+        for w in 0..<words where writtenBitmap[w] != 0 {
+            var bits = writtenBitmap[w]
+            while bits != 0 {
+                body(region.host + (w * 64 + bits.trailingZeroBitCount) * PhysicalMemory.pageSize)
+                bits &= bits - 1
+            }
         }
     }
 }

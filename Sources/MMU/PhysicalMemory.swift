@@ -384,15 +384,15 @@ public final class PhysicalMemory {
         if codeLines[Int(r)] != 0 { codeWritten(r, address, count) }
     }
 
-    /// RAM was written behind this class's back (by a KVM vCPU, which has
-    /// no write notification): every RAM page's cached code is stale.
-    public func ramWrittenUntracked() {
-        for page in 0..<(ramSize >> PhysicalMemory.pageShift) where codeLines[page] != 0 {
-            codeLines[page] = 0
-            codeGenerations[page] &+= 1
-            onCodePageWrite?(UInt32(page))
-        }
+    /// RAM page `page` (counted from the start of RAM) was written behind
+    /// this class's back (by a KVM vCPU, whose writes its dirty log reports
+    /// afterwards): code cached on it is stale, whatever the lines.
+    public func ramPageWrittenUntracked(_ page: Int) {
+        guard page < ramSize >> PhysicalMemory.pageShift, codeLines[page] != 0 else { return }
+        codeLines[page] = 0
+        codeGenerations[page] &+= 1
         codeEpoch &+= 1
+        onCodePageWrite?(UInt32(page))
     }
 
     @inline(never)

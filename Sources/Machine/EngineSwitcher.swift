@@ -33,11 +33,17 @@ public struct EngineSwitch: Sendable, CustomStringConvertible {
 ///
 /// The interpreter does not run long mode: it carries a 64-bit guest to
 /// the `mov cr0` that activates it (EFER.LMA), where the hand-over
-/// happens. The CPUID identity is chosen once, from the self-tests of all
-/// three kinds at start-up: long mode only when KVM will take the guest
-/// there, SSE and the rest of the x86-64 baseline only when KVM takes
-/// every paged state; so every engine reports the same processor and the
-/// interpreter never meets a feature it lacks.
+/// happens. The CPUID identity is chosen once per run, so every engine
+/// reports the same processor:
+/// - `kvm`: the whole x86-64 identity (long mode, SSE, NX), since KVM is
+///   to run the guest once it pages; our engine only carries it to the
+///   switch. (A 32-bit guest that KVM then refuses meets those features
+///   in our engine.)
+/// - `auto`: from the self-tests of all three kinds (KVMAssessment, run
+///   on their own thread from machine start and awaited at the guest's
+///   first CPUID): long mode only when KVM will take the guest there, SSE
+///   and the rest of the x86-64 baseline only when KVM takes every paged
+///   state, so that our engine never meets a feature it lacks.
 final class EngineSwitcher {
     let policy: MachineConfiguration.Acceleration
     private let cpu: CPU
@@ -52,12 +58,17 @@ final class EngineSwitcher {
     private(set) var switches: [EngineSwitch] = []
     /// Hand-overs KVM refused, with the reason shown to the user.
     private(set) var refusals: [String] = []
-    private var selfTests: [PagingKind: KVMSelfTestResult] = [:]
-    private var interpreterRate: Double = 0
+    /// `auto` only: the self-tests, running from machine start.
+    private var assessment: KVMAssessment?
     private var refusedKinds: Set<PagingKind> = []
     /// CR0 when the guest last came back: no new hand-over until it changes.
     private var waitForCR0Change: UInt64?
     private var saidHandBack = false
+    /// Host time: when the machine started, when the guest last entered
+    /// KVM (while it is there), and what it spent in KVM before that.
+    private let startedAt = MonotonicClock.nanoseconds()
+    private var enteredKVMAt: UInt64?
+    private var nanosecondsInKVM: UInt64 = 0
 
     init(_ configuration: MachineConfiguration, cpu: CPU, trace: TraceLog?) throws(MachineError) {
         policy = configuration.acceleration
@@ -78,30 +89,22 @@ final class EngineSwitcher {
             EngineSwitcher.say("KVM is not usable (\(error.description)); the guest runs in our own engine")
             return
         }
-        // The CPU identity for the whole run: long mode only if KVM will
-        // take the guest at that switch; the rest of the x86-64 baseline
-        // (SSE...) only if KVM takes every paged state, so that no guest
-        // meets those features in the interpreter.
-        interpreterRate = KVMSelfTest.measureInterpreter()
-        let taken = PagingKind.allCases.filter { kind in
-            let result = selfTest(kind)
-            return policy == .auto ? result.worthHandingOver : result.failure == nil
+        guard policy == .auto else {
+            cpu.cpuid = CPUIDTable(longMode: true, x86_64Baseline: true)
+            return
         }
-        let longMode = taken.contains(.longMode)
-        cpu.cpuid = CPUIDTable(longMode: longMode, x86_64Baseline: longMode && taken.count == PagingKind.allCases.count)
+        let assessment = KVMAssessment(system: system!, trace: self.trace)
+        self.assessment = assessment
+        cpu.pendingIdentity = {
+            let taken = PagingKind.allCases.filter { assessment.results[$0]!.worthHandingOver }
+            let longMode = taken.contains(.longMode)
+            return CPUIDTable(longMode: longMode, x86_64Baseline: longMode && taken.count == PagingKind.allCases.count)
+        }
     }
 
     static func say(_ line: String) {
         fflush(stdout)
         fputs("novabox: \(line)\n", stderr)
-    }
-
-    private func selfTest(_ kind: PagingKind) -> KVMSelfTestResult {
-        if let known = selfTests[kind] { return known }
-        let result = KVMSelfTest.run(kind, system: system!, interpreterRate: interpreterRate)
-        selfTests[kind] = result
-        trace?.log("kvm self-test: \(result.summary)")
-        return result
     }
 
     /// Whether the interpreter should offer the guest to KVM now.
@@ -118,7 +121,7 @@ final class EngineSwitcher {
         let kind = PagingKind(state)
         guard !refusedKinds.contains(kind) else { return }
         if policy == .auto {
-            let result = selfTest(kind)
+            let result = assessment!.results[kind]!
             guard result.worthHandingOver else {
                 refusedKinds.insert(kind)
                 note(result.failure == nil ? "\(result.summary): slower than our own engine, which keeps the guest"
@@ -147,15 +150,13 @@ final class EngineSwitcher {
     func handBack(_ reason: String) {
         guard engine == .kvm, let kvm else { return }
         do {
+            // Also drops our engines' code on the pages KVM wrote.
             try kvm.leave()
         } catch {
             // The vCPU state cannot be read: nothing better than the state
             // at the hand-over is left. Say so; the run goes on.
             EngineSwitcher.say("cannot read the guest state back from KVM (\(error)); the guest continues from stale state")
         }
-        // The guest may have rewritten code while KVM ran it (no dirty log
-        // yet): the interpreter's cached blocks go.
-        cpu.memory.ramWrittenUntracked()
         waitForCR0Change = cpu.state.pointee.cr0
         record(ownEngine, reason, eip: cpu.state.pointee.rip)
         // -accel kvm asked for KVM: say (once) that the guest left it; -d switch shows every time.
@@ -166,13 +167,23 @@ final class EngineSwitcher {
     }
 
     /// A system reset: the CPU starts over in the interpreter; the vCPU's
-    /// state is dropped, not copied.
+    /// state is dropped, not copied, but what KVM wrote to memory stays, so
+    /// our engines still learn which pages changed.
     func reset() {
         waitForCR0Change = nil
-        if engine == .kvm { record(ownEngine, "reset", eip: 0xFFF0) }
+        guard engine == .kvm else { return }
+        do { try kvm?.reportWrittenPages() } catch { EngineSwitcher.say("cannot read KVM's dirty log at the reset (\(error))") }
+        record(ownEngine, "reset", eip: 0xFFF0)
     }
 
     private func record(_ to: MachineStatus.Engine, _ reason: String, eip: UInt64) {
+        let now = MonotonicClock.nanoseconds()
+        if to == .kvm {
+            enteredKVMAt = now
+        } else if let entered = enteredKVMAt {
+            nanosecondsInKVM += now - entered
+            enteredKVMAt = nil
+        }
         engine = to
         let event = EngineSwitch(to: to, reason: reason, instructionCount: cpu.instructionCount, eip: eip)
         switches.append(event)
@@ -185,10 +196,19 @@ final class EngineSwitcher {
         EngineSwitcher.say(line)
     }
 
+    /// Host seconds since the machine started, spent in our engine and in KVM.
+    var timeShares: (ours: Double, kvm: Double) {
+        let now = MonotonicClock.nanoseconds()
+        let inKVM = nanosecondsInKVM + (enteredKVMAt.map { now - $0 } ?? 0)
+        return (Double(now - startedAt - inKVM) / 1e9, Double(inKVM) / 1e9)
+    }
+
     /// The line printed when the run ends, when there was anything to count.
     var summary: String? {
         guard policy != .tcg, !switches.isEmpty || !refusals.isEmpty else { return nil }
         let toKVM = switches.filter { $0.to == .kvm }.count
-        return "engine switches: \(toKVM) to KVM, \(switches.count - toKVM) back to our engine; \(refusals.count) hand-over(s) declined; \(kvm?.exitCount ?? 0) KVM exits"
+        let time = timeShares
+        return "engine switches: \(toKVM) to KVM, \(switches.count - toKVM) back to our engine; \(refusals.count) hand-over(s) declined; \(kvm?.exitCount ?? 0) KVM exits; "
+            + "\(KVMSelfTestResult.oneDecimal(time.ours)) s in our engine, \(KVMSelfTestResult.oneDecimal(time.kvm)) s in KVM"
     }
 }

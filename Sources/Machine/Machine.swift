@@ -285,6 +285,8 @@ public final class Machine {
     /// One line counting the switches, for the end of a run (nil with
     /// `-accel tcg` or when nothing happened).
     public var engineSummary: String? { switcher.summary }
+    /// Host seconds the run has spent so far in our own engine and in KVM.
+    public var engineTimeShares: (ours: Double, kvm: Double) { switcher.timeShares }
 
     /// The VGA text screen as lines of text, or nil in a graphics mode.
     public func textScreen() -> [String]? { board.vga.textScreen()?.lines }

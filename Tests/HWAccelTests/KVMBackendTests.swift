@@ -111,6 +111,44 @@ final class KVMBackendTests: XCTestCase {
         XCTAssertEqual(differing, [],
                       "FXSAVE image, x87 registers rotated by TOP and back")
     }
+
+    /// The dirty log of a writable slot, as KVM keeps it: a guest store
+    /// reports its page, pages only read or executed are not reported, a
+    /// collection clears the log, and a slot taken away hands its log over
+    /// first.
+    func testWrittenPagesAreCollectedFromKVMsDirtyLog() throws {
+        let kvm = try openKVM()
+        let vm = try KVMVirtualMachine(system: kvm, logsWrites: true)
+        let memory = mmap(nil, KVMSelfTest.memorySize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+        defer { munmap(memory, KVMSelfTest.memorySize) }
+        let state = KVMSelfTest.prepare(.longMode, memory)
+        // At the code address: mov dword [0x3000], 0x12345678; hlt.
+        let code: [UInt8] = [0xC7, 0x04, 0x25, 0x00, 0x30, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12, 0xF4]
+        for (k, b) in code.enumerated() { memory.storeBytes(of: b, toByteOffset: KVMSelfTest.codeAddress + k, as: UInt8.self) }
+        try vm.setRegions([GuestMemoryRegion(guestPhysical: 0, size: KVMSelfTest.memorySize, host: memory, readOnly: false)])
+        try KVMStateTransfer.load(state, tsc: 0, into: vm.vcpu)
+        guard case .halt = vm.vcpu.enter() else { return XCTFail("the guest should store and halt") }
+        XCTAssertEqual(memory.load(fromByteOffset: 0x3000, as: UInt32.self), 0x1234_5678)
+
+        var written: Set<Int> = []
+        try vm.collectWrittenPages { written.insert($0 - memory) }
+        XCTAssertTrue(written.contains(0x3000), "the stored-to page: \(written.sorted())")
+        XCTAssertFalse(written.contains(KVMSelfTest.codeAddress), "the code page was only executed")
+        XCTAssertFalse(written.contains(KVMSelfTest.handlerAddress), "a page nobody touched")
+        var again: Set<Int> = []
+        try vm.collectWrittenPages { again.insert($0 - memory) }
+        XCTAssertEqual(again, [], "KVM cleared the log when it handed it over")
+
+        // Run the store again, then take the slot away: its log comes first.
+        var rerun = state
+        rerun.rip = UInt64(KVMSelfTest.codeAddress)
+        try KVMStateTransfer.load(rerun, tsc: 0, into: vm.vcpu)
+        guard case .halt = vm.vcpu.enter() else { return XCTFail("the guest should store and halt again") }
+        var handedOver: Set<Int> = []
+        vm.onWrittenPage = { handedOver.insert($0 - memory) }
+        try vm.setRegions([])
+        XCTAssertTrue(handedOver.contains(0x3000), "\(handedOver.sorted())")
+    }
 }
 
 /// Memory slots from the PC memory map: RAM read-write, ROM read-only,

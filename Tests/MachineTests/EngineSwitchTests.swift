@@ -6,13 +6,18 @@ import XCTest
 /// (Guests/handover.asm): real mode -> protected mode -> paging -> port
 /// output, VGA text writes, PIT interrupts and a guest-handled page fault
 /// -> paging off again and timer interrupts in unpaged protected mode.
+/// Code the guest rewrites while paging is on (in KVM) runs again once
+/// paging is off: our engine must run the new code (KVM's dirty log tells
+/// it which page changed) and keep what it cached of untouched pages.
 /// The interpreter alone (`-accel tcg`) is the reference: the run with
 /// KVM must print the same and leave the same results in memory. The
 /// guest pages in long mode when CPUID offers it (only with KVM), so the
 /// two runs take different paging paths through the same checks.
 final class EngineSwitchTests: XCTestCase {
     static let guestSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Guests/handover.asm").path
-    static let expectedOutput = "PM PG IRQ PF OFF DONE\n"
+    static let expectedOutput = "PM 1 PG IRQ PF OFF 2 DONE\n"
+    /// The routine rewritten while paging is on, and the one nobody writes.
+    static let rewrittenCode: UInt32 = 0x8000, untouchedCode: UInt32 = 0x7000
 
     struct Run {
         let output: String
@@ -21,6 +26,8 @@ final class EngineSwitchTests: XCTestCase {
         let results: [UInt32]
         let atFaultPage: UInt32
         let vgaText: [UInt32]
+        /// How often the cached code of the rewritten and the untouched routine's pages went stale.
+        let staleCode: (rewritten: UInt64, untouched: UInt64)
         let switches: [EngineSwitch]
         let summary: String?
     }
@@ -56,10 +63,12 @@ final class EngineSwitchTests: XCTestCase {
         let reason = machine.run()
         machine.flushConsoles()
         let output = try String(contentsOfFile: log, encoding: .utf8)
+        let generation = { (address: UInt32) in machine.memory.codeGenerations[machine.memory.codePage(forReading: address)!] }
         return Run(output: output, reason: reason,
                    results: (0..<3).map { machine.memory.read(0x9000 + UInt32($0 * 4), size: 4) },
                    atFaultPage: machine.memory.read(0x40_0000, size: 4),
                    vgaText: [machine.memory.read(0xB8000, size: 2), machine.memory.read(0xB8002, size: 2)],
+                   staleCode: (generation(EngineSwitchTests.rewrittenCode), generation(EngineSwitchTests.untouchedCode)),
                    switches: machine.engineSwitches, summary: machine.engineSummary)
     }
 
@@ -72,6 +81,8 @@ final class EngineSwitchTests: XCTestCase {
         XCTAssertEqual(run.results[2], reference.results[2], "the value written through the page the handler mapped", file: file, line: line)
         XCTAssertEqual(run.atFaultPage, reference.atFaultPage, "physical memory behind that page", file: file, line: line)
         XCTAssertEqual(run.vgaText, reference.vgaText, "VGA text memory (MMIO)", file: file, line: line)
+        XCTAssertEqual(run.staleCode.rewritten, 1, "the rewritten routine's cached code went stale once", file: file, line: line)
+        XCTAssertEqual(run.staleCode.untouched, 0, "code on a page nobody wrote stays cached", file: file, line: line)
     }
 
     func testLongModeGuestIsHandedToKVMAndAgreesWithTheInterpreter() throws {

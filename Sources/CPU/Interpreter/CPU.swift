@@ -16,8 +16,19 @@ public final class CPU {
     public let memory: PhysicalMemory
     public var io: PortIO
     public var interruptController: InterruptAcknowledge?
-    /// The identity CPUID reports (and whether EFER exists).
-    public var cpuid = CPUIDTable()
+    /// The identity CPUID reports (and whether EFER exists). A machine
+    /// that decides it later (from a KVM self-test on another thread) sets
+    /// `pendingIdentity` instead: the first read settles the identity, so
+    /// the guest sees one for the whole run.
+    public var cpuid: CPUIDTable {
+        get {
+            if let settle = pendingIdentity { pendingIdentity = nil; identity = settle() }
+            return identity
+        }
+        set { identity = newValue; pendingIdentity = nil }
+    }
+    public var pendingIdentity: (() -> CPUIDTable)?
+    private var identity = CPUIDTable()
 
     /// The INTR line, kept current by the machine (the PIC's output).
     public var interruptRequested = false { didSet { updateBoundaryAttention() } }

@@ -13,10 +13,19 @@
 ; Results: [9000h] timer ticks seen, [9004h] CR2 of the page fault,
 ; [9008h] the value read back through the page the handler mapped (it
 ; lands at physical 400000h).
+;
+; Code in RAM: two routines that print a character are written and run
+; before paging, so the engine before the switch caches them. While
+; paging is on (in KVM, when it takes the guest) the one at 8000h is
+; rewritten to print '2' instead of '1'; both run again once paging is off
+; (back in our engine), which must see the new code and may keep the
+; routine at 7000h, which nobody wrote.
 
 ROMBASE equ 0xF0000
 RESULTS equ 0x9000
 FAULTADDR equ 0x40000000
+SPACE equ 0x7000
+DIGIT equ 0x8000
 
 %macro PUTS 1
     %strlen %%len %1
@@ -86,6 +95,7 @@ FAULTADDR equ 0x40000000
     mov eax, [FAULTADDR]
     mov [RESULTS + 8], eax
     PUTS "PF "
+    mov byte [DIGIT + 1], '2'
     jmp %1
 %endmacro
 
@@ -107,6 +117,15 @@ pm32:
     mov ss, ax
     mov esp, 0x80000
     PUTS "PM "
+    ; mov al, imm8; out 0E9h, al; ret
+    mov dword [SPACE], 0xE9E6_20B0
+    mov byte [SPACE + 4], 0xC3
+    mov dword [DIGIT], 0xE9E6_31B0
+    mov byte [DIGIT + 4], 0xC3
+    mov eax, DIGIT
+    call eax
+    mov eax, SPACE
+    call eax
     ; Page tables at 10000h-13FFFh start empty.
     mov edi, 0x10000
     mov ecx, 0x1000
@@ -171,7 +190,12 @@ compat:
     cmp [RESULTS], ebx
     jb .wait
     cli
-    PUTS "OFF DONE"
+    PUTS "OFF"
+    mov eax, SPACE
+    call eax
+    mov eax, DIGIT
+    call eax
+    PUTS " DONE"
     mov al, 10
     out 0xE9, al
     mov al, 6
