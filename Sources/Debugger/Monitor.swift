@@ -29,6 +29,7 @@ public final class Monitor {
         "  break pe|pg|pae|lme|cr|hlt|triple   on CR0.PE / CR0.PG / CR4.PAE / EFER.LME,LMA change,",
         "                            any CR write, HLT, triple fault",
         "  break exception N | int N | io PORT[-PORT]",
+        "  break handover            on a hand-over of the guest to or from KVM, after the switch",
         "  watch [r|w|a] [phys] ADDR [LEN]     stop after a read (r), a write that changes (w, default)",
         "                            or any access (a) of LEN (1-4096) bytes; rwatch/awatch = watch r/a",
         "  delete ID                 remove a breakpoint, watchpoint or event",
@@ -199,7 +200,7 @@ public final class Monitor {
     }
 
     private func addBreak(_ args: [String]) -> [String] {
-        let usage = ["break CS:IP | ADDR | phys ADDR [if COND] | pe | pg | pae | lme | cr | hlt | triple | exception N | int N | io PORT[-PORT]"]
+        let usage = ["break CS:IP | ADDR | phys ADDR [if COND] | pe | pg | pae | lme | cr | hlt | triple | handover | exception N | int N | io PORT[-PORT]"]
         guard let first = args.first else { return usage }
         var event: DebugEvent?
         switch (first, args.count) {
@@ -210,6 +211,7 @@ public final class Monitor {
         case ("cr", 1): event = .controlRegister
         case ("hlt", 1): event = .halt
         case ("triple", 1): event = .tripleFault
+        case ("handover", 1), ("switch", 1): event = .engineSwitch
         case ("exception", 2), ("exc", 2):
             guard let v = Monitor.count(args[1]), v < 32 else { return ["break exception N: N is a vector 0-31"] }
             event = .exception(UInt8(v))
@@ -311,7 +313,7 @@ public final class Monitor {
         case "info", "i": return words.count == 1 ? infoTopics : []
         case "history": return words.count == 1 ? ["on", "off"] : []
         case "break", "b":
-            if words.count == 1 { return ["pe", "pg", "pae", "lme", "cr", "hlt", "triple", "exception", "int", "io", "phys"] }
+            if words.count == 1 { return ["pe", "pg", "pae", "lme", "cr", "hlt", "triple", "handover", "exception", "int", "io", "phys"] }
             if let k = words.firstIndex(of: "if") { return words.count == k + 1 || words.last == "&&" ? BreakCondition.registerNames : ["&&"] }
             return words.count == 2 && words[1] == "phys" ? [] : ["if"]
         case "watch": return words.count == 1 ? ["r", "w", "a", "phys"] : words.count == 2 && words[1] != "phys" && watchKinds[words[1]] != nil ? ["phys"] : []
