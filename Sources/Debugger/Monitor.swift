@@ -227,7 +227,7 @@ public final class Monitor {
         }
         if let event {
             let id = session.addEvent(event)
-            return ["\(id): break \(event)"]
+            return ["\(id): break \(event)"] + (event.seenUnderKVM ? [] : keptByKVMNote)
         }
         // `break LOCATION if REG OP VALUE [&& …]`
         var where_ = args
@@ -246,7 +246,15 @@ public final class Monitor {
         if case .linear(let a) = location, session.view.physical(ofLinear: a) == nil {
             reply.append("note: \(hex(a, 8)) is not mapped now; the breakpoint waits until it is")
         }
-        return reply
+        return reply + keptByKVMNote
+    }
+
+    /// Said when something only our engines see is set while KVM runs a
+    /// 64-bit guest: KVM keeps it, as nothing else here runs long mode.
+    private var keptByKVMNote: [String] {
+        let status = session.machine.status
+        guard status.engine == .kvm, status.cpuMode == .long else { return [] }
+        return ["note: KVM runs this 64-bit guest and reports no such stop; it takes effect once the guest leaves long mode"]
     }
 
     private func addWatch(_ args: [String]) -> [String] {
@@ -264,7 +272,7 @@ public final class Monitor {
         } else if rest.count > 2 { return usage }
         let id = session.breakpoints.addWatch(kind, physical: physical, address: a, length: length, owner: .monitor, view: session.view)
         session.updateHooks()
-        return ["\(id): " + Monitor.describe(kind: kind, physical: physical, address: a, length: length)]
+        return ["\(id): " + Monitor.describe(kind: kind, physical: physical, address: a, length: length)] + keptByKVMNote
     }
 
     static let watchKinds: [String: WatchKind] = ["r": .read, "read": .read, "w": .write, "write": .write, "a": .access, "access": .access]

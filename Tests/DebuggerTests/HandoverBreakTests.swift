@@ -70,6 +70,11 @@ final class HandoverBreakTests: XCTestCase {
         let switches = m.command("info switches")
         XCTAssertTrue(switches.hasPrefix("engine: kvm\nswitch to kvm: paging on (long mode) at eip \(hex(state.rip, 8))"), switches)
 
+        // KVM keeps the 64-bit guest; the monitor says so when asked for a stop only our engines see.
+        let kept = m.command("break pe")
+        XCTAssertTrue(kept.hasPrefix("2: break pe (CR0.PE changes)\nnote: KVM runs this 64-bit guest"), kept)
+        XCTAssertEqual(m.command("delete 2"), "deleted 2\n")
+
         // Back from KVM when the guest turns paging off.
         XCTAssertEqual(m.command("continue"), "")
         let back = m.read(untilSuffix: MonitorPort.prompt, seconds: 60)
