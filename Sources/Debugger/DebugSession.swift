@@ -42,6 +42,8 @@ public final class DebugSession {
     /// Set when resuming or stepping from a stop: the breakpoint at the
     /// current instruction must not fire again before it runs.
     private var skipBoundaryOnce = false
+    /// A `step` runs: its instructions are counted, which KVM cannot do.
+    private var stepping = false
     private var quitRequested = false
     private let cpu: CPU
     private var portTraceChained: ((UInt16, Int, UInt32, Bool) -> Void)?
@@ -89,11 +91,13 @@ public final class DebugSession {
     public func step(_ count: Int = 1) -> StopReason {
         breakpoints.resynchronize(view)
         skipBoundaryOnce = true
+        stepping = true
         pendingStop = nil
         updateHooks()
         let until = min(Double(machine.clock.now) / 1e9 + 1, machine.configuration.timeLimit ?? .infinity)
         _ = machine.run(until: until, instructions: UInt64(max(1, count)))
         skipBoundaryOnce = false
+        stepping = false
         updateHooks()
         defer { pendingStop = nil }
         return pendingStop ?? .step
@@ -177,7 +181,10 @@ public final class DebugSession {
         // that contain none.
         machine.recompiler?.breakpoints = watchesEveryBoundary || breakpoints.code.isEmpty ? nil : breakpoints.recompilerStops
         cpu.dataWatchActive = breakpoints.watchesAccesses
-        machine.debuggerHoldsGuest = cpu.debugHooksActive || cpu.dataWatchActive || history.recordsInstructions
+        // Not for the skip past a stop's own instruction: under KVM there
+        // is no check it could fire twice, and a `continue` from a stop at
+        // the hand-over must not bring the guest straight back.
+        machine.debuggerHoldsGuest = stepping || stepOverTarget != nil || !breakpoints.isEmpty || history.recordsInstructions
             || events.contains { !$0.event.seenUnderKVM }
         let wantsPorts = events.contains { if case .port = $0.event { return true } else { return false } }
         if wantsPorts && !portTraceInstalled {
