@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "HWAccel", dependencies: ["CKVM", "CPU", "MMU"], swiftSettings: optimize),
         .target(name: "Recompiler", dependencies: ["CPU", "MMU"], swiftSettings: optimize),
         .target(name: "Machine", dependencies: ["CPU", "MMU", "Devices", "HWAccel", "Recompiler"], swiftSettings: optimize),
-        .target(name: "Debugger", dependencies: ["Machine", "CPU", "MMU", "Devices", "Console"], swiftSettings: optimize),
+        .target(name: "Debugger", dependencies: ["Machine", "CPU", "MMU", "Devices", "Console", "Recompiler"], swiftSettings: optimize),
         .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Console", dependencies: ["CZlib", "Devices"], swiftSettings: optimize),

@@ -80,22 +80,31 @@ func loopMIPS(instructions: Int, recompiled: Bool) -> (wall: Double, cpu: Double
     return timeLoop(cpu, recompiled ? try! Recompiler(cpu: cpu) : nil, instructions: instructions)
 }
 
-/// The same loop on the interpreter of a machine under a debug session:
-/// idle (nothing set), or with one read watchpoint on a range the loop
-/// never touches, so each of its data accesses pays the check and none
-/// stops it.
-func debuggerMIPS(instructions: Int, readWatchpoint: Bool) -> (wall: Double, cpu: Double) {
+/// What a debug session has set while the loop runs under it: nothing,
+/// one read watchpoint on a range the loop never touches (each of its data
+/// accesses pays the check, none stops it), or one code breakpoint outside
+/// the loop (no block of the loop contains it).
+enum DebuggerLoad: String {
+    case idle = "debugger idle"
+    case readWatchpoint = "one read watchpoint"
+    case breakpointOutside = "one breakpoint set outside the loop"
+}
+
+/// The same loop on one engine of a machine under a debug session.
+func debuggerMIPS(instructions: Int, engine: MachineStatus.Engine, _ load: DebuggerLoad) -> (wall: Double, cpu: Double) {
     var config = MachineConfiguration()
     config.serial = .none
-    config.engine = .interpreter
+    config.engine = engine
     let machine = try! Machine(config)
     let session = DebugSession(machine: machine, startPaused: false, history: ExecutionHistory(cpu: machine.cpu))
-    if readWatchpoint {
-        session.breakpoints.addWatch(.read, physical: false, address: 0x7000, length: 4, owner: .monitor, view: session.view)
+    switch load {
+    case .idle: break
+    case .readWatchpoint: session.breakpoints.addWatch(.read, physical: false, address: 0x7000, length: 4, owner: .monitor, view: session.view)
+    case .breakpointOutside: session.breakpoints.addCode(.linear(0x7000), owner: .monitor)
     }
     session.updateHooks()
     loadLoop(machine.cpu, machine.memory)
-    return withExtendedLifetime(session) { timeLoop(machine.cpu, nil, instructions: instructions) }
+    return withExtendedLifetime(session) { timeLoop(machine.cpu, machine.recompiler, instructions: instructions) }
 }
 
 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
@@ -169,10 +178,13 @@ for recompiled in [false, true] {
 }
 print(String(format: "recompiler / interpreter: %.2f×", medians[1] / medians[0]))
 
-for (label, watch) in [("debugger idle", false), ("one read watchpoint", true)] {
-    let m = (0..<runs).map { _ in debuggerMIPS(instructions: 50_000_000, readWatchpoint: watch) }
-    print(String(format: "interpreter, same loop, %@: %.1f M guest instructions/s; per CPU-second: %.1f",
-                 label, median(m.map(\.wall)), median(m.map(\.cpu))))
+for (engine, load) in [(MachineStatus.Engine.interpreter, DebuggerLoad.idle), (.interpreter, .readWatchpoint),
+                       (.recompiler, .idle), (.recompiler, .breakpointOutside)] {
+    let m = (0..<runs).map { _ in debuggerMIPS(instructions: 50_000_000, engine: engine, load) }
+    let plain = medians[engine == .recompiler ? 1 : 0]
+    print(String(format: "%@, same loop, %@: %.1f M guest instructions/s (%.0f %% of its plain figure); per CPU-second: %.1f",
+                 engine == .recompiler ? "recompiler" : "interpreter", load.rawValue, median(m.map(\.wall)),
+                 median(m.map(\.wall)) / plain * 100, median(m.map(\.cpu))))
 }
 
 let binary = CommandLine.arguments[0].replacingOccurrences(of: "novabox-bench", with: "novabox")

@@ -1,4 +1,5 @@
 import CPU
+import Recompiler
 
 /// Why the debugger stopped the machine.
 public enum StopReason: Equatable {
@@ -102,7 +103,24 @@ public final class BreakpointTable {
     /// Whether anything must be checked before each instruction: code
     /// breakpoints and write watchpoints (read and access watchpoints are
     /// seen on the data path instead).
-    public var needsBoundaryCheck: Bool { !code.isEmpty || watchpoints.contains { $0.watch.kind == .write } }
+    public var needsBoundaryCheck: Bool { !code.isEmpty || watchesChanges }
+
+    /// Whether a write watchpoint compares its bytes at each boundary.
+    var watchesChanges: Bool { watchpoints.contains { $0.watch.kind == .write } }
+
+    /// Where the recompiler's blocks must end so that every code
+    /// breakpoint is reached at a boundary the interpreter checks.
+    var recompilerStops: CodeBreakpointAddresses {
+        var linear: Set<UInt32> = [], physical: Set<UInt32> = []
+        for c in code {
+            switch c.location {
+            case .linear(let a): linear.insert(a)
+            case .physical(let a): physical.insert(a)
+            case .realMode(let segment, let offset): linear.insert(UInt32(segment) << 4 &+ UInt32(offset))
+            }
+        }
+        return CodeBreakpointAddresses(linear: linear, physical: physical)
+    }
 
     public func takeID() -> Int { defer { nextID += 1 }; return nextID }
 

@@ -20,6 +20,9 @@ protocol DebugPort: AnyObject {
 /// guest time) and polls its ports between them, so a Ctrl-C from gdb or a
 /// `stop` on the monitor lands within a slice. With nothing set, the CPU
 /// runs with its debug hook switched off: the only cost is that poll.
+/// With code breakpoints alone, the recompiler runs every block that
+/// contains none; KVM takes the guest only while nothing is set that it
+/// cannot report (`Machine.debuggerHoldsGuest`).
 public final class DebugSession {
     public let machine: Machine
     public let view: GuestMemoryView
@@ -39,6 +42,8 @@ public final class DebugSession {
     /// Set when resuming or stepping from a stop: the breakpoint at the
     /// current instruction must not fire again before it runs.
     private var skipBoundaryOnce = false
+    /// A `step` runs: its instructions are counted, which KVM cannot do.
+    private var stepping = false
     private var quitRequested = false
     private let cpu: CPU
     private var portTraceChained: ((UInt16, Int, UInt32, Bool) -> Void)?
@@ -86,11 +91,13 @@ public final class DebugSession {
     public func step(_ count: Int = 1) -> StopReason {
         breakpoints.resynchronize(view)
         skipBoundaryOnce = true
+        stepping = true
         pendingStop = nil
         updateHooks()
         let until = min(Double(machine.clock.now) / 1e9 + 1, machine.configuration.timeLimit ?? .infinity)
         _ = machine.run(until: until, instructions: UInt64(max(1, count)))
         skipBoundaryOnce = false
+        stepping = false
         updateHooks()
         defer { pendingStop = nil }
         return pendingStop ?? .step
@@ -168,8 +175,17 @@ public final class DebugSession {
 
     /// Call after changing `breakpoints` directly.
     public func updateHooks() {
-        cpu.debugHooksActive = skipBoundaryOnce || stepOverTarget != nil || breakpoints.needsBoundaryCheck || events.contains { $0.event == .halt }
+        let watchesEveryBoundary = skipBoundaryOnce || stepOverTarget != nil || breakpoints.watchesChanges || events.contains { $0.event == .halt }
+        cpu.debugHooksActive = watchesEveryBoundary || !breakpoints.code.isEmpty
+        // Code breakpoints alone: the recompiler keeps running the blocks
+        // that contain none.
+        machine.recompiler?.breakpoints = watchesEveryBoundary || breakpoints.code.isEmpty ? nil : breakpoints.recompilerStops
         cpu.dataWatchActive = breakpoints.watchesAccesses
+        // Not for the skip past a stop's own instruction: under KVM there
+        // is no check it could fire twice, and a `continue` from a stop at
+        // the hand-over must not bring the guest straight back.
+        machine.debuggerHoldsGuest = stepping || stepOverTarget != nil || !breakpoints.isEmpty || history.recordsInstructions
+            || events.contains { !$0.event.seenUnderKVM }
         let wantsPorts = events.contains { if case .port = $0.event { return true } else { return false } }
         if wantsPorts && !portTraceInstalled {
             portTraceChained = machine.ioBus.trace
@@ -198,7 +214,10 @@ public final class DebugSession {
                 continue
             }
             let sliceEnd = Double(machine.clock.now) / 1e9 + DebugSession.sliceSeconds
-            let result = machine.run(until: min(sliceEnd, machine.configuration.timeLimit ?? .infinity), instructions: DebugSession.slice)
+            // Past the stop's own instruction in a slice of one: while that
+            // one is skipped every boundary is checked, on the interpreter.
+            let result = machine.run(until: min(sliceEnd, machine.configuration.timeLimit ?? .infinity),
+                                     instructions: skipBoundaryOnce ? 1 : DebugSession.slice)
             skipBoundaryOnce = false
             switch result {
             case .instructionLimit: break
@@ -270,6 +289,11 @@ public final class DebugSession {
             interrupt?(vector, external)
             if let e = events.first(where: { $0.event == .interrupt(vector) }) {
                 stopMachine(.event(id: e.id, description: "\(external ? "external interrupt" : "int") \(hex(vector, 2))h"))
+            }
+        }
+        machine.onEngineSwitch = { [unowned self] change in
+            if let e = events.first(where: { $0.event == .engineSwitch }) {
+                stopMachine(.event(id: e.id, description: "handover: \(change)"))
             }
         }
         let triple = cpu.onTripleFault

@@ -2,8 +2,9 @@ import CPU
 
 /// The moments of a bring-up that are worth stopping at, whatever address
 /// the code runs at: protected mode or paging switched on or off, PAE or
-/// long mode (EFER.LME/LMA) changing, any control-register write, an exception or interrupt by vector, a port
-/// range, HLT, a triple fault.
+/// long mode (EFER.LME/LMA) changing, any control-register write, an
+/// exception or interrupt by vector, a port range, HLT, a triple fault,
+/// a hand-over between engines.
 public enum DebugEvent: Equatable, CustomStringConvertible {
     case protectedMode
     case paging
@@ -15,6 +16,8 @@ public enum DebugEvent: Equatable, CustomStringConvertible {
     case port(ClosedRange<UInt16>)
     case halt
     case tripleFault
+    /// The guest went to or came back from KVM.
+    case engineSwitch
 
     public var description: String {
         switch self {
@@ -28,6 +31,17 @@ public enum DebugEvent: Equatable, CustomStringConvertible {
         case .port(let r): return r.count == 1 ? "io \(hex(r.lowerBound, 4))h" : "io \(hex(r.lowerBound, 4))h-\(hex(r.upperBound, 4))h"
         case .halt: return "hlt"
         case .tripleFault: return "triple fault"
+        case .engineSwitch: return "handover (the guest goes to or from KVM)"
+        }
+    }
+
+    /// Whether KVM can report this event too: its port exits reach the same
+    /// bus, and the switches are the machine's own. The others need an
+    /// engine of ours, which sees every instruction and CR write.
+    var seenUnderKVM: Bool {
+        switch self {
+        case .port, .engineSwitch: return true
+        default: return false
         }
     }
 

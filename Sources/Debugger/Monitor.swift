@@ -29,6 +29,7 @@ public final class Monitor {
         "  break pe|pg|pae|lme|cr|hlt|triple   on CR0.PE / CR0.PG / CR4.PAE / EFER.LME,LMA change,",
         "                            any CR write, HLT, triple fault",
         "  break exception N | int N | io PORT[-PORT]",
+        "  break handover            on a hand-over of the guest to or from KVM, after the switch",
         "  watch [r|w|a] [phys] ADDR [LEN]     stop after a read (r), a write that changes (w, default)",
         "                            or any access (a) of LEN (1-4096) bytes; rwatch/awatch = watch r/a",
         "  delete ID                 remove a breakpoint, watchpoint or event",
@@ -199,7 +200,7 @@ public final class Monitor {
     }
 
     private func addBreak(_ args: [String]) -> [String] {
-        let usage = ["break CS:IP | ADDR | phys ADDR [if COND] | pe | pg | pae | lme | cr | hlt | triple | exception N | int N | io PORT[-PORT]"]
+        let usage = ["break CS:IP | ADDR | phys ADDR [if COND] | pe | pg | pae | lme | cr | hlt | triple | handover | exception N | int N | io PORT[-PORT]"]
         guard let first = args.first else { return usage }
         var event: DebugEvent?
         switch (first, args.count) {
@@ -210,6 +211,7 @@ public final class Monitor {
         case ("cr", 1): event = .controlRegister
         case ("hlt", 1): event = .halt
         case ("triple", 1): event = .tripleFault
+        case ("handover", 1), ("switch", 1): event = .engineSwitch
         case ("exception", 2), ("exc", 2):
             guard let v = Monitor.count(args[1]), v < 32 else { return ["break exception N: N is a vector 0-31"] }
             event = .exception(UInt8(v))
@@ -225,7 +227,7 @@ public final class Monitor {
         }
         if let event {
             let id = session.addEvent(event)
-            return ["\(id): break \(event)"]
+            return ["\(id): break \(event)"] + (event.seenUnderKVM ? [] : keptByKVMNote)
         }
         // `break LOCATION if REG OP VALUE [&& …]`
         var where_ = args
@@ -244,7 +246,15 @@ public final class Monitor {
         if case .linear(let a) = location, session.view.physical(ofLinear: a) == nil {
             reply.append("note: \(hex(a, 8)) is not mapped now; the breakpoint waits until it is")
         }
-        return reply
+        return reply + keptByKVMNote
+    }
+
+    /// Said when something only our engines see is set while KVM runs a
+    /// 64-bit guest: KVM keeps it, as nothing else here runs long mode.
+    private var keptByKVMNote: [String] {
+        let status = session.machine.status
+        guard status.engine == .kvm, status.cpuMode == .long else { return [] }
+        return ["note: KVM runs this 64-bit guest and reports no such stop; it takes effect once the guest leaves long mode"]
     }
 
     private func addWatch(_ args: [String]) -> [String] {
@@ -262,7 +272,7 @@ public final class Monitor {
         } else if rest.count > 2 { return usage }
         let id = session.breakpoints.addWatch(kind, physical: physical, address: a, length: length, owner: .monitor, view: session.view)
         session.updateHooks()
-        return ["\(id): " + Monitor.describe(kind: kind, physical: physical, address: a, length: length)]
+        return ["\(id): " + Monitor.describe(kind: kind, physical: physical, address: a, length: length)] + keptByKVMNote
     }
 
     static let watchKinds: [String: WatchKind] = ["r": .read, "read": .read, "w": .write, "write": .write, "a": .access, "access": .access]
@@ -311,7 +321,7 @@ public final class Monitor {
         case "info", "i": return words.count == 1 ? infoTopics : []
         case "history": return words.count == 1 ? ["on", "off"] : []
         case "break", "b":
-            if words.count == 1 { return ["pe", "pg", "pae", "lme", "cr", "hlt", "triple", "exception", "int", "io", "phys"] }
+            if words.count == 1 { return ["pe", "pg", "pae", "lme", "cr", "hlt", "triple", "handover", "exception", "int", "io", "phys"] }
             if let k = words.firstIndex(of: "if") { return words.count == k + 1 || words.last == "&&" ? BreakCondition.registerNames : ["&&"] }
             return words.count == 2 && words[1] == "phys" ? [] : ["if"]
         case "watch": return words.count == 1 ? ["r", "w", "a", "phys"] : words.count == 2 && words[1] != "phys" && watchKinds[words[1]] != nil ? ["phys"] : []

@@ -28,8 +28,10 @@ public struct EngineSwitch: Sendable, CustomStringConvertible {
 /// - `tcg`: never.
 /// The state comes back when KVM refuses it, fails an entry or cannot
 /// emulate something, when the guest turns paging off, or when the
-/// debugger needs single instructions; the next hand-over waits for the
-/// next change of CR0. A kind of state KVM refused is not offered again.
+/// debugger sets something only our own engines honour; the next
+/// hand-over waits for the next change of CR0 (after the debugger's
+/// hand-back, for the debugger to let go). A kind of state KVM refused is
+/// not offered again.
 ///
 /// The interpreter does not run long mode: it carries a 64-bit guest to
 /// the `mov cr0` that activates it (EFER.LMA), where the hand-over
@@ -56,6 +58,8 @@ final class EngineSwitcher {
     /// The kind of state the guest was in when KVM last took it.
     private(set) var handedOverKind: PagingKind?
     private(set) var switches: [EngineSwitch] = []
+    /// Told of every switch as it happens (the debugger's `break handover`).
+    var onSwitch: ((EngineSwitch) -> Void)?
     /// Hand-overs KVM refused, with the reason shown to the user.
     private(set) var refusals: [String] = []
     /// `auto` only: the self-tests, running from machine start.
@@ -146,8 +150,10 @@ final class EngineSwitcher {
         record(.kvm, "paging on (\(kind.rawValue))", eip: state.rip)
     }
 
-    /// Brings the guest back to the interpreter.
-    func handBack(_ reason: String) {
+    /// Brings the guest back to the interpreter. `offerAgain`: the next
+    /// hand-over need not wait for CR0 to change (the debugger took the
+    /// guest only while it needs our engines).
+    func handBack(_ reason: String, offerAgain: Bool = false) {
         guard engine == .kvm, let kvm else { return }
         do {
             // Also drops our engines' code on the pages KVM wrote.
@@ -157,7 +163,7 @@ final class EngineSwitcher {
             // at the hand-over is left. Say so; the run goes on.
             EngineSwitcher.say("cannot read the guest state back from KVM (\(error)); the guest continues from stale state")
         }
-        waitForCR0Change = cpu.state.pointee.cr0
+        waitForCR0Change = offerAgain ? nil : cpu.state.pointee.cr0
         record(ownEngine, reason, eip: cpu.state.pointee.rip)
         // -accel kvm asked for KVM: say (once) that the guest left it; -d switch shows every time.
         if policy == .kvm && !saidHandBack {
@@ -188,6 +194,7 @@ final class EngineSwitcher {
         let event = EngineSwitch(to: to, reason: reason, instructionCount: cpu.instructionCount, eip: eip)
         switches.append(event)
         trace?.log(event.description)
+        onSwitch?(event)
     }
 
     /// A declined hand-over: said once to the user (stderr), counted at exit.

@@ -183,11 +183,10 @@ public final class Machine {
                 continue
             }
             if switcher.engine == .kvm, let kvm = switcher.kvm {
-                // The debugger counts instructions: only the interpreter can,
-                // and not in long mode, where KVM keeps the guest and the
-                // debugger's slices end on time instead.
-                if instructions != nil && switcher.handedOverKind != .longMode {
-                    switcher.handBack("the debugger steps the guest")
+                // On request from the debugger the state comes back, except
+                // in long mode, which only KVM runs here.
+                if debuggerHoldsGuest && switcher.handedOverKind != .longMode {
+                    switcher.handBack("the debugger needs our own engine", offerAgain: true)
                     continue
                 }
                 if kvm.waitingForInterrupt { idle(until: nextDeadline); continue }
@@ -209,7 +208,7 @@ public final class Machine {
             let budget = Int(min(UInt64(Machine.batch), remaining))
             let n = recompiler?.run(budget) ?? cpu.run(budget)
             remaining -= UInt64(n)
-            if instructions == nil && switcher.wantsHandOver {
+            if switcher.wantsHandOver && (!debuggerHoldsGuest || cpu.state.pointee.efer & EFER.lma != 0) {
                 switcher.handOver(interruptLine: { [unowned self] in self.board.interruptPending })
             }
         }
@@ -230,6 +229,23 @@ public final class Machine {
     }
 
     public func stop() { stopRequested = true; cpu.stopRequested = true }
+
+    // MARK: - The debugger and KVM
+
+    /// Set by a debugger while something is set that only our own engines
+    /// honour (code breakpoints, watchpoints, stepping, mode and exception
+    /// events): the guest is not handed to KVM, and a guest KVM runs comes
+    /// back at the next slice. Long mode, which only KVM runs here, stays
+    /// with KVM and the debugger's checks wait until the guest leaves it.
+    public var debuggerHoldsGuest = false
+
+    /// Told of every engine switch as it happens, after the switch (the
+    /// debugger's `break handover`); a `stop()` from it ends `run` before
+    /// the new engine runs anything.
+    public var onEngineSwitch: ((EngineSwitch) -> Void)? {
+        get { switcher.onSwitch }
+        set { switcher.onSwitch = newValue }
+    }
 
     // MARK: - Pausing (on the machine's thread, e.g. through `hostRequests`)
 

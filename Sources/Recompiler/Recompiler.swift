@@ -12,7 +12,9 @@ import MMU
 /// interpreter takes the rest of it), so a run retires exactly the
 /// instructions the interpreter would, and the machine's timer deadlines,
 /// which bound the budget, hold the same. With debug hooks or an
-/// instruction tracer attached, everything goes through the interpreter.
+/// instruction tracer attached, everything goes through the interpreter,
+/// except when the debugger's only checks are code breakpoints
+/// (`breakpoints`, BreakpointBlocks.swift).
 ///
 /// Blocks (BlockTranslator.swift) end at control transfers, at the page
 /// end, at the CS limit, at instructions that change the mode or make the
@@ -91,6 +93,14 @@ public final class Recompiler {
     /// Exits linked to their successor.
     public private(set) var chainedExits = 0
 
+    /// Set by a debugger whose instruction-boundary hook (`CPU.debugHooksActive`)
+    /// checks nothing but code breakpoints at these addresses: blocks then
+    /// stop before them and the rest stays translated. Nil: any debug hook
+    /// sends the whole run to the interpreter.
+    public var breakpoints: CodeBreakpointAddresses? {
+        didSet { if breakpoints != oldValue { flush() } }
+    }
+
     public init(cpu: CPU) throws {
         self.cpu = cpu
         memory = cpu.memory
@@ -129,7 +139,9 @@ public final class Recompiler {
         while done < count && !cpu.stopRequested {
             // The debugger's boundary hooks, its data watchpoints (the
             // translated accesses do not report) and tracing: the interpreter.
-            if cpu.debugHooksActive || cpu.dataWatchActive || cpu.onInstruction != nil { return done + cpu.run(count - done) }
+            if (cpu.debugHooksActive && breakpoints == nil) || cpu.dataWatchActive || cpu.onInstruction != nil {
+                return done + cpu.run(count - done)
+            }
             let interruptible = s.pointee.eflags & EFLAGS.if != 0
             if s.pointee.halted {
                 guard cpu.interruptRequested && interruptible else { break }
@@ -142,8 +154,7 @@ public final class Recompiler {
                 continue
             }
             guard let block = blockAtInstructionPointer() else {
-                stepOnInterpreter()
-                done += 1
+                done += interpretUntranslated()
                 continue
             }
             if Int(block.pointee.instructionCount) > count - done {
@@ -179,6 +190,15 @@ public final class Recompiler {
               let field = UnsafeMutableRawPointer(bitPattern: exit) else { return }
         code.patchJump(field: field, to: target)
         chainedExits += 1
+    }
+
+    /// The instruction at CS:EIP that no block runs. At a breakpoint
+    /// (`breakpoints` set) the interpreter's `run` makes the debugger's
+    /// check first, which may stop the run before it: 0 retired then.
+    private func interpretUntranslated() -> Int {
+        if breakpoints != nil { return cpu.run(1) }
+        stepOnInterpreter()
+        return 1
     }
 
     private func stepOnInterpreter() {
@@ -248,9 +268,10 @@ public final class Recompiler {
         var length = 0, count = 0, ended = false
         while count < Recompiler.maximumInstructions && length < room
                 && translator.emit.count < Recompiler.scratchCapacity - Recompiler.instructionReserve {
+            let eip = key.eip &+ UInt32(length)
+            if let stops = breakpoints, stops.stopsBefore(linear: key.csBase &+ eip, physical: key.physical &+ UInt32(length)) { break }
             let i = Decoder.decode(bytes + length, count: min(room - length, 15), default32: default32)
             if i.op == .incomplete { break }
-            let eip = key.eip &+ UInt32(length)
             let next = (eip &+ UInt32(i.length)) & ipMask
             ended = translator.translate(i, eip: eip, next: next)
             length += Int(i.length)
