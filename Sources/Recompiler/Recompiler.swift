@@ -238,9 +238,10 @@ public final class Recompiler {
         var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
                                          helpers: helpers, csLimit: key.csLimit,
                                          stack32: key.mode & 32 != 0,
-                                         ram: key.mode & 2 != 0 ? nil : BlockTranslator.RAMTables(
+                                         ram: BlockTranslator.RAMTables(
                                             ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
-                                            codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0))
+                                            codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0,
+                                            tlb: key.mode & 2 != 0 ? cpu.softwareTLB : nil, user: key.mode & 12 == 12))
         let physicalPage = Int(key.physical >> UInt32(PhysicalMemory.pageShift))
         translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
             generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation,

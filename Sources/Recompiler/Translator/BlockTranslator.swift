@@ -26,15 +26,15 @@ import MMU
 /// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
 /// (exits to static successors), RET and JMP r/m (exits to an address
 /// known at run time).
-/// Memory operands compute the offset inline. With paging off, an inline
-/// fast path makes the checks the interpreter's own fast path makes
-/// (`CPU.fastHostAddress`: a present, not expand-down data segment, inside
-/// its limit, within one page, onto RAM — for writes, RAM holding no
-/// translated code) and accesses guest RAM directly; anything else, and
-/// every access with paging on, calls a helper (`RuntimeHelpers`) that
-/// does the full segment and paging checks, MMIO and code tracking, and
-/// reports a fault. Everything else calls the interpreter for that one
-/// instruction.
+/// Memory operands compute the offset inline. An inline fast path makes
+/// the checks the interpreter's own fast path makes (`CPU.fastHostAddress`:
+/// a present, not expand-down data segment, inside its limit, within one
+/// page; with paging on, a software-TLB hit granting the access at the
+/// block's CPL; onto RAM — for writes, RAM holding no translated code) and
+/// accesses guest RAM directly; anything else calls a helper
+/// (`RuntimeHelpers`) that does the full segment and paging checks (the
+/// page walk, setting A/D, a #PF), MMIO and code tracking, and reports a
+/// fault. Everything else calls the interpreter for that one instruction.
 ///
 /// The generated function: `(state, context, chain) -> retired`, where
 /// retired is the number of translated instructions not yet added to the
@@ -66,9 +66,8 @@ struct BlockTranslator {
     let csLimit: UInt32
     /// SS's B bit: ESP (true) or SP is the stack pointer.
     let stack32: Bool
-    /// Guest RAM and its routing tables for the inline fast path; nil with
-    /// paging on (every access through the helpers).
-    let ram: RAMTables?
+    /// Guest RAM, its routing tables and the TLB for the inline fast path.
+    let ram: RAMTables
 
     /// What the inline RAM path reads: fixed for the machine's life.
     struct RAMTables {
@@ -78,6 +77,10 @@ struct BlockTranslator {
         let codeLines: UnsafeMutablePointer<UInt64>
         /// The A20 gate is closed: physical bit 20 reads as 0.
         let a20Closed: Bool
+        /// The CPU's software TLB when the block runs with paging on.
+        let tlb: SoftwareTLBView?
+        /// The block runs at CPL 3: the TLB must grant user access.
+        let user: Bool
     }
 
     /// Host RFLAGS hold the guest's arithmetic flags.
@@ -124,7 +127,7 @@ struct BlockTranslator {
     /// address keep RSP 16-byte aligned at helper calls.
     static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
 
-    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables?) {
+    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables) {
         self.emit = emit
         self.helpers = helpers
         self.csLimit = csLimit
@@ -305,17 +308,12 @@ struct BlockTranslator {
         flagsInHost = false
     }
 
-    /// Emits the inline RAM path (paging off) with `slowPath` beside it for
-    /// what the inline checks turn away; only `slowPath` with paging on.
-    /// Layout: jump to the inline path; the slow path (the checks jump
+    /// Emits the inline RAM path with `slowPath` beside it for what the
+    /// inline checks turn away. Layout: jump to the inline path; the slow path (the checks jump
     /// back to it, so it needs no forward labels) ending in a jump past
     /// the inline path; the inline path.
     private mutating func withRAMFastPath(segment: SegmentRegister, size: Int, write: Bool,
                                           slowPath: (inout BlockTranslator) -> Void) {
-        guard let ram else {
-            slowPath(&self)
-            return
-        }
         let toInline = emit.jump()
         let slow = emit.count
         slowPath(&self)
@@ -348,6 +346,7 @@ struct BlockTranslator {
         emit.alu(.and, size: 4, .rdx, immediate: 0xFFF)
         emit.alu(.cmp, size: 4, .rdx, immediate: UInt32(PhysicalMemory.pageSize - size))
         emit.jump(if: .above, to: slow)
+        if let tlb = tables.tlb { translateThroughTLB(tlb, write: write, user: tables.user, slow: slow) }
         if tables.a20Closed { emit.alu(.and, size: 4, .rax, immediate: ~UInt32(1 << 20)) }
         // The page's route: RAM (top two bits clear), else the helper.
         emit.movReg32(.rdx, .rax)
@@ -373,6 +372,39 @@ struct BlockTranslator {
         } else {
             emit.movLoadIndexed(size: size, .rax, base: .r9, index: .rdx, scale: 0)
         }
+    }
+
+    /// EAX ← the physical address of the linear address in EAX, on a TLB
+    /// hit that grants the access (the same test as `CPU.translate`'s hit:
+    /// the tag, then every permission bit the access needs — a write also
+    /// needs the dirty bit, so the first write to a clean page walks and
+    /// sets it). A miss goes to `slow`, whose helper walks the tables.
+    /// Clobbers RDX, R9, R10.
+    private mutating func translateThroughTLB(_ tlb: SoftwareTLBView, write: Bool, user: Bool, slow: Int) {
+        emit.movReg32(.rdx, .rax)
+        emit.shiftRight32(.rdx, by: 12)
+        emit.alu(.and, size: 4, .rdx, immediate: UInt32(SoftwareTLBView.entryCount - 1))
+        emit.lea32(.rdx, base: .rdx, index: .rdx, scale: 1, 0) // × 3: entries are three words
+        precondition(SoftwareTLBView.entryStride == 12, "the index scaling assumes 12-byte TLB entries")
+        emit.shiftLeft64(.rdx, by: 2)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: tlb.entries)))
+        emit.alu64(.add, .r9, .rdx)
+        emit.movReg32(.rdx, .rax)
+        emit.alu(.and, size: 4, .rdx, immediate: 0xFFFF_F000)
+        emit.alu(.or, size: 4, .rdx, immediate: 1)
+        emit.movLoad(size: 4, .r10, base: .r9, Int32(SoftwareTLBView.tagOffset))
+        emit.alu(.cmp, size: 4, .rdx, .r10)
+        emit.jump(if: .notZero, to: slow)
+        let need = SoftwareTLBView.requirement(write: write, user: user)
+        if need != 0 {
+            emit.movLoad(size: 4, .r10, base: .r9, Int32(SoftwareTLBView.flagsOffset))
+            emit.alu(.and, size: 4, .r10, immediate: need)
+            emit.alu(.cmp, size: 4, .r10, immediate: need)
+            emit.jump(if: .notZero, to: slow)
+        }
+        emit.alu(.and, size: 4, .rax, immediate: 0xFFF)
+        emit.movLoad(size: 4, .rdx, base: .r9, Int32(SoftwareTLBView.frameOffset))
+        emit.alu(.or, size: 4, .rax, .rdx)
     }
 
     /// Stores the low `size` bytes of ECX at the offset in ESI of
