@@ -350,6 +350,15 @@ public final class Recompiler {
         return UInt32(truncatingIfNeeded: state.pointee.rip) == next && !blockMustLeave
     }
 
+    /// Delivers the #DE of a DIV/IDIV whose divisor is 0 or whose quotient
+    /// does not fit (checked by the translated code, before any register
+    /// changed).
+    func raiseDivideErrorForBlock(descriptor: UInt64) {
+        syncInstructionCount(descriptor)
+        exceptionsInBlocks += 1
+        cpu.raise(.divideError, instructionAt: RuntimeHelpers.eip(descriptor))
+    }
+
     // MARK: - Report
 
     /// What went through the interpreter fallback from inside blocks, most

@@ -139,4 +139,49 @@ public struct RandomProgramEncoder {
             }
         }
     }
+
+    /// `instruction()`, or one of the forms the recompiler translates
+    /// beyond it: the string instructions (with and without REP, either
+    /// direction, a segment override sometimes; (E)SI/(E)DI set into the
+    /// data area first, a short count for REP), MUL, IMUL, DIV, IDIV on
+    /// r/m (a division cleared for range half the time, else it often
+    /// raises #DE), BSWAP and XCHG with memory. Programs made of these need
+    /// an IDT: a #DE ends them.
+    public mutating func instructionWithMoreForms() -> [UInt8] {
+        switch g.below(8) {
+        case 0, 1: return stringInstruction()
+        case 2:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            let operation = UInt8(4 + g.below(4)) // MUL, IMUL, DIV, IDIV
+            let clearHigh: [UInt8] = operation >= 6 && g.bool() ? [0x31, 0xD2] : [] // xor edx, edx
+            return clearHigh + prefix + [byteSized ? 0xF6 : 0xF7] + modrm(reg: operation, byteSized: byteSized)
+        case 3: return [0x0F, 0xC8 | register(byteSized: false)]
+        case 4:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [byteSized ? 0x86 : 0x87] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        default: return instruction()
+        }
+    }
+
+    mutating func stringInstruction() -> [UInt8] {
+        func load(_ r: UInt8, _ value: UInt32) -> [UInt8] {
+            code32 ? [0xB8 | r] + withUnsafeBytes(of: value.littleEndian, Array.init)
+                : [0xB8 | r] + withUnsafeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, Array.init)
+        }
+        let base = code32 ? RandomProgramEncoder.data32 : RandomProgramEncoder.data16
+        // Room for 16 elements of 4 bytes either way.
+        let room = UInt32(RandomProgramEncoder.dataSize - 128)
+        var out = load(6, base + 64 + UInt32(g.below(Int(room)))) + load(7, base + 64 + UInt32(g.below(Int(room))))
+        out.append(g.bool() ? 0xFC : 0xFD) // CLD, STD
+        let opcode = [0xA4, 0xA6, 0xAA, 0xAC, 0xAE][g.below(5)] | UInt8(g.below(2))
+        if opcode & 1 == 1 { out += operandSize().prefix }
+        if g.below(4) == 0 { out.append([0x26, 0x36, 0x3E][g.below(3)]) } // ES:, SS:, DS:
+        if g.below(3) == 0 {
+            out = load(1, UInt32(g.below(16))) + out
+            out.append(g.bool() ? 0xF3 : 0xF2) // REP(E), REPNE
+        }
+        return out + [opcode]
+    }
 }

@@ -34,7 +34,8 @@ final class PagingDifferentialTests: XCTestCase {
         func faults(user: Bool) -> Bool { faults || (user && self != .writable) }
     }
 
-    func enablePaging(_ bench: EngineBench, dataPage: DataPage = .writable, user: Bool = false) {
+    /// Descriptor tables, a TSS, page tables and (with `paging`) CR0.PG.
+    func enablePaging(_ bench: EngineBench, dataPage: DataPage = .writable, user: Bool = false, paging: Bool = true) {
         func write32(_ address: UInt32, _ value: UInt32) {
             bench.memory.copyIn(address, withUnsafeBytes(of: value.littleEndian, Array.init))
         }
@@ -70,7 +71,7 @@ final class PagingDifferentialTests: XCTestCase {
         bench.state.pointee.gdtr = DescriptorTableRegister(base: UInt64(Self.gdt), limit: UInt16(8 * descriptors.count - 1))
         bench.state.pointee.idtr = DescriptorTableRegister(base: UInt64(Self.idt), limit: 32 * 8 - 1)
         bench.state.pointee.cr3 = UInt64(Self.pageDirectory)
-        bench.state.pointee.cr0 |= dataPage == .readOnlyNoWriteProtect ? 0x8000_0000 : 0x8001_0000 // PG (, WP)
+        if paging { bench.state.pointee.cr0 |= dataPage == .readOnlyNoWriteProtect ? 0x8000_0000 : 0x8001_0000 } // PG (, WP)
         if user {
             for s in SegmentRegister.allCases {
                 bench.cpu.segment(s).pointee = SegmentDescriptorCache(selector: s == .cs ? 0x1B : 0x23, base: 0,
@@ -84,8 +85,8 @@ final class PagingDifferentialTests: XCTestCase {
     /// Runs one random program (`instruction` encodes each of its
     /// instructions) with paging on, on both engines, and compares them,
     /// the page tables' A/D bits included.
-    func comparePaged(seed: UInt64, dataPage: DataPage, user: Bool, length: Int = 300,
-                      instruction: (inout RandomProgramEncoder) -> [UInt8] = { $0.instruction() }) {
+    func comparePaged(seed: UInt64, dataPage: DataPage, user: Bool, paging: Bool = true, length: Int = 300,
+                      instruction: (inout RandomProgramEncoder) -> [UInt8] = { $0.instruction() }) -> EngineBench {
         var encoder = RandomProgramEncoder(g: SplitMix64(seed: seed), code32: true)
         var program: [UInt8] = []
         for _ in 0..<length { program += instruction(&encoder) }
@@ -97,11 +98,11 @@ final class PagingDifferentialTests: XCTestCase {
             bench.flat32(code: program + [0xF4])
             for r in 0..<8 where r != 4 { bench.cpu.setReg32(UInt8(r), registers[r]) }
             bench.memory.copyIn(RandomProgramEncoder.data32, data)
-            enablePaging(bench, dataPage: dataPage, user: user)
+            enablePaging(bench, dataPage: dataPage, user: user, paging: paging)
         }
         reference.run(recompiled: false, limit: 10 * length)
         translated.run(recompiled: true, limit: 10 * length)
-        let context = "paging, \(dataPage), CPL \(user ? 3 : 0), seed \(seed)"
+        let context = "paging \(paging ? "on" : "off"), \(dataPage), CPL \(user ? 3 : 0), seed \(seed)"
         assertSameState(reference, translated, context)
         XCTAssertEqual(translated.state.pointee.cr2, reference.state.pointee.cr2, "CR2: \(context)")
         for (what, base, count) in [("stack", UInt32(0x1E_0000), 0x1_0000),
@@ -110,19 +111,42 @@ final class PagingDifferentialTests: XCTestCase {
             XCTAssertNil(firstDifference(translated.memory.copyOut(base, count: count),
                                          reference.memory.copyOut(base, count: count)), "\(what): \(context)")
         }
-        if dataPage.faults(user: user) {
-            XCTAssertEqual(reference.exceptions.first?.vector, 14, "the access to the data page: \(context)")
-        } else {
-            // At CPL 3 the closing HLT is privileged: a #GP.
-            XCTAssertEqual(reference.exceptions.map(\.vector), user ? [13] : [], context)
-        }
+        return translated
     }
 
     func testRandomProgramsWithPaging() {
         for seed: UInt64 in 201...240 {
             let kinds = DataPage.allCases
-            comparePaged(seed: seed, dataPage: kinds[Int(seed) % kinds.count], user: seed & 1 == 1)
+            let dataPage = kinds[Int(seed) % kinds.count], user = seed & 1 == 1
+            let translated = comparePaged(seed: seed, dataPage: dataPage, user: user)
+            if dataPage.faults(user: user) {
+                XCTAssertEqual(translated.exceptions.first?.vector, 14, "the access to the data page, seed \(seed)")
+            } else {
+                // At CPL 3 the closing HLT is privileged: a #GP.
+                XCTAssertEqual(translated.exceptions.map(\.vector), user ? [13] : [], "seed \(seed)")
+            }
         }
+    }
+
+    /// The string instructions, wide MUL/IMUL, DIV/IDIV (#DE included),
+    /// BSWAP and XCHG with memory among the shared forms, paging on and
+    /// off, at both CPLs, with the data page faulting in each way. They
+    /// must run translated, not through the fallback (REP forms aside).
+    func testMoreFormsWithAndWithoutPaging() {
+        var divideErrors = 0
+        for seed: UInt64 in 301...348 {
+            let kinds = DataPage.allCases
+            let translated = comparePaged(seed: seed, dataPage: kinds[Int(seed) % kinds.count], user: seed & 1 == 1,
+                                          paging: seed & 2 == 0) { $0.instructionWithMoreForms() }
+            divideErrors += translated.exceptions.filter { $0.vector == 0 }.count
+            let fallbacks = translated.recompiler.fallbackCounts.map(\.op)
+            for op in [Op.mul, .div, .idiv, .bswap, .xchg, .lods, .stos, .movs, .scas, .cmps, .push] {
+                XCTAssertLessThan(translated.recompiler.fallbackCounts.first { $0.op == op }?.count ?? 0,
+                                  op == .push || op == .mul || op == .div || op == .idiv || op == .bswap || op == .xchg ? 1 : 16,
+                                  "\(op) translated (seed \(seed)): \(fallbacks)")
+            }
+        }
+        XCTAssertGreaterThan(divideErrors, 5, "#DE raised from translated divisions")
     }
 
     /// A loop inside one page chains with paging on; its jump to a block

@@ -385,6 +385,54 @@ struct X86Emitter {
         registerOperand(reg: decrement ? 1 : 0, rm: dst)
     }
 
+    /// 64-bit dst ← the low `size` bytes (1, 2, 4) of src, sign-extended.
+    mutating func signExtend64(size: Int, _ dst: Register, _ src: Register) {
+        if size == 1 { checkByteRegister(src) }
+        rex(w: true, reg: dst.rawValue, base: src.rawValue)
+        switch size {
+        case 1: byte(0x0F); byte(0xBE)
+        case 2: byte(0x0F); byte(0xBF)
+        default: byte(0x63)
+        }
+        registerOperand(reg: dst.rawValue, rm: src)
+    }
+
+    /// 64-bit dst ← dst · src, truncated to 64 bits (which holds every
+    /// product of two 32-bit values).
+    mutating func multiply64(_ dst: Register, _ src: Register) {
+        rex(w: true, reg: dst.rawValue, base: src.rawValue)
+        byte(0x0F); byte(0xAF); registerOperand(reg: dst.rawValue, rm: src)
+    }
+
+    /// RDX:RAX ÷ src (64-bit DIV or IDIV): quotient to RAX, remainder to
+    /// RDX. The host raises #DE on a zero divisor or an overflowing
+    /// quotient, so the caller rules both out first.
+    mutating func divide64(signed: Bool, by src: Register) {
+        rex(w: true, base: src.rawValue)
+        byte(0xF7); registerOperand(reg: signed ? 7 : 6, rm: src)
+    }
+
+    /// CQO: RDX ← the sign of RAX, for a signed 64-bit division.
+    mutating func signExtendRAXIntoRDX() { byte(0x48); byte(0x99) }
+
+    /// 64-bit NEG.
+    mutating func negate64(_ dst: Register) {
+        rex(w: true, base: dst.rawValue)
+        byte(0xF7); registerOperand(reg: 3, rm: dst)
+    }
+
+    /// Logical shift of the 64-bit `dst` right by `count` (ZF from the result).
+    mutating func shiftRight64(_ dst: Register, by count: UInt8) {
+        rex(w: true, base: dst.rawValue)
+        byte(0xC1); registerOperand(reg: 5, rm: dst); byte(count)
+    }
+
+    /// BSWAP of the 32-bit `dst` (no flags).
+    mutating func byteSwap32(_ dst: Register) {
+        rex(w: false, base: dst.rawValue)
+        byte(0x0F); byte(0xC8 | dst.low)
+    }
+
     /// CF ← bit `bit` of the 64-bit `r`.
     mutating func bitTest64(_ r: Register, bit: UInt8) {
         rex(w: true, base: r.rawValue)

@@ -20,10 +20,10 @@ import MMU
 ///
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
-/// registers, immediates and memory; NOT, NEG, IMUL (two and three
-/// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP, PAUSE; CLC, STC, CMC,
-/// CLD, STD; PUSH r/imm, LEAVE,
-/// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
+/// registers, immediates and memory; NOT, NEG, IMUL (all forms), MUL,
+/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, BSWAP, XCHG; LEA; NOP, PAUSE;
+/// CLC, STC, CMC, CLD, STD; LODS, STOS, MOVS, SCAS, CMPS without REP;
+/// PUSH r/m/imm, LEAVE, POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
 /// (exits to static successors), RET and JMP r/m (exits to an address
 /// known at run time).
 /// Memory operands compute the offset inline. An inline fast path makes
@@ -468,6 +468,19 @@ struct BlockTranslator {
                 guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
             case .imul where i.operands.1.kind != .none:
                 guard translateSignedMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .mul, .imul:
+                guard translateWideMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .div, .idiv:
+                guard translateDivide(i, eip: eip) else { return interpret(i, eip: eip) }
+            case .lods, .stos, .movs, .scas, .cmps:
+                guard i.repeatPrefix == .none else { return interpret(i, eip: eip) }
+                translateString(i, eip: eip, next: next)
+            case .bswap where i.operands.0.kind == .register && i.operands.0.size == 4:
+                loadGuestRegister(i.operands.0.register, size: 4, into: .rax)
+                emit.byteSwap32(.rax)
+                storeGuestRegister(i.operands.0.register, size: 4, from: .rax)
+            case .xchg:
+                guard translateExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .not, .neg:
                 guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .setcc:
@@ -817,6 +830,210 @@ struct BlockTranslator {
         return true
     }
 
+    /// One-operand MUL and IMUL: the double-width product of the
+    /// accumulator and r/m, formed in a 64-bit host register (which holds
+    /// every 32×32 product), to AX, DX:AX or EDX:EAX. CF = OF = the high
+    /// half carries significance (MUL: it is not 0; IMUL: it is not the low
+    /// half's sign extension); SF, ZF and PF follow the reference: from the
+    /// low half, with AF = 0 — a TEST of the low half gives exactly those.
+    private mutating func translateWideMultiply(_ i: Instruction, eip: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate else { return false }
+        let size = Int(o.size), signed = i.op == .imul
+        loadRegisterOrMemory(i, o, eip: eip)
+        emit.movReg32(.rcx, .rax)
+        loadGuestRegister(0, size: size, into: .rax)
+        if signed {
+            emit.signExtend64(size: size, .rcx, .rcx)
+            emit.signExtend64(size: size, .rax, .rax)
+        }
+        emit.multiply64(.rax, .rcx)
+        emit.test(size: size, .rax, .rax)
+        emit.pushFlags()
+        emit.pop(.r11)
+        // R10 ← the high half; the significance test leaves ZF clear when it carries some.
+        emit.movReg64(.r10, .rax)
+        emit.shiftRight64(.r10, by: UInt8(8 * size))
+        if signed {
+            emit.signExtend64(size: size, .rdx, .rax)
+            emit.alu64(.cmp, .rdx, .rax)
+        }
+        let insignificant = emit.jump(if: .zero)
+        emit.alu(.or, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
+        emit.bind(insignificant)
+        emit.push(.r11)
+        emit.popFlags()
+        flagsProduced()
+        if size == 1 {
+            storeGuestRegister(0, size: 2, from: .rax)
+        } else {
+            emit.movReg32(.rax, .rax)
+            storeGuestRegister(0, size: size, from: .rax)
+            emit.movReg32(.r10, .r10)
+            storeGuestRegister(2, size: size, from: .r10)
+        }
+        return true
+    }
+
+    /// DIV and IDIV: AX, DX:AX or EDX:EAX ÷ r/m, divided as 64-bit host
+    /// integers. A zero divisor or a quotient that does not fit raises #DE
+    /// (through a helper) before any register changes; the one division a
+    /// 64-bit host IDIV cannot do, −2^63 ÷ −1, is a negation here (and its
+    /// quotient never fits). Flags are unchanged.
+    private mutating func translateDivide(_ i: Instruction, eip: UInt32) -> Bool {
+        let o = i.operands.0
+        guard isPlain(o), o.kind != .immediate else { return false }
+        let size = Int(o.size), signed = i.op == .idiv
+        loadRegisterOrMemory(i, o, eip: eip)
+        writeBackFlags()
+        emit.movReg32(.rcx, .rax)
+        if signed { emit.signExtend64(size: size, .rcx, .rcx) }
+        // The dividend into RAX.
+        if size == 1 {
+            loadGuestRegister(0, size: 2, into: .rax)
+            if signed { emit.signExtend64(size: 2, .rax, .rax) }
+        } else {
+            loadGuestRegister(2, size: size, into: .rdx)
+            loadGuestRegister(0, size: size, into: .rax)
+            emit.shiftLeft64(.rdx, by: UInt8(8 * size))
+            emit.alu64(.or, .rax, .rdx)
+            if signed && size == 2 { emit.signExtend64(size: 4, .rax, .rax) }
+        }
+        flagsInHost = false
+        emit.test(size: 8, .rcx, .rcx)
+        let byZero = emit.jump(if: .zero)
+        var tooLarge: [X86Emitter.Label] = []
+        if signed {
+            emit.alu64(.cmp, .rcx, immediate: -1)
+            let ordinary = emit.jump(if: .notZero)
+            emit.negate64(.rax)
+            emit.movImm32(.rdx, 0)
+            let divided = emit.jump()
+            emit.bind(ordinary)
+            emit.signExtendRAXIntoRDX()
+            emit.divide64(signed: true, by: .rcx)
+            emit.bind(divided)
+            emit.signExtend64(size: size, .r10, .rax)
+            emit.alu64(.cmp, .r10, .rax)
+            tooLarge.append(emit.jump(if: .notZero))
+        } else {
+            emit.movImm32(.rdx, 0)
+            emit.divide64(signed: false, by: .rcx)
+            emit.movReg64(.r10, .rax)
+            emit.shiftRight64(.r10, by: UInt8(8 * size))
+            tooLarge.append(emit.jump(if: .notZero))
+        }
+        if size == 4 {
+            emit.movReg32(.rax, .rax)
+            emit.movReg32(.rdx, .rdx)
+        }
+        storeGuestRegister(0, size: size, from: .rax)
+        storeGuestRegister(size == 1 ? 4 : 2, size: size, from: .rdx)
+        let done = emit.jump()
+        emit.bind(byZero)
+        for label in tooLarge { emit.bind(label) }
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        callHelper(helpers.raiseDivideError)
+        emit.jump(to: settledExit)
+        emit.bind(done)
+        flagsInHost = false
+        return true
+    }
+
+    // MARK: - String instructions (without REP: a REP runs on the interpreter, which has its own fast path)
+
+    /// LODS, STOS, MOVS, SCAS, CMPS: one element at DS:(E)SI (or the
+    /// override) and/or ES:(E)DI, then the index registers step by the
+    /// element size, down when DF is set. Every access comes before any
+    /// register changes, so a fault leaves them as they were.
+    private mutating func translateString(_ i: Instruction, eip: UInt32, next: UInt32) {
+        let size = i.opcode & 1 == 0 ? 1 : Int(i.operandSize)
+        let indexSize = Int(i.addressSize)
+        let source: SegmentRegister = i.hasSegmentOverride ? i.segment : .ds
+        switch i.op {
+        case .lods:
+            loadGuestRegister(6, size: indexSize, into: .rsi)
+            loadFromGuest(segment: source, size: size, eip: eip)
+            storeGuestRegister(0, size: size, from: .rax)
+            advanceStringIndices([6], size: size, indexSize: indexSize)
+        case .stos, .movs:
+            if i.op == .movs {
+                loadGuestRegister(6, size: indexSize, into: .rsi)
+                loadFromGuest(segment: source, size: size, eip: eip)
+                emit.movReg32(.rcx, .rax)
+            } else {
+                loadGuestRegister(0, size: size, into: .rcx)
+            }
+            loadGuestRegister(7, size: indexSize, into: .rsi)
+            let indices: [UInt8] = i.op == .movs ? [6, 7] : [7]
+            storeToGuest(segment: .es, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+                t.advanceStringIndices(indices, size: size, indexSize: indexSize)
+            }
+        default: // SCAS, CMPS: the flags of a compare, first operand − ES:[(E)DI]
+            if i.op == .cmps {
+                loadGuestRegister(6, size: indexSize, into: .rsi)
+                loadFromGuest(segment: source, size: size, eip: eip)
+                emit.movReg32(.r13, .rax)
+            }
+            loadGuestRegister(7, size: indexSize, into: .rsi)
+            loadFromGuest(segment: .es, size: size, eip: eip)
+            emit.movReg32(.rcx, .rax)
+            advanceStringIndices(i.op == .cmps ? [6, 7] : [7], size: size, indexSize: indexSize)
+            if i.op == .cmps {
+                emit.movReg32(.rax, .r13)
+            } else {
+                loadGuestRegister(0, size: size, into: .rax)
+            }
+            emit.alu(.cmp, size: size, .rax, .rcx)
+            flagsProduced()
+        }
+    }
+
+    /// (E)SI and/or (E)DI += ±`size` (− when DF is set), wrapped to the
+    /// address size. Clobbers RAX, RDX and the host flags (the guest's
+    /// must already be in `CPUState`).
+    private mutating func advanceStringIndices(_ registers: [UInt8], size: Int, indexSize: Int) {
+        // EDX ← DF ? −1 : 1.
+        emit.movLoad(size: 4, .rdx, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.shiftRight32(.rdx, by: 10)
+        emit.alu(.and, size: 4, .rdx, immediate: 1)
+        emit.complement(negate: true, size: 4, .rdx)
+        emit.alu(.or, size: 4, .rdx, immediate: 1)
+        for r in registers {
+            loadGuestRegister(r, size: indexSize, into: .rax)
+            emit.lea32(.rax, base: .rax, index: .rdx, scale: UInt8(size.trailingZeroBitCount), 0)
+            storeGuestRegister(r, size: indexSize, from: .rax)
+        }
+        flagsInHost = false
+    }
+
+    /// XCHG r, r/m. With memory, the store comes first: a fault leaves the
+    /// register as it was. The old memory value waits in R13 across the
+    /// store's helper call.
+    private mutating func translateExchange(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let a = i.operands.0, b = i.operands.1
+        guard isPlain(a), isPlain(b), a.kind != .immediate, b.kind != .immediate, a.size == b.size,
+              !(isMemory(a) && isMemory(b)) else { return false }
+        let size = Int(a.size)
+        let (memory, register) = isMemory(a) ? (a, b) : (b, a)
+        guard isMemory(memory) else {
+            loadGuestRegister(a.register, size: size, into: .rax)
+            loadGuestRegister(b.register, size: size, into: .rcx)
+            storeGuestRegister(a.register, size: size, from: .rcx)
+            storeGuestRegister(b.register, size: size, from: .rax)
+            return true
+        }
+        loadForUpdate(memory, i, size: size, eip: eip)
+        emit.movReg32(.r13, .rax)
+        loadGuestRegister(register.register, size: size, into: .rcx)
+        emit.movReg32(.rsi, .r14)
+        storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+            t.emit.movReg32(.rax, .r13)
+            t.storeGuestRegister(register.register, size: size, from: .rax)
+        }
+        return true
+    }
+
     // MARK: - The stack (SS's B bit is part of the block's key)
 
     private static let stackPointerOffset = gprOffset + 4 * 8
@@ -860,6 +1077,12 @@ struct BlockTranslator {
             }
         case .immediate:
             pushValue(i.immediate, size: size, eip: eip, continuingAt: next)
+        case .memory where Int(o.size) == size, .absolute where Int(o.size) == size:
+            // The source is read (with ESP as it was) before the stack is written.
+            pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+                t.loadRegisterOrMemory(i, o, eip: eip)
+                t.emit.movReg32(.rcx, .rax)
+            }
         default:
             return false
         }
