@@ -145,10 +145,11 @@ public struct RandomProgramEncoder {
     /// direction, a segment override sometimes; (E)SI/(E)DI set into the
     /// data area first, a short count for REP), MUL, IMUL, DIV, IDIV on
     /// r/m (a division cleared for range half the time, else it often
-    /// raises #DE), BSWAP and XCHG with memory. Programs made of these need
-    /// an IDT: a #DE ends them.
+    /// raises #DE), BSWAP, XCHG and CMPXCHG with memory, PUSHF and, rarely,
+    /// CLI. Programs made of these need an IDT: a #DE ends them, as does
+    /// CLI at CPL 3.
     public mutating func instructionWithMoreForms() -> [UInt8] {
-        switch g.below(8) {
+        switch g.below(10) {
         case 0, 1: return stringInstruction()
         case 2:
             let byteSized = g.bool()
@@ -161,6 +162,11 @@ public struct RandomProgramEncoder {
             let byteSized = g.bool()
             let (prefix, _) = byteSized ? ([], 1) : operandSize()
             return prefix + [byteSized ? 0x86 : 0x87] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        case 5:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [0x0F, byteSized ? 0xB0 : 0xB1] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        case 6: return g.below(8) == 0 ? [0xFA] : operandSize().prefix + [0x9C]
         default: return instruction()
         }
     }

@@ -21,8 +21,8 @@ import MMU
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
 /// registers, immediates and memory; NOT, NEG, IMUL (all forms), MUL,
-/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, BSWAP, XCHG; LEA; NOP, PAUSE;
-/// CLC, STC, CMC, CLD, STD; LODS, STOS, MOVS, SCAS, CMPS without REP;
+/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, BSWAP, XCHG, CMPXCHG; LEA; NOP,
+/// PAUSE; CLC, STC, CMC, CLD, STD, CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS without REP;
 /// PUSH r/m/imm, LEAVE, POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
 /// (exits to static successors), RET and JMP r/m (exits to an address
 /// known at run time).
@@ -118,6 +118,8 @@ struct BlockTranslator {
     static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
     static let ripOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.rip)!)
     static let eflagsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.eflags)!)
+    static let cr0Offset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.cr0)!)
+    static let cplOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.cpl)!)
     static let segmentsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.segments)!)
     static let segmentStride = Int32(MemoryLayout<SegmentDescriptorCache>.stride)
     static let segmentBase = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.base)!)
@@ -481,6 +483,12 @@ struct BlockTranslator {
                 storeGuestRegister(i.operands.0.register, size: 4, from: .rax)
             case .xchg:
                 guard translateExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .cmpxchg:
+                guard translateCompareExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .pushf:
+                translatePushFlags(i, eip: eip, next: next)
+            case .cli:
+                translateClearInterruptFlag(i, eip: eip)
             case .not, .neg:
                 guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .setcc:
@@ -1032,6 +1040,97 @@ struct BlockTranslator {
             t.storeGuestRegister(register.register, size: size, from: .rax)
         }
         return true
+    }
+
+    /// CMPXCHG r/m, r: the flags of accumulator − destination; equal: the
+    /// destination ← the source, else the destination is written back
+    /// unchanged (the reference writes either way, so a read-only page
+    /// faults either way) and the accumulator ← it. With memory the new
+    /// accumulator waits in R14 (the address is no longer needed once the
+    /// store has it) and is written only after the store succeeded.
+    private mutating func translateCompareExchange(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let d = i.operands.0, source = i.operands.1
+        guard isPlain(d), d.kind != .immediate, source.kind == .register, source.size == d.size else { return false }
+        let size = Int(d.size)
+        let notEqual: UInt8 = 5
+        loadForUpdate(d, i, size: size, eip: eip)
+        loadGuestRegister(0, size: size, into: .rdx)
+        loadGuestRegister(source.register, size: size, into: .rcx)
+        emit.alu(.cmp, size: size, .rdx, .rax)
+        flagsProduced()
+        emit.moveIf(guestCondition: notEqual, size: 4, .rcx, .rax)
+        if isMemory(d) {
+            emit.moveIf(guestCondition: notEqual, size: 4, .rdx, .rax)
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.r14, .rdx)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true) { t in
+                t.emit.movReg32(.rax, .r14)
+                t.storeGuestRegister(0, size: size, from: .rax)
+            }
+        } else {
+            // The destination first: when it is the accumulator and equal, it keeps the source.
+            storeGuestRegister(d.register, size: size, from: .rcx)
+            let equal = emit.jump(if: .zero)
+            storeGuestRegister(0, size: size, from: .rax)
+            emit.bind(equal)
+        }
+        return true
+    }
+
+    /// PUSHF: the flags image (RF cleared; VM is 0 here). In virtual-8086
+    /// mode, where IOPL and VME decide, the interpreter takes it.
+    private mutating func translatePushFlags(_ i: Instruction, eip: UInt32, next: UInt32) {
+        let size = Int(i.operandSize)
+        writeBackFlags()
+        emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.test(size: 4, .rax, immediate: EFLAGS.vm)
+        flagsInHost = false
+        let virtual8086 = emit.jump(if: .notZero)
+        pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+            t.emit.movLoad(size: 4, .rcx, base: .rbx, BlockTranslator.eflagsOffset)
+            t.emit.alu(.and, size: 4, .rcx, immediate: ~EFLAGS.rf)
+        }
+        let done = emit.jump()
+        emit.bind(virtual8086)
+        interpretAndLeave(i, eip: eip)
+        emit.bind(done)
+    }
+
+    /// CLI where it simply clears IF: real mode, or protected mode (not
+    /// virtual-8086) with CPL ≤ IOPL. Anything else (#GP, VIF) is the
+    /// interpreter's.
+    private mutating func translateClearInterruptFlag(_ i: Instruction, eip: UInt32) {
+        writeBackFlags()
+        flagsInHost = false
+        emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.cr0Offset)
+        emit.test(size: 4, .rax, immediate: 1)
+        let realMode = emit.jump(if: .zero)
+        emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.test(size: 4, .rax, immediate: EFLAGS.vm)
+        let virtual8086 = emit.jump(if: .notZero)
+        emit.shiftRight32(.rax, by: 12)
+        emit.alu(.and, size: 4, .rax, immediate: 3)
+        emit.movLoad(size: 1, .rcx, base: .rbx, BlockTranslator.cplOffset)
+        emit.alu(.cmp, size: 4, .rcx, .rax)
+        let aboveIOPL = emit.jump(if: .above)
+        emit.bind(realMode)
+        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.if)
+        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+        let done = emit.jump()
+        emit.bind(virtual8086)
+        emit.bind(aboveIOPL)
+        interpretAndLeave(i, eip: eip)
+        emit.bind(done)
+    }
+
+    /// Runs `i` on the interpreter and leaves the block with the state it
+    /// left: the path of a translated form for the cases it leaves to the
+    /// reference (the guest flags are already in `CPUState`).
+    private mutating func interpretAndLeave(_ i: Instruction, eip: UInt32) {
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        callHelper(helpers.interpret)
+        emit.jump(to: settledExit)
     }
 
     // MARK: - The stack (SS's B bit is part of the block's key)
