@@ -145,11 +145,13 @@ public struct RandomProgramEncoder {
     /// direction, a segment override sometimes; (E)SI/(E)DI set into the
     /// data area first, a short count for REP), MUL, IMUL, DIV, IDIV on
     /// r/m (a division cleared for range half the time, else it often
-    /// raises #DE), BSWAP, XCHG and CMPXCHG with memory, PUSHF and, rarely,
-    /// CLI. Programs made of these need an IDT: a #DE ends them, as does
-    /// CLI at CPL 3.
+    /// raises #DE), BSWAP, XCHG and CMPXCHG with memory, PUSHF, rarely
+    /// CLI, BT/BTS/BTR/BTC (a register offset only into a register: into
+    /// memory it would address far outside the data area), SHLD/SHRD.
+    /// Programs made of these need an IDT: a #DE ends them, as does CLI at
+    /// CPL 3.
     public mutating func instructionWithMoreForms() -> [UInt8] {
-        switch g.below(10) {
+        switch g.below(12) {
         case 0, 1: return stringInstruction()
         case 2:
             let byteSized = g.bool()
@@ -167,6 +169,17 @@ public struct RandomProgramEncoder {
             let (prefix, _) = byteSized ? ([], 1) : operandSize()
             return prefix + [0x0F, byteSized ? 0xB0 : 0xB1] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
         case 6: return g.below(8) == 0 ? [0xFA] : operandSize().prefix + [0x9C]
+        case 7:
+            let (prefix, _) = operandSize()
+            if g.bool() { return prefix + [0x0F, 0xBA] + modrm(reg: UInt8(4 + g.below(4)), byteSized: false) + [g.nextByte()] }
+            return prefix + [0x0F, 0xA3 | UInt8(g.below(4)) << 3]
+                + modrm(reg: register(byteSized: false), byteSized: false, allowMemory: false)
+        case 8:
+            let (prefix, _) = operandSize()
+            let byCL = g.bool()
+            let opcode: UInt8 = (g.bool() ? 0xA4 : 0xAC) | (byCL ? 1 : 0)
+            return prefix + [0x0F, opcode] + modrm(reg: register(byteSized: false), byteSized: false)
+                + (byCL ? [] : [UInt8(g.below(40))])
         default: return instruction()
         }
     }

@@ -129,7 +129,8 @@ final class PagingDifferentialTests: XCTestCase {
     }
 
     /// The string instructions, wide MUL/IMUL, DIV/IDIV (#DE included),
-    /// BSWAP, XCHG and CMPXCHG with memory, PUSHF, CLI among the shared forms, paging on and
+    /// BSWAP, XCHG and CMPXCHG with memory, PUSHF, CLI, BT*, SHLD/SHRD among
+    /// the shared forms, paging on and
     /// off, at both CPLs, with the data page faulting in each way. They
     /// must run translated, not through the fallback (REP forms aside).
     func testMoreFormsWithAndWithoutPaging() {
@@ -141,7 +142,9 @@ final class PagingDifferentialTests: XCTestCase {
             divideErrors += translated.exceptions.filter { $0.vector == 0 }.count
             let fallbacks = translated.recompiler.fallbackCounts.map(\.op)
             // REP string forms run on the interpreter: a few per program.
-            for op in [Op.mul, .div, .idiv, .bswap, .xchg, .cmpxchg, .pushf, .push, .lods, .stos, .movs, .scas, .cmps] {
+            // (16-bit SHLD/SHRD are the interpreter's.)
+            for op in [Op.mul, .div, .idiv, .bswap, .xchg, .cmpxchg, .pushf, .push, .bt, .bts, .btr, .btc,
+                       .lods, .stos, .movs, .scas, .cmps] {
                 let interpreted = translated.recompiler.fallbackCounts.first { $0.op == op }?.count ?? 0
                 XCTAssertLessThan(interpreted, [.lods, .stos, .movs, .scas, .cmps].contains(op) ? 16 : 1,
                                   "\(op) translated (seed \(seed)): \(fallbacks)")

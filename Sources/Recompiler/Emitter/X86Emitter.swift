@@ -427,6 +427,15 @@ struct X86Emitter {
         byte(0xC1); registerOperand(reg: 5, rm: dst); byte(count)
     }
 
+    /// 32-bit SHLD (`left`) or SHRD of `dst`, filled from `src`, by
+    /// `count` (nil: by CL).
+    mutating func doubleShift32(left: Bool, _ dst: Register, _ src: Register, count: UInt8?) {
+        rex(w: false, reg: src.rawValue, base: dst.rawValue)
+        byte(0x0F); byte((left ? 0xA4 : 0xAC) | (count == nil ? 1 : 0))
+        registerOperand(reg: src.rawValue, rm: dst)
+        if let count { byte(count) }
+    }
+
     /// BSWAP of the 32-bit `dst` (no flags).
     mutating func byteSwap32(_ dst: Register) {
         rex(w: false, base: dst.rawValue)

@@ -21,7 +21,8 @@ import MMU
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
 /// registers, immediates and memory; NOT, NEG, IMUL (all forms), MUL,
-/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, BSWAP, XCHG, CMPXCHG; LEA; NOP,
+/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, BSWAP, XCHG, CMPXCHG, BT/BTS/
+/// BTR/BTC (no bit string in memory), 32-bit SHLD/SHRD; LEA; NOP,
 /// PAUSE; CLC, STC, CMC, CLD, STD, CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS without REP;
 /// PUSH r/m/imm, LEAVE, POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
 /// (exits to static successors), RET and JMP r/m (exits to an address
@@ -483,6 +484,10 @@ struct BlockTranslator {
                 storeGuestRegister(i.operands.0.register, size: 4, from: .rax)
             case .xchg:
                 guard translateExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .bt, .bts, .btr, .btc:
+                guard translateBitTest(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+            case .shld, .shrd:
+                guard translateDoubleShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .cmpxchg:
                 guard translateCompareExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             case .pushf:
@@ -1074,6 +1079,117 @@ struct BlockTranslator {
             storeGuestRegister(0, size: size, from: .rax)
             emit.bind(equal)
         }
+        return true
+    }
+
+    /// BT, BTS, BTR, BTC on a register, or on memory with an immediate
+    /// bit offset (a register offset into memory addresses a bit string
+    /// beyond the operand: the interpreter's). Only CF changes, to the
+    /// selected bit: it is merged into `CPUState.eflags` (after the store,
+    /// from R13, which survives its helper call), never taken from the
+    /// host, whose other flags BT leaves undefined.
+    private mutating func translateBitTest(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let d = i.operands.0, offset = i.operands.1
+        guard isPlain(d), d.kind != .immediate, d.size != 1,
+              offset.kind == .immediate || (offset.kind == .register && !isMemory(d)) else { return false }
+        let size = Int(d.size)
+        loadForUpdate(d, i, size: size, eip: eip)
+        writeBackFlags()
+        flagsInHost = false
+        loadSource(offset, i, into: .rcx)
+        emit.alu(.and, size: 4, .rcx, immediate: UInt32(8 * size - 1))
+        emit.movReg32(.r13, .rax)
+        emit.shiftByCL(.shr, size: 4, .r13)
+        emit.alu(.and, size: 4, .r13, immediate: EFLAGS.cf)
+        guard i.op != .bt else {
+            commitCarry(from: .r13)
+            return true
+        }
+        emit.movImm32(.rdx, 1)
+        emit.shiftByCL(.shl, size: 4, .rdx)
+        switch i.op {
+        case .bts: emit.alu(.or, size: 4, .rax, .rdx)
+        case .btr:
+            emit.complement(negate: false, size: 4, .rdx)
+            emit.alu(.and, size: 4, .rax, .rdx)
+        default: emit.alu(.xor, size: 4, .rax, .rdx)
+        }
+        if isMemory(d) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.rcx, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+                t.commitCarry(from: .r13)
+            }
+        } else {
+            storeGuestRegister(d.register, size: size, from: .rax)
+            commitCarry(from: .r13)
+        }
+        return true
+    }
+
+    /// `CPUState.eflags`.CF ← bit 0 of `carry` (the guest's flags are
+    /// already there; clobbers R11 and the host flags).
+    private mutating func commitCarry(from carry: Register) {
+        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.cf)
+        emit.alu(.or, size: 4, .r11, carry)
+        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+        flagsInHost = false
+    }
+
+    /// 32-bit SHLD/SHRD r/m, r, imm8 or CL (16-bit counts past 16 are
+    /// undefined: the interpreter's). A count of 0 (mod 32) changes
+    /// nothing and writes nothing. The result and CF come from the host;
+    /// the other flags follow the reference: SF, ZF, PF from the result,
+    /// AF = 0, OF = MSB(result) ⊕ CF (SHLD) or bit 31 ⊕ bit 30 of the
+    /// result (SHRD) whatever the count — a TEST of the result gives the
+    /// first four.
+    private mutating func translateDoubleShift(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let d = i.operands.0, source = i.operands.1, count = i.operands.2
+        let byCL = count.kind == .register && count.register == 1 && count.size == 1
+        guard isPlain(d), d.kind != .immediate, d.size == 4, source.kind == .register,
+              byCL || count.kind == .immediate else { return false }
+        let left = i.op == .shld
+        let immediateCount = UInt8(truncatingIfNeeded: i.immediate) & 0x1F
+        loadForUpdate(d, i, size: 4, eip: eip)
+        guard byCL || immediateCount != 0 else { return true }
+        writeBackFlags()
+        flagsInHost = false
+        loadGuestRegister(source.register, size: 4, into: .rdx)
+        var unchanged: X86Emitter.Label?
+        if byCL {
+            loadGuestRegister(1, size: 1, into: .rcx)
+            emit.test(size: 1, .rcx, immediate: 0x1F)
+            unchanged = emit.jump(if: .zero)
+        }
+        emit.doubleShift32(left: left, .rax, .rdx, count: byCL ? nil : immediateCount)
+        emit.pushFlags()
+        emit.pop(.r10)
+        emit.alu(.and, size: 4, .r10, immediate: EFLAGS.cf)
+        emit.movReg32(.r9, .rax)
+        emit.shiftRight32(.r9, by: left ? 31 : 30)
+        if left {
+            emit.alu(.xor, size: 4, .r9, .r10)
+        } else {
+            emit.movReg32(.r11, .r9)
+            emit.shiftRight32(.r11, by: 1)
+            emit.alu(.xor, size: 4, .r9, .r11)
+            emit.alu(.and, size: 4, .r9, immediate: 1)
+        }
+        emit.shift(.shl, size: 4, .r9, count: 11) // OF
+        emit.test(size: 4, .rax, .rax)
+        emit.pushFlags()
+        emit.pop(.r11)
+        emit.alu(.or, size: 4, .r11, .r10)
+        emit.alu(.or, size: 4, .r11, .r9)
+        emit.push(.r11)
+        emit.popFlags()
+        flagsProduced()
+        writeBack(d, i, size: 4, eip: eip, next: next)
+        // Both ways on with the guest's flags in `CPUState`.
+        writeBackFlags()
+        if let unchanged { emit.bind(unchanged) }
+        flagsInHost = false
         return true
     }
 
