@@ -27,9 +27,9 @@ public struct RandomProgramEncoder {
     }
 
     /// A ModRM byte (with its displacement) for `reg` and a register
-    /// or absolute-memory r/m operand.
-    mutating func modrm(reg: UInt8, byteSized: Bool, allowMemory: Bool = true) -> [UInt8] {
-        if allowMemory && g.below(3) == 0 {
+    /// or absolute-memory r/m operand (`memoryOnly`: always memory).
+    mutating func modrm(reg: UInt8, byteSized: Bool, allowMemory: Bool = true, memoryOnly: Bool = false) -> [UInt8] {
+        if memoryOnly || (allowMemory && g.below(3) == 0) {
             let offset = UInt32(g.below(RandomProgramEncoder.dataSize - 4))
             if code32 {
                 let a = RandomProgramEncoder.data32 + offset
@@ -147,11 +147,12 @@ public struct RandomProgramEncoder {
     /// r/m (a division cleared for range half the time, else it often
     /// raises #DE), BSWAP, XCHG and CMPXCHG with memory, PUSHF, rarely
     /// CLI, BT/BTS/BTR/BTC (a register offset only into a register: into
-    /// memory it would address far outside the data area), SHLD/SHRD.
+    /// memory it would address far outside the data area), SHLD/SHRD,
+    /// XADD, and LOCK on the read-modify-writes of memory.
     /// Programs made of these need an IDT: a #DE ends them, as does CLI at
     /// CPL 3.
     public mutating func instructionWithMoreForms() -> [UInt8] {
-        switch g.below(12) {
+        switch g.below(14) {
         case 0, 1: return stringInstruction()
         case 2:
             let byteSized = g.bool()
@@ -180,7 +181,32 @@ public struct RandomProgramEncoder {
             let opcode: UInt8 = (g.bool() ? 0xA4 : 0xAC) | (byCL ? 1 : 0)
             return prefix + [0x0F, opcode] + modrm(reg: register(byteSized: false), byteSized: false)
                 + (byCL ? [] : [UInt8(g.below(40))])
+        case 9:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [0x0F, byteSized ? 0xC0 : 0xC1] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        case 10: return [0xF0] + lockableInstruction()
         default: return instruction()
+        }
+    }
+
+    /// A read-modify-write of memory that LOCK may prefix: ALU r/m, r
+    /// (not CMP), INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, BTS/BTR/BTC
+    /// with an immediate.
+    mutating func lockableInstruction() -> [UInt8] {
+        let byteSized = g.bool()
+        let (prefix, _) = byteSized ? ([], 1) : operandSize()
+        let w: UInt8 = byteSized ? 0 : 1
+        let reg = register(byteSized: byteSized)
+        switch g.below(6) {
+        case 0: return prefix + [UInt8(g.below(7)) << 3 | w] + modrm(reg: reg, byteSized: byteSized, memoryOnly: true)
+        case 1: return prefix + [0xFE | w] + modrm(reg: UInt8(g.below(2)), byteSized: byteSized, memoryOnly: true)
+        case 2: return prefix + [0xF6 | w] + modrm(reg: UInt8(2 + g.below(2)), byteSized: byteSized, memoryOnly: true)
+        case 3: return prefix + [0x86 | w] + modrm(reg: reg, byteSized: byteSized, memoryOnly: true)
+        case 4: return prefix + [0x0F, [0xB0, 0xC0][g.below(2)] | w] + modrm(reg: reg, byteSized: byteSized, memoryOnly: true)
+        default:
+            let (prefix, _) = operandSize()
+            return prefix + [0x0F, 0xBA] + modrm(reg: UInt8(5 + g.below(3)), byteSized: false, memoryOnly: true) + [g.nextByte()]
         }
     }
 

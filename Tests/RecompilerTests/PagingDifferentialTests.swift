@@ -129,8 +129,8 @@ final class PagingDifferentialTests: XCTestCase {
     }
 
     /// The string instructions, wide MUL/IMUL, DIV/IDIV (#DE included),
-    /// BSWAP, XCHG and CMPXCHG with memory, PUSHF, CLI, BT*, SHLD/SHRD among
-    /// the shared forms, paging on and
+    /// BSWAP, XCHG, XADD and CMPXCHG with memory, PUSHF, CLI, BT*, SHLD/SHRD
+    /// and LOCK-prefixed read-modify-writes among the shared forms, paging on and
     /// off, at both CPLs, with the data page faulting in each way. They
     /// must run translated, not through the fallback (REP forms aside).
     func testMoreFormsWithAndWithoutPaging() {
@@ -143,7 +143,8 @@ final class PagingDifferentialTests: XCTestCase {
             let fallbacks = translated.recompiler.fallbackCounts.map(\.op)
             // REP string forms run on the interpreter: a few per program.
             // (16-bit SHLD/SHRD are the interpreter's.)
-            for op in [Op.mul, .div, .idiv, .bswap, .xchg, .cmpxchg, .pushf, .push, .bt, .bts, .btr, .btc,
+            for op in [Op.mul, .div, .idiv, .bswap, .xchg, .xadd, .cmpxchg, .pushf, .push, .bt, .bts, .btr, .btc,
+                       .add, .or, .adc, .sbb, .and, .sub, .xor, .inc, .dec, .not, .neg,
                        .lods, .stos, .movs, .scas, .cmps] {
                 let interpreted = translated.recompiler.fallbackCounts.first { $0.op == op }?.count ?? 0
                 XCTAssertLessThan(interpreted, [.lods, .stos, .movs, .scas, .cmps].contains(op) ? 16 : 1,

@@ -412,6 +412,12 @@ struct X86Emitter {
         byte(0xF7); registerOperand(reg: signed ? 7 : 6, rm: src)
     }
 
+    /// CWD (`size` 2) or CDQ (4): DX or EDX ← the sign of AX or EAX (no flags).
+    mutating func signExtendAccumulator(size: Int) {
+        if size == 2 { byte(0x66) }
+        byte(0x99)
+    }
+
     /// CQO: RDX ← the sign of RAX, for a signed 64-bit division.
     mutating func signExtendRAXIntoRDX() { byte(0x48); byte(0x99) }
 

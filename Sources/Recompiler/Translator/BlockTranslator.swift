@@ -21,7 +21,8 @@ import MMU
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
 /// registers, immediates and memory; NOT, NEG, IMUL (all forms), MUL,
-/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, BSWAP, XCHG, CMPXCHG, BT/BTS/
+/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, CBW/CWD, BSWAP, XCHG, XADD,
+/// CMPXCHG (all with LOCK too), BT/BTS/
 /// BTR/BTC (no bit string in memory), 32-bit SHLD/SHRD; LEA; NOP,
 /// PAUSE; CLC, STC, CMC, CLD, STD, CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS without REP;
 /// PUSH r/m/imm, LEAVE, POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
@@ -455,103 +456,118 @@ struct BlockTranslator {
     /// Emits instruction `i` at `eip` (`next`: the EIP after it). Returns
     /// true when it ended the block (its exits are emitted).
     mutating func translate(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        if !i.lock {
-            switch i.op {
-            case .mov where translateMove(i, eip: eip, next: next): break
-            case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
-                guard translateArithmetic(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .inc, .dec:
-                guard translateIncrement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .rol, .ror, .rcl, .rcr, .shl, .sal, .shr, .sar:
-                guard translateShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
-                effectiveAddress(i, i.operands.1, into: .rax)
-                storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
-            case .movzx, .movsx:
-                guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .imul where i.operands.1.kind != .none:
-                guard translateSignedMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .mul, .imul:
-                guard translateWideMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .div, .idiv:
-                guard translateDivide(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .lods, .stos, .movs, .scas, .cmps:
-                guard i.repeatPrefix == .none else { return interpret(i, eip: eip) }
-                translateString(i, eip: eip, next: next)
-            case .bswap where i.operands.0.kind == .register && i.operands.0.size == 4:
-                loadGuestRegister(i.operands.0.register, size: 4, into: .rax)
-                emit.byteSwap32(.rax)
-                storeGuestRegister(i.operands.0.register, size: 4, from: .rax)
-            case .xchg:
-                guard translateExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .bt, .bts, .btr, .btc:
-                guard translateBitTest(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .shld, .shrd:
-                guard translateDoubleShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .cmpxchg:
-                guard translateCompareExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .pushf:
-                translatePushFlags(i, eip: eip, next: next)
-            case .cli:
-                translateClearInterruptFlag(i, eip: eip)
-            case .not, .neg:
-                guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .setcc:
-                guard translateSetByte(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .cmov:
-                guard translateConditionalMove(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .push:
-                guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .pop:
-                guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .leave:
-                translateLeave(i, eip: eip)
-            case .call:
-                guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
-                pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
-                unsynced += 1
-                exit(to: target, retired: unsynced, chainable: true)
-                return true
-            case .ret:
-                translateReturn(i, eip: eip)
-                return true
-            case .nop, .pause:
-                break
-            case .clc, .stc, .cmc:
-                loadFlagsIntoHost()
-                switch i.op {
-                case .clc: emit.clearCarry()
-                case .stc: emit.setCarry()
-                default: emit.complementCarry()
-                }
-                flagsProduced()
-            case .cld, .std:
-                // DF lives only in CPUState (the host's stays 0, as the ABI wants).
-                writeBackFlags()
-                emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
-                if i.op == .cld {
-                    emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.df)
-                } else {
-                    emit.alu(.or, size: 4, .r11, immediate: EFLAGS.df)
-                }
-                emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
-                flagsInHost = false
-            case .jmp where i.operands.0.kind == .register || isMemory(i.operands.0):
-                guard translateIndirectJump(i, eip: eip) else { return interpret(i, eip: eip) }
-                return true
-            case .jcc, .jmp:
-                if let target = relativeTarget(i, next: next) {
-                    translateBranch(i, next: next, target: target)
-                    return true
-                }
-                return interpret(i, eip: eip)
-            default:
-                return interpret(i, eip: eip)
+        // A LOCK prefix the decoder accepted is on a lockable read-modify-write
+        // of memory (anything else decodes as invalid): one CPU, and nothing
+        // else touches guest memory while a block runs, so the plain
+        // translation is atomic.
+        switch i.op {
+        case .mov where translateMove(i, eip: eip, next: next): break
+        case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
+            guard translateArithmetic(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .inc, .dec:
+            guard translateIncrement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .rol, .ror, .rcl, .rcr, .shl, .sal, .shr, .sar:
+            guard translateShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
+            effectiveAddress(i, i.operands.1, into: .rax)
+            storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
+        case .movzx, .movsx:
+            guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .imul where i.operands.1.kind != .none:
+            guard translateSignedMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .mul, .imul:
+            guard translateWideMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .div, .idiv:
+            guard translateDivide(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .lods, .stos, .movs, .scas, .cmps:
+            guard i.repeatPrefix == .none else { return interpret(i, eip: eip) }
+            translateString(i, eip: eip, next: next)
+        case .bswap where i.operands.0.kind == .register && i.operands.0.size == 4:
+            loadGuestRegister(i.operands.0.register, size: 4, into: .rax)
+            emit.byteSwap32(.rax)
+            storeGuestRegister(i.operands.0.register, size: 4, from: .rax)
+        case .xchg:
+            guard translateExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .bt, .bts, .btr, .btc:
+            guard translateBitTest(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .shld, .shrd:
+            guard translateDoubleShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .xadd:
+            guard translateExchangeAdd(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .cbw, .cwd:
+            // CBW/CWDE and CWD/CDQ: sign extensions, no flags.
+            let size = Int(i.operandSize)
+            if i.op == .cbw {
+                loadGuestRegister(0, size: size / 2, into: .rax)
+                emit.signExtend(size: size / 2, .rax)
+                storeGuestRegister(0, size: size, from: .rax)
+            } else {
+                loadGuestRegister(0, size: size, into: .rax)
+                emit.signExtendAccumulator(size: size)
+                storeGuestRegister(2, size: size, from: .rdx)
             }
+        case .cmpxchg:
+            guard translateCompareExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .pushf:
+            translatePushFlags(i, eip: eip, next: next)
+        case .cli:
+            translateClearInterruptFlag(i, eip: eip)
+        case .not, .neg:
+            guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .setcc:
+            guard translateSetByte(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .cmov:
+            guard translateConditionalMove(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .push:
+            guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .pop:
+            guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .leave:
+            translateLeave(i, eip: eip)
+        case .call:
+            guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
+            pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
             unsynced += 1
-            return false
+            exit(to: target, retired: unsynced, chainable: true)
+            return true
+        case .ret:
+            translateReturn(i, eip: eip)
+            return true
+        case .nop, .pause:
+            break
+        case .clc, .stc, .cmc:
+            loadFlagsIntoHost()
+            switch i.op {
+            case .clc: emit.clearCarry()
+            case .stc: emit.setCarry()
+            default: emit.complementCarry()
+            }
+            flagsProduced()
+        case .cld, .std:
+            // DF lives only in CPUState (the host's stays 0, as the ABI wants).
+            writeBackFlags()
+            emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+            if i.op == .cld {
+                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.df)
+            } else {
+                emit.alu(.or, size: 4, .r11, immediate: EFLAGS.df)
+            }
+            emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+            flagsInHost = false
+        case .jmp where i.operands.0.kind == .register || isMemory(i.operands.0):
+            guard translateIndirectJump(i, eip: eip) else { return interpret(i, eip: eip) }
+            return true
+        case .jcc, .jmp:
+            if let target = relativeTarget(i, next: next) {
+                translateBranch(i, next: next, target: target)
+                return true
+            }
+            return interpret(i, eip: eip)
+        default:
+            return interpret(i, eip: eip)
         }
-        return interpret(i, eip: eip)
+        unsynced += 1
+        return false
     }
 
     /// Operand kinds a translated form takes: registers, immediates,
@@ -1190,6 +1206,35 @@ struct BlockTranslator {
         writeBackFlags()
         if let unchanged { emit.bind(unchanged) }
         flagsInHost = false
+        return true
+    }
+
+    /// XADD r/m, r: the destination ← the sum (with ADD's flags), the
+    /// source register ← the old destination. With memory, the old value
+    /// waits in R14 across the store's helper call (as in CMPXCHG) and
+    /// reaches the register only after the store succeeded; with a register
+    /// the sum is written last, so XADD r, r leaves the sum (the reference's
+    /// order).
+    private mutating func translateExchangeAdd(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let d = i.operands.0, source = i.operands.1
+        guard isPlain(d), d.kind != .immediate, source.kind == .register, source.size == d.size else { return false }
+        let size = Int(d.size)
+        loadForUpdate(d, i, size: size, eip: eip)
+        loadGuestRegister(source.register, size: size, into: .rcx)
+        // Addition commutes, flags included: RCX ← source + old = the sum.
+        emit.alu(.add, size: size, .rcx, .rax)
+        flagsProduced()
+        if isMemory(d) {
+            emit.movReg32(.rsi, .r14)
+            emit.movReg32(.r14, .rax)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true) { t in
+                t.emit.movReg32(.rax, .r14)
+                t.storeGuestRegister(source.register, size: size, from: .rax)
+            }
+        } else {
+            storeGuestRegister(source.register, size: size, from: .rax)
+            storeGuestRegister(d.register, size: size, from: .rcx)
+        }
         return true
     }
 
