@@ -146,13 +146,13 @@ public struct RandomProgramEncoder {
     /// data area first, a short count for REP), MUL, IMUL, DIV, IDIV on
     /// r/m (a division cleared for range half the time, else it often
     /// raises #DE), BSWAP, XCHG and CMPXCHG with memory, PUSHF, rarely
-    /// CLI, BT/BTS/BTR/BTC (a register offset only into a register: into
-    /// memory it would address far outside the data area), SHLD/SHRD,
+    /// CLI, BT/BTS/BTR/BTC (a register offset into memory set to a few
+    /// dozen bits either way first), BSF/BSR, SHLD/SHRD,
     /// XADD, and LOCK on the read-modify-writes of memory.
     /// Programs made of these need an IDT: a #DE ends them, as does CLI at
     /// CPL 3.
     public mutating func instructionWithMoreForms() -> [UInt8] {
-        switch g.below(14) {
+        switch g.below(15) {
         case 0, 1: return stringInstruction()
         case 2:
             let byteSized = g.bool()
@@ -173,8 +173,13 @@ public struct RandomProgramEncoder {
         case 7:
             let (prefix, _) = operandSize()
             if g.bool() { return prefix + [0x0F, 0xBA] + modrm(reg: UInt8(4 + g.below(4)), byteSized: false) + [g.nextByte()] }
-            return prefix + [0x0F, 0xA3 | UInt8(g.below(4)) << 3]
-                + modrm(reg: register(byteSized: false), byteSized: false, allowMemory: false)
+            let reg = register(byteSized: false)
+            let bits = UInt32(bitPattern: Int32(g.below(129)) - 64)
+            let setOffset: [UInt8] = [0xB8 | reg] + withUnsafeBytes(of: bits.littleEndian, Array.init).prefix(code32 ? 4 : 2)
+            return setOffset + prefix + [0x0F, 0xA3 | UInt8(g.below(4)) << 3] + modrm(reg: reg, byteSized: false)
+        case 11:
+            let (prefix, _) = operandSize()
+            return prefix + [0x0F, 0xBC | UInt8(g.below(2))] + modrm(reg: register(byteSized: false), byteSized: false)
         case 8:
             let (prefix, _) = operandSize()
             let byCL = g.bool()

@@ -129,7 +129,7 @@ final class PagingDifferentialTests: XCTestCase {
     }
 
     /// The string instructions, wide MUL/IMUL, DIV/IDIV (#DE included),
-    /// BSWAP, XCHG, XADD and CMPXCHG with memory, PUSHF, CLI, BT*, SHLD/SHRD
+    /// BSWAP, XCHG, XADD and CMPXCHG with memory, PUSHF, CLI, BT*, BSF/BSR, SHLD/SHRD
     /// and LOCK-prefixed read-modify-writes among the shared forms, paging on and
     /// off, at both CPLs, with the data page faulting in each way. They
     /// must run translated, not through the fallback (REP forms aside).
@@ -143,7 +143,7 @@ final class PagingDifferentialTests: XCTestCase {
             let fallbacks = translated.recompiler.fallbackCounts.map(\.op)
             // REP string forms run on the interpreter: a few per program.
             // (16-bit SHLD/SHRD are the interpreter's.)
-            for op in [Op.mul, .div, .idiv, .bswap, .xchg, .xadd, .cmpxchg, .pushf, .push, .bt, .bts, .btr, .btc,
+            for op in [Op.mul, .div, .idiv, .bswap, .xchg, .xadd, .cmpxchg, .pushf, .push, .bt, .bts, .btr, .btc, .bsf, .bsr,
                        .add, .or, .adc, .sbb, .and, .sub, .xor, .inc, .dec, .not, .neg,
                        .lods, .stos, .movs, .scas, .cmps] {
                 let interpreted = translated.recompiler.fallbackCounts.first { $0.op == op }?.count ?? 0

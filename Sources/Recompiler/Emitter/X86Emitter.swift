@@ -442,6 +442,13 @@ struct X86Emitter {
         if let count { byte(count) }
     }
 
+    /// BSF (or BSR, `reverse`) of the 32-bit `src` into `dst`; the caller
+    /// rules out a zero source.
+    mutating func bitScan32(reverse: Bool, _ dst: Register, _ src: Register) {
+        rex(w: false, reg: dst.rawValue, base: src.rawValue)
+        byte(0x0F); byte(reverse ? 0xBD : 0xBC); registerOperand(reg: dst.rawValue, rm: src)
+    }
+
     /// BSWAP of the 32-bit `dst` (no flags).
     mutating func byteSwap32(_ dst: Register) {
         rex(w: false, base: dst.rawValue)

@@ -22,12 +22,12 @@ import MMU
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
 /// registers, immediates and memory; NOT, NEG, IMUL (all forms), MUL,
 /// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, CBW/CWD, BSWAP, XCHG, XADD,
-/// CMPXCHG (all with LOCK too), BT/BTS/
-/// BTR/BTC (no bit string in memory), 32-bit SHLD/SHRD; LEA; NOP,
-/// PAUSE; CLC, STC, CMC, CLD, STD, CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS without REP;
-/// PUSH r/m/imm, LEAVE, POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
-/// (exits to static successors), RET and JMP r/m (exits to an address
-/// known at run time).
+/// CMPXCHG (the read-modify-writes with LOCK too), BT/BTS/BTR/BTC,
+/// BSF/BSR, 32-bit SHLD/SHRD; LEA; NOP, PAUSE; CLC, STC, CMC, CLD, STD,
+/// CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS
+/// without REP; PUSH r/m/imm, LEAVE, POP r; and the near transfers that
+/// end a block: relative JMP/Jcc/CALL (exits to static successors), RET
+/// and JMP r/m (exits to an address known at run time).
 /// Memory operands compute the offset inline. An inline fast path makes
 /// the checks the interpreter's own fast path makes (`CPU.fastHostAddress`:
 /// a present, not expand-down data segment, inside its limit, within one
@@ -490,6 +490,8 @@ struct BlockTranslator {
             guard translateExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
         case .bt, .bts, .btr, .btc:
             guard translateBitTest(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .bsf, .bsr:
+            guard translateBitScan(i, eip: eip) else { return interpret(i, eip: eip) }
         case .shld, .shrd:
             guard translateDoubleShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
         case .xadd:
@@ -1098,18 +1100,32 @@ struct BlockTranslator {
         return true
     }
 
-    /// BT, BTS, BTR, BTC on a register, or on memory with an immediate
-    /// bit offset (a register offset into memory addresses a bit string
-    /// beyond the operand: the interpreter's). Only CF changes, to the
-    /// selected bit: it is merged into `CPUState.eflags` (after the store,
-    /// from R13, which survives its helper call), never taken from the
-    /// host, whose other flags BT leaves undefined.
+    /// BT, BTS, BTR, BTC. A register offset into memory addresses a bit
+    /// string: the operand accessed is the one at EA + (offset ÷ width,
+    /// signed, rounded down) · size; otherwise the offset is taken modulo
+    /// the width. Only CF changes, to the selected bit: it is merged into
+    /// `CPUState.eflags` (after the store, from R13, which survives its
+    /// helper call), never taken from the host, whose other flags BT
+    /// leaves undefined.
     private mutating func translateBitTest(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
         let d = i.operands.0, offset = i.operands.1
-        guard isPlain(d), d.kind != .immediate, d.size != 1,
-              offset.kind == .immediate || (offset.kind == .register && !isMemory(d)) else { return false }
+        guard isPlain(d), d.kind != .immediate, d.size != 1, offset.kind == .immediate || offset.kind == .register
+        else { return false }
         let size = Int(d.size)
-        loadForUpdate(d, i, size: size, eip: eip)
+        if isMemory(d) && offset.kind == .register {
+            writeBackFlags()
+            flagsInHost = false
+            effectiveAddress(i, d, into: .r14)
+            loadGuestRegister(offset.register, size: size, into: .rdx)
+            if size == 2 { emit.signExtend(size: 2, .rdx) }
+            emit.shift(.sar, size: 4, .rdx, count: size == 2 ? 4 : 5)
+            emit.lea32(.r14, base: .r14, index: .rdx, scale: size == 2 ? 1 : 2, 0)
+            if i.addressSize == 2 { emit.zeroExtend16(.r14) }
+            emit.movReg32(.rsi, .r14)
+            loadFromGuest(segment: i.segment, size: size, eip: eip)
+        } else {
+            loadForUpdate(d, i, size: size, eip: eip)
+        }
         writeBackFlags()
         flagsInHost = false
         loadSource(offset, i, into: .rcx)
@@ -1140,6 +1156,30 @@ struct BlockTranslator {
             storeGuestRegister(d.register, size: size, from: .rax)
             commitCarry(from: .r13)
         }
+        return true
+    }
+
+    /// BSF/BSR r, r/m: a zero source sets ZF and leaves the destination
+    /// alone; otherwise the destination ← the index of the lowest/highest
+    /// set bit and ZF = 0. The other flags stay (the reference's choice
+    /// for flags the SDM leaves undefined), so ZF is merged into
+    /// `CPUState.eflags` rather than taken from the host.
+    private mutating func translateBitScan(_ i: Instruction, eip: UInt32) -> Bool {
+        let d = i.operands.0, source = i.operands.1
+        guard d.kind == .register, d.size != 1, isPlain(source), source.kind != .immediate, source.size == d.size
+        else { return false }
+        loadRegisterOrMemory(i, source, eip: eip)
+        writeBackFlags()
+        flagsInHost = false
+        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.or, size: 4, .r11, immediate: EFLAGS.zf)
+        emit.test(size: 4, .rax, .rax)
+        let zero = emit.jump(if: .zero)
+        emit.bitScan32(reverse: i.op == .bsr, .rax, .rax)
+        storeGuestRegister(d.register, size: Int(d.size), from: .rax)
+        emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.zf)
+        emit.bind(zero)
+        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
         return true
     }
 
