@@ -27,7 +27,10 @@ import MMU
 /// CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS
 /// without REP; PUSH r/m/imm, LEAVE, POP r; and the near transfers that
 /// end a block: relative JMP/Jcc/CALL (exits to static successors), RET
-/// and JMP r/m (exits to an address known at run time).
+/// and JMP r/m (exits to an address known at run time). Families with
+/// rules of their own live beside this file, as extensions:
+/// MultiplyDivide, StringInstructions, BitInstructions,
+/// ExchangeInstructions.
 /// Memory operands compute the offset inline. An inline fast path makes
 /// the checks the interpreter's own fast path makes (`CPU.fastHostAddress`:
 /// a present, not expand-down data segment, inside its limit, within one
@@ -86,15 +89,15 @@ struct BlockTranslator {
     }
 
     /// Host RFLAGS hold the guest's arithmetic flags.
-    private var flagsInHost = false
+    var flagsInHost = false
     /// …and `CPUState.eflags` does not yet.
     private var flagsDirty = false
     /// Translated instructions retired since the last helper call.
-    private var unsynced = 0
+    var unsynced = 0
     /// Where the exit for "the state is already set" starts (a helper
     /// delivered an exception, or the interpreter ran an instruction that
     /// leaves the block).
-    private var settledExit = 0
+    var settledExit = 0
     /// Where the block's entry point and chain entry are.
     private(set) var entry = 0
     private(set) var chainEntry = 0
@@ -234,7 +237,7 @@ struct BlockTranslator {
 
     /// `CPUState.eflags` ← the host's arithmetic flags, merged into the
     /// guest's other bits; the host flags are kept.
-    private mutating func writeBackFlags() {
+    mutating func writeBackFlags() {
         guard flagsDirty else { return }
         emit.pushFlags()
         emit.pop(.r11)
@@ -250,7 +253,7 @@ struct BlockTranslator {
     }
 
     /// The last host instruction computed the guest's flags.
-    private mutating func flagsProduced() {
+    mutating func flagsProduced() {
         flagsInHost = true
         flagsDirty = true
     }
@@ -264,13 +267,13 @@ struct BlockTranslator {
         return BlockTranslator.gprOffset + slot * 8 + (size == 1 ? Int32(r >> 2) : 0)
     }
 
-    private mutating func loadGuestRegister(_ r: UInt8, size: Int, into host: Register) {
+    mutating func loadGuestRegister(_ r: UInt8, size: Int, into host: Register) {
         emit.movLoad(size: size, host, base: .rbx, registerOffset(r, size: size))
     }
 
     /// A 32-bit result zero-extends into the 64-bit slot (the host register
     /// holds it zero-extended), 8/16-bit results merge.
-    private mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
+    mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
         emit.movStore(size: size == 4 ? 8 : size, base: .rbx, registerOffset(r, size: size), host)
     }
 
@@ -278,7 +281,7 @@ struct BlockTranslator {
 
     /// The offset of memory operand `o` (base + index·scale + disp, wrapped
     /// to the address size) into `dst`. Clobbers RAX and RCX, not flags.
-    private mutating func effectiveAddress(_ i: Instruction, _ o: Operand, into dst: Register) {
+    mutating func effectiveAddress(_ i: Instruction, _ o: Operand, into dst: Register) {
         let mask: UInt32 = i.addressSize == 2 ? 0xFFFF : 0xFFFF_FFFF
         let hasBase = o.kind == .memory && i.base != Instruction.noRegister
         let hasIndex = o.kind == .memory && i.index != Instruction.noRegister
@@ -293,7 +296,7 @@ struct BlockTranslator {
         if i.addressSize == 2 { emit.zeroExtend16(dst) }
     }
 
-    private mutating func callHelper(_ address: UnsafeRawPointer) {
+    mutating func callHelper(_ address: UnsafeRawPointer) {
         emit.movReg64(.rdi, .r12)
         emit.call(address)
         flagsInHost = false
@@ -301,7 +304,7 @@ struct BlockTranslator {
 
     /// RAX ← `size` bytes at the offset in ESI of `segment`; a fault leaves
     /// through the settled exit (the helper delivered it).
-    private mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
+    mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
         writeBackFlags()
         withRAMFastPath(segment: segment, size: size, write: false) { t in
             t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
@@ -388,8 +391,8 @@ struct BlockTranslator {
         emit.movReg32(.rdx, .rax)
         emit.shiftRight32(.rdx, by: 12)
         emit.alu(.and, size: 4, .rdx, immediate: UInt32(SoftwareTLBView.entryCount - 1))
-        emit.lea32(.rdx, base: .rdx, index: .rdx, scale: 1, 0) // × 3: entries are three words
         precondition(SoftwareTLBView.entryStride == 12, "the index scaling assumes 12-byte TLB entries")
+        emit.lea32(.rdx, base: .rdx, index: .rdx, scale: 1, 0) // × 3: entries are three words
         emit.shiftLeft64(.rdx, by: 2)
         emit.movImm64(.r9, UInt64(UInt(bitPattern: tlb.entries)))
         emit.alu64(.add, .r9, .rdx)
@@ -418,7 +421,7 @@ struct BlockTranslator {
     /// the machine's attention) ends the block after this instruction.
     /// `afterStore` completes the instruction once the store succeeded
     /// (on both the inline and the helper path, and before a leave).
-    private mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
+    mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
                                        readModifyWrite: Bool,
                                        afterStore: (inout BlockTranslator) -> Void = { _ in }) {
         if readModifyWrite {
@@ -574,17 +577,17 @@ struct BlockTranslator {
 
     /// Operand kinds a translated form takes: registers, immediates,
     /// memory (ModRM or moffs), at 1, 2 or 4 bytes.
-    private func isPlain(_ o: Operand) -> Bool {
+    func isPlain(_ o: Operand) -> Bool {
         switch o.kind {
         case .register, .immediate, .memory, .absolute: return o.size == 1 || o.size == 2 || o.size == 4
         default: return false
         }
     }
 
-    private func isMemory(_ o: Operand) -> Bool { o.kind == .memory || o.kind == .absolute }
+    func isMemory(_ o: Operand) -> Bool { o.kind == .memory || o.kind == .absolute }
 
     /// Loads a register or immediate operand into `host`.
-    private mutating func loadSource(_ o: Operand, _ i: Instruction, into host: Register) {
+    mutating func loadSource(_ o: Operand, _ i: Instruction, into host: Register) {
         if o.kind == .register {
             loadGuestRegister(o.register, size: Int(o.size), into: host)
         } else {
@@ -660,7 +663,7 @@ struct BlockTranslator {
     /// The first half of a read-modify-write operand: its value into RAX,
     /// from the guest register or from memory (the address kept in R14 for
     /// `writeBack`).
-    private mutating func loadForUpdate(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32) {
+    mutating func loadForUpdate(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32) {
         if isMemory(o) {
             effectiveAddress(i, o, into: .r14)
             emit.movReg32(.rsi, .r14)
@@ -673,7 +676,7 @@ struct BlockTranslator {
     /// The second half: RAX back to the operand `loadForUpdate` read.
     /// `committingFlags`: the instruction produced flags, committed only if
     /// the store succeeds (`storeToGuest`'s read-modify-write).
-    private mutating func writeBack(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32, next: UInt32,
+    mutating func writeBack(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32, next: UInt32,
                                     committingFlags: Bool = true) {
         if isMemory(o) {
             emit.movReg32(.rsi, .r14)
@@ -772,7 +775,7 @@ struct BlockTranslator {
 
     /// The value of r/m operand `o` into RAX (a memory operand through the
     /// load path, which may leave the block on a fault).
-    private mutating func loadRegisterOrMemory(_ i: Instruction, _ o: Operand, eip: UInt32) {
+    mutating func loadRegisterOrMemory(_ i: Instruction, _ o: Operand, eip: UInt32) {
         if isMemory(o) {
             effectiveAddress(i, o, into: .rsi)
             loadFromGuest(segment: i.segment, size: Int(o.size), eip: eip)
@@ -861,422 +864,7 @@ struct BlockTranslator {
         return true
     }
 
-    /// One-operand MUL and IMUL: the double-width product of the
-    /// accumulator and r/m, formed in a 64-bit host register (which holds
-    /// every 32×32 product), to AX, DX:AX or EDX:EAX. CF = OF = the high
-    /// half carries significance (MUL: it is not 0; IMUL: it is not the low
-    /// half's sign extension); SF, ZF and PF follow the reference: from the
-    /// low half, with AF = 0 — a TEST of the low half gives exactly those.
-    private mutating func translateWideMultiply(_ i: Instruction, eip: UInt32) -> Bool {
-        let o = i.operands.0
-        guard isPlain(o), o.kind != .immediate else { return false }
-        let size = Int(o.size), signed = i.op == .imul
-        loadRegisterOrMemory(i, o, eip: eip)
-        emit.movReg32(.rcx, .rax)
-        loadGuestRegister(0, size: size, into: .rax)
-        if signed {
-            emit.signExtend64(size: size, .rcx, .rcx)
-            emit.signExtend64(size: size, .rax, .rax)
-        }
-        emit.multiply64(.rax, .rcx)
-        emit.test(size: size, .rax, .rax)
-        emit.pushFlags()
-        emit.pop(.r11)
-        // R10 ← the high half; the significance test leaves ZF clear when it carries some.
-        emit.movReg64(.r10, .rax)
-        emit.shiftRight64(.r10, by: UInt8(8 * size))
-        if signed {
-            emit.signExtend64(size: size, .rdx, .rax)
-            emit.alu64(.cmp, .rdx, .rax)
-        }
-        let insignificant = emit.jump(if: .zero)
-        emit.alu(.or, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
-        emit.bind(insignificant)
-        emit.push(.r11)
-        emit.popFlags()
-        flagsProduced()
-        if size == 1 {
-            storeGuestRegister(0, size: 2, from: .rax)
-        } else {
-            emit.movReg32(.rax, .rax)
-            storeGuestRegister(0, size: size, from: .rax)
-            emit.movReg32(.r10, .r10)
-            storeGuestRegister(2, size: size, from: .r10)
-        }
-        return true
-    }
-
-    /// DIV and IDIV: AX, DX:AX or EDX:EAX ÷ r/m, divided as 64-bit host
-    /// integers. A zero divisor or a quotient that does not fit raises #DE
-    /// (through a helper) before any register changes; the one division a
-    /// 64-bit host IDIV cannot do, −2^63 ÷ −1, is a negation here (and its
-    /// quotient never fits). Flags are unchanged.
-    private mutating func translateDivide(_ i: Instruction, eip: UInt32) -> Bool {
-        let o = i.operands.0
-        guard isPlain(o), o.kind != .immediate else { return false }
-        let size = Int(o.size), signed = i.op == .idiv
-        loadRegisterOrMemory(i, o, eip: eip)
-        writeBackFlags()
-        emit.movReg32(.rcx, .rax)
-        if signed { emit.signExtend64(size: size, .rcx, .rcx) }
-        // The dividend into RAX.
-        if size == 1 {
-            loadGuestRegister(0, size: 2, into: .rax)
-            if signed { emit.signExtend64(size: 2, .rax, .rax) }
-        } else {
-            loadGuestRegister(2, size: size, into: .rdx)
-            loadGuestRegister(0, size: size, into: .rax)
-            emit.shiftLeft64(.rdx, by: UInt8(8 * size))
-            emit.alu64(.or, .rax, .rdx)
-            if signed && size == 2 { emit.signExtend64(size: 4, .rax, .rax) }
-        }
-        flagsInHost = false
-        emit.test(size: 8, .rcx, .rcx)
-        let byZero = emit.jump(if: .zero)
-        var tooLarge: [X86Emitter.Label] = []
-        if signed {
-            emit.alu64(.cmp, .rcx, immediate: -1)
-            let ordinary = emit.jump(if: .notZero)
-            emit.negate64(.rax)
-            emit.movImm32(.rdx, 0)
-            let divided = emit.jump()
-            emit.bind(ordinary)
-            emit.signExtendRAXIntoRDX()
-            emit.divide64(signed: true, by: .rcx)
-            emit.bind(divided)
-            emit.signExtend64(size: size, .r10, .rax)
-            emit.alu64(.cmp, .r10, .rax)
-            tooLarge.append(emit.jump(if: .notZero))
-        } else {
-            emit.movImm32(.rdx, 0)
-            emit.divide64(signed: false, by: .rcx)
-            emit.movReg64(.r10, .rax)
-            emit.shiftRight64(.r10, by: UInt8(8 * size))
-            tooLarge.append(emit.jump(if: .notZero))
-        }
-        if size == 4 {
-            emit.movReg32(.rax, .rax)
-            emit.movReg32(.rdx, .rdx)
-        }
-        storeGuestRegister(0, size: size, from: .rax)
-        storeGuestRegister(size == 1 ? 4 : 2, size: size, from: .rdx)
-        let done = emit.jump()
-        emit.bind(byZero)
-        for label in tooLarge { emit.bind(label) }
-        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
-        callHelper(helpers.raiseDivideError)
-        emit.jump(to: settledExit)
-        emit.bind(done)
-        flagsInHost = false
-        return true
-    }
-
     // MARK: - String instructions (without REP: a REP runs on the interpreter, which has its own fast path)
-
-    /// LODS, STOS, MOVS, SCAS, CMPS: one element at DS:(E)SI (or the
-    /// override) and/or ES:(E)DI, then the index registers step by the
-    /// element size, down when DF is set. Every access comes before any
-    /// register changes, so a fault leaves them as they were.
-    private mutating func translateString(_ i: Instruction, eip: UInt32, next: UInt32) {
-        let size = i.opcode & 1 == 0 ? 1 : Int(i.operandSize)
-        let indexSize = Int(i.addressSize)
-        let source: SegmentRegister = i.hasSegmentOverride ? i.segment : .ds
-        switch i.op {
-        case .lods:
-            loadGuestRegister(6, size: indexSize, into: .rsi)
-            loadFromGuest(segment: source, size: size, eip: eip)
-            storeGuestRegister(0, size: size, from: .rax)
-            advanceStringIndices([6], size: size, indexSize: indexSize)
-        case .stos, .movs:
-            if i.op == .movs {
-                loadGuestRegister(6, size: indexSize, into: .rsi)
-                loadFromGuest(segment: source, size: size, eip: eip)
-                emit.movReg32(.rcx, .rax)
-            } else {
-                loadGuestRegister(0, size: size, into: .rcx)
-            }
-            loadGuestRegister(7, size: indexSize, into: .rsi)
-            let indices: [UInt8] = i.op == .movs ? [6, 7] : [7]
-            storeToGuest(segment: .es, size: size, eip: eip, next: next, readModifyWrite: false) { t in
-                t.advanceStringIndices(indices, size: size, indexSize: indexSize)
-            }
-        default: // SCAS, CMPS: the flags of a compare, first operand − ES:[(E)DI]
-            if i.op == .cmps {
-                loadGuestRegister(6, size: indexSize, into: .rsi)
-                loadFromGuest(segment: source, size: size, eip: eip)
-                emit.movReg32(.r13, .rax)
-            }
-            loadGuestRegister(7, size: indexSize, into: .rsi)
-            loadFromGuest(segment: .es, size: size, eip: eip)
-            emit.movReg32(.rcx, .rax)
-            advanceStringIndices(i.op == .cmps ? [6, 7] : [7], size: size, indexSize: indexSize)
-            if i.op == .cmps {
-                emit.movReg32(.rax, .r13)
-            } else {
-                loadGuestRegister(0, size: size, into: .rax)
-            }
-            emit.alu(.cmp, size: size, .rax, .rcx)
-            flagsProduced()
-        }
-    }
-
-    /// (E)SI and/or (E)DI += ±`size` (− when DF is set), wrapped to the
-    /// address size. Clobbers RAX, RDX and the host flags (the guest's
-    /// must already be in `CPUState`).
-    private mutating func advanceStringIndices(_ registers: [UInt8], size: Int, indexSize: Int) {
-        // EDX ← DF ? −1 : 1.
-        emit.movLoad(size: 4, .rdx, base: .rbx, BlockTranslator.eflagsOffset)
-        emit.shiftRight32(.rdx, by: 10)
-        emit.alu(.and, size: 4, .rdx, immediate: 1)
-        emit.complement(negate: true, size: 4, .rdx)
-        emit.alu(.or, size: 4, .rdx, immediate: 1)
-        for r in registers {
-            loadGuestRegister(r, size: indexSize, into: .rax)
-            emit.lea32(.rax, base: .rax, index: .rdx, scale: UInt8(size.trailingZeroBitCount), 0)
-            storeGuestRegister(r, size: indexSize, from: .rax)
-        }
-        flagsInHost = false
-    }
-
-    /// XCHG r, r/m. With memory, the store comes first: a fault leaves the
-    /// register as it was. The old memory value waits in R13 across the
-    /// store's helper call.
-    private mutating func translateExchange(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        let a = i.operands.0, b = i.operands.1
-        guard isPlain(a), isPlain(b), a.kind != .immediate, b.kind != .immediate, a.size == b.size,
-              !(isMemory(a) && isMemory(b)) else { return false }
-        let size = Int(a.size)
-        let (memory, register) = isMemory(a) ? (a, b) : (b, a)
-        guard isMemory(memory) else {
-            loadGuestRegister(a.register, size: size, into: .rax)
-            loadGuestRegister(b.register, size: size, into: .rcx)
-            storeGuestRegister(a.register, size: size, from: .rcx)
-            storeGuestRegister(b.register, size: size, from: .rax)
-            return true
-        }
-        loadForUpdate(memory, i, size: size, eip: eip)
-        emit.movReg32(.r13, .rax)
-        loadGuestRegister(register.register, size: size, into: .rcx)
-        emit.movReg32(.rsi, .r14)
-        storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false) { t in
-            t.emit.movReg32(.rax, .r13)
-            t.storeGuestRegister(register.register, size: size, from: .rax)
-        }
-        return true
-    }
-
-    /// CMPXCHG r/m, r: the flags of accumulator − destination; equal: the
-    /// destination ← the source, else the destination is written back
-    /// unchanged (the reference writes either way, so a read-only page
-    /// faults either way) and the accumulator ← it. With memory the new
-    /// accumulator waits in R14 (the address is no longer needed once the
-    /// store has it) and is written only after the store succeeded.
-    private mutating func translateCompareExchange(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        let d = i.operands.0, source = i.operands.1
-        guard isPlain(d), d.kind != .immediate, source.kind == .register, source.size == d.size else { return false }
-        let size = Int(d.size)
-        let notEqual: UInt8 = 5
-        loadForUpdate(d, i, size: size, eip: eip)
-        loadGuestRegister(0, size: size, into: .rdx)
-        loadGuestRegister(source.register, size: size, into: .rcx)
-        emit.alu(.cmp, size: size, .rdx, .rax)
-        flagsProduced()
-        emit.moveIf(guestCondition: notEqual, size: 4, .rcx, .rax)
-        if isMemory(d) {
-            emit.moveIf(guestCondition: notEqual, size: 4, .rdx, .rax)
-            emit.movReg32(.rsi, .r14)
-            emit.movReg32(.r14, .rdx)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true) { t in
-                t.emit.movReg32(.rax, .r14)
-                t.storeGuestRegister(0, size: size, from: .rax)
-            }
-        } else {
-            // The destination first: when it is the accumulator and equal, it keeps the source.
-            storeGuestRegister(d.register, size: size, from: .rcx)
-            let equal = emit.jump(if: .zero)
-            storeGuestRegister(0, size: size, from: .rax)
-            emit.bind(equal)
-        }
-        return true
-    }
-
-    /// BT, BTS, BTR, BTC. A register offset into memory addresses a bit
-    /// string: the operand accessed is the one at EA + (offset ÷ width,
-    /// signed, rounded down) · size; otherwise the offset is taken modulo
-    /// the width. Only CF changes, to the selected bit: it is merged into
-    /// `CPUState.eflags` (after the store, from R13, which survives its
-    /// helper call), never taken from the host, whose other flags BT
-    /// leaves undefined.
-    private mutating func translateBitTest(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        let d = i.operands.0, offset = i.operands.1
-        guard isPlain(d), d.kind != .immediate, d.size != 1, offset.kind == .immediate || offset.kind == .register
-        else { return false }
-        let size = Int(d.size)
-        if isMemory(d) && offset.kind == .register {
-            writeBackFlags()
-            flagsInHost = false
-            effectiveAddress(i, d, into: .r14)
-            loadGuestRegister(offset.register, size: size, into: .rdx)
-            if size == 2 { emit.signExtend(size: 2, .rdx) }
-            emit.shift(.sar, size: 4, .rdx, count: size == 2 ? 4 : 5)
-            emit.lea32(.r14, base: .r14, index: .rdx, scale: size == 2 ? 1 : 2, 0)
-            if i.addressSize == 2 { emit.zeroExtend16(.r14) }
-            emit.movReg32(.rsi, .r14)
-            loadFromGuest(segment: i.segment, size: size, eip: eip)
-        } else {
-            loadForUpdate(d, i, size: size, eip: eip)
-        }
-        writeBackFlags()
-        flagsInHost = false
-        loadSource(offset, i, into: .rcx)
-        emit.alu(.and, size: 4, .rcx, immediate: UInt32(8 * size - 1))
-        emit.movReg32(.r13, .rax)
-        emit.shiftByCL(.shr, size: 4, .r13)
-        emit.alu(.and, size: 4, .r13, immediate: EFLAGS.cf)
-        guard i.op != .bt else {
-            commitCarry(from: .r13)
-            return true
-        }
-        emit.movImm32(.rdx, 1)
-        emit.shiftByCL(.shl, size: 4, .rdx)
-        switch i.op {
-        case .bts: emit.alu(.or, size: 4, .rax, .rdx)
-        case .btr:
-            emit.complement(negate: false, size: 4, .rdx)
-            emit.alu(.and, size: 4, .rax, .rdx)
-        default: emit.alu(.xor, size: 4, .rax, .rdx)
-        }
-        if isMemory(d) {
-            emit.movReg32(.rsi, .r14)
-            emit.movReg32(.rcx, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false) { t in
-                t.commitCarry(from: .r13)
-            }
-        } else {
-            storeGuestRegister(d.register, size: size, from: .rax)
-            commitCarry(from: .r13)
-        }
-        return true
-    }
-
-    /// BSF/BSR r, r/m: a zero source sets ZF and leaves the destination
-    /// alone; otherwise the destination ← the index of the lowest/highest
-    /// set bit and ZF = 0. The other flags stay (the reference's choice
-    /// for flags the SDM leaves undefined), so ZF is merged into
-    /// `CPUState.eflags` rather than taken from the host.
-    private mutating func translateBitScan(_ i: Instruction, eip: UInt32) -> Bool {
-        let d = i.operands.0, source = i.operands.1
-        guard d.kind == .register, d.size != 1, isPlain(source), source.kind != .immediate, source.size == d.size
-        else { return false }
-        loadRegisterOrMemory(i, source, eip: eip)
-        writeBackFlags()
-        flagsInHost = false
-        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
-        emit.alu(.or, size: 4, .r11, immediate: EFLAGS.zf)
-        emit.test(size: 4, .rax, .rax)
-        let zero = emit.jump(if: .zero)
-        emit.bitScan32(reverse: i.op == .bsr, .rax, .rax)
-        storeGuestRegister(d.register, size: Int(d.size), from: .rax)
-        emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.zf)
-        emit.bind(zero)
-        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
-        return true
-    }
-
-    /// `CPUState.eflags`.CF ← bit 0 of `carry` (the guest's flags are
-    /// already there; clobbers R11 and the host flags).
-    private mutating func commitCarry(from carry: Register) {
-        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
-        emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.cf)
-        emit.alu(.or, size: 4, .r11, carry)
-        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
-        flagsInHost = false
-    }
-
-    /// 32-bit SHLD/SHRD r/m, r, imm8 or CL (16-bit counts past 16 are
-    /// undefined: the interpreter's). A count of 0 (mod 32) changes
-    /// nothing and writes nothing. The result and CF come from the host;
-    /// the other flags follow the reference: SF, ZF, PF from the result,
-    /// AF = 0, OF = MSB(result) ⊕ CF (SHLD) or bit 31 ⊕ bit 30 of the
-    /// result (SHRD) whatever the count — a TEST of the result gives the
-    /// first four.
-    private mutating func translateDoubleShift(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        let d = i.operands.0, source = i.operands.1, count = i.operands.2
-        let byCL = count.kind == .register && count.register == 1 && count.size == 1
-        guard isPlain(d), d.kind != .immediate, d.size == 4, source.kind == .register,
-              byCL || count.kind == .immediate else { return false }
-        let left = i.op == .shld
-        let immediateCount = UInt8(truncatingIfNeeded: i.immediate) & 0x1F
-        loadForUpdate(d, i, size: 4, eip: eip)
-        guard byCL || immediateCount != 0 else { return true }
-        writeBackFlags()
-        flagsInHost = false
-        loadGuestRegister(source.register, size: 4, into: .rdx)
-        var unchanged: X86Emitter.Label?
-        if byCL {
-            loadGuestRegister(1, size: 1, into: .rcx)
-            emit.test(size: 1, .rcx, immediate: 0x1F)
-            unchanged = emit.jump(if: .zero)
-        }
-        emit.doubleShift32(left: left, .rax, .rdx, count: byCL ? nil : immediateCount)
-        emit.pushFlags()
-        emit.pop(.r10)
-        emit.alu(.and, size: 4, .r10, immediate: EFLAGS.cf)
-        emit.movReg32(.r9, .rax)
-        emit.shiftRight32(.r9, by: left ? 31 : 30)
-        if left {
-            emit.alu(.xor, size: 4, .r9, .r10)
-        } else {
-            emit.movReg32(.r11, .r9)
-            emit.shiftRight32(.r11, by: 1)
-            emit.alu(.xor, size: 4, .r9, .r11)
-            emit.alu(.and, size: 4, .r9, immediate: 1)
-        }
-        emit.shift(.shl, size: 4, .r9, count: 11) // OF
-        emit.test(size: 4, .rax, .rax)
-        emit.pushFlags()
-        emit.pop(.r11)
-        emit.alu(.or, size: 4, .r11, .r10)
-        emit.alu(.or, size: 4, .r11, .r9)
-        emit.push(.r11)
-        emit.popFlags()
-        flagsProduced()
-        writeBack(d, i, size: 4, eip: eip, next: next)
-        // Both ways on with the guest's flags in `CPUState`.
-        writeBackFlags()
-        if let unchanged { emit.bind(unchanged) }
-        flagsInHost = false
-        return true
-    }
-
-    /// XADD r/m, r: the destination ← the sum (with ADD's flags), the
-    /// source register ← the old destination. With memory, the old value
-    /// waits in R14 across the store's helper call (as in CMPXCHG) and
-    /// reaches the register only after the store succeeded; with a register
-    /// the sum is written last, so XADD r, r leaves the sum (the reference's
-    /// order).
-    private mutating func translateExchangeAdd(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        let d = i.operands.0, source = i.operands.1
-        guard isPlain(d), d.kind != .immediate, source.kind == .register, source.size == d.size else { return false }
-        let size = Int(d.size)
-        loadForUpdate(d, i, size: size, eip: eip)
-        loadGuestRegister(source.register, size: size, into: .rcx)
-        // Addition commutes, flags included: RCX ← source + old = the sum.
-        emit.alu(.add, size: size, .rcx, .rax)
-        flagsProduced()
-        if isMemory(d) {
-            emit.movReg32(.rsi, .r14)
-            emit.movReg32(.r14, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true) { t in
-                t.emit.movReg32(.rax, .r14)
-                t.storeGuestRegister(source.register, size: size, from: .rax)
-            }
-        } else {
-            storeGuestRegister(source.register, size: size, from: .rax)
-            storeGuestRegister(d.register, size: size, from: .rcx)
-        }
-        return true
-    }
 
     /// PUSHF: the flags image (RF cleared; VM is 0 here). In virtual-8086
     /// mode, where IOPL and VME decide, the interpreter takes it.
