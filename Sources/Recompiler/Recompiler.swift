@@ -258,9 +258,10 @@ public final class Recompiler {
         var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
                                          helpers: helpers, csLimit: key.csLimit,
                                          stack32: key.mode & 32 != 0,
-                                         ram: key.mode & 2 != 0 ? nil : BlockTranslator.RAMTables(
+                                         ram: BlockTranslator.RAMTables(
                                             ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
-                                            codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0))
+                                            codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0,
+                                            tlb: key.mode & 2 != 0 ? cpu.softwareTLB : nil, user: key.mode & 12 == 12))
         let physicalPage = Int(key.physical >> UInt32(PhysicalMemory.pageShift))
         translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
             generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation,
@@ -368,6 +369,15 @@ public final class Recompiler {
         var next = eip &+ RuntimeHelpers.length(descriptor)
         if !cpu.segment(.cs).pointee.is32Bit { next &= 0xFFFF }
         return UInt32(truncatingIfNeeded: state.pointee.rip) == next && !blockMustLeave
+    }
+
+    /// Delivers the #DE of a DIV/IDIV whose divisor is 0 or whose quotient
+    /// does not fit (checked by the translated code, before any register
+    /// changed).
+    func raiseDivideErrorForBlock(descriptor: UInt64) {
+        syncInstructionCount(descriptor)
+        exceptionsInBlocks += 1
+        cpu.raise(.divideError, instructionAt: RuntimeHelpers.eip(descriptor))
     }
 
     // MARK: - Report

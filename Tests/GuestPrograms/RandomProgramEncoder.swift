@@ -27,9 +27,9 @@ public struct RandomProgramEncoder {
     }
 
     /// A ModRM byte (with its displacement) for `reg` and a register
-    /// or absolute-memory r/m operand.
-    mutating func modrm(reg: UInt8, byteSized: Bool, allowMemory: Bool = true) -> [UInt8] {
-        if allowMemory && g.below(3) == 0 {
+    /// or absolute-memory r/m operand (`memoryOnly`: always memory).
+    mutating func modrm(reg: UInt8, byteSized: Bool, allowMemory: Bool = true, memoryOnly: Bool = false) -> [UInt8] {
+        if memoryOnly || (allowMemory && g.below(3) == 0) {
             let offset = UInt32(g.below(RandomProgramEncoder.dataSize - 4))
             if code32 {
                 let a = RandomProgramEncoder.data32 + offset
@@ -138,5 +138,100 @@ public struct RandomProgramEncoder {
             default: return [g.bool() ? 0x98 : 0x99]
             }
         }
+    }
+
+    /// `instruction()`, or one of the forms the recompiler translates
+    /// beyond it: the string instructions (with and without REP, either
+    /// direction, a segment override sometimes; (E)SI/(E)DI set into the
+    /// data area first, a short count for REP), MUL, IMUL, DIV, IDIV on
+    /// r/m (a division cleared for range half the time, else it often
+    /// raises #DE), BSWAP, XCHG and CMPXCHG with memory, PUSHF, rarely
+    /// CLI, BT/BTS/BTR/BTC (a register offset into memory set to a few
+    /// dozen bits either way first), BSF/BSR, SHLD/SHRD,
+    /// XADD, and LOCK on the read-modify-writes of memory.
+    /// Programs made of these need an IDT: a #DE ends them, as does CLI at
+    /// CPL 3.
+    public mutating func instructionWithMoreForms() -> [UInt8] {
+        switch g.below(15) {
+        case 0, 1: return stringInstruction()
+        case 2:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            let operation = UInt8(4 + g.below(4)) // MUL, IMUL, DIV, IDIV
+            let clearHigh: [UInt8] = operation >= 6 && g.bool() ? [0x31, 0xD2] : [] // xor edx, edx
+            return clearHigh + prefix + [byteSized ? 0xF6 : 0xF7] + modrm(reg: operation, byteSized: byteSized)
+        case 3: return [0x0F, 0xC8 | register(byteSized: false)]
+        case 4:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [byteSized ? 0x86 : 0x87] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        case 5:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [0x0F, byteSized ? 0xB0 : 0xB1] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        case 6: return g.below(8) == 0 ? [0xFA] : operandSize().prefix + [0x9C]
+        case 7:
+            let (prefix, _) = operandSize()
+            if g.bool() { return prefix + [0x0F, 0xBA] + modrm(reg: UInt8(4 + g.below(4)), byteSized: false) + [g.nextByte()] }
+            let reg = register(byteSized: false)
+            let bits = UInt32(bitPattern: Int32(g.below(129)) - 64)
+            let setOffset: [UInt8] = [0xB8 | reg] + withUnsafeBytes(of: bits.littleEndian, Array.init).prefix(code32 ? 4 : 2)
+            return setOffset + prefix + [0x0F, 0xA3 | UInt8(g.below(4)) << 3] + modrm(reg: reg, byteSized: false)
+        case 11:
+            let (prefix, _) = operandSize()
+            return prefix + [0x0F, 0xBC | UInt8(g.below(2))] + modrm(reg: register(byteSized: false), byteSized: false)
+        case 8:
+            let (prefix, _) = operandSize()
+            let byCL = g.bool()
+            let opcode: UInt8 = (g.bool() ? 0xA4 : 0xAC) | (byCL ? 1 : 0)
+            return prefix + [0x0F, opcode] + modrm(reg: register(byteSized: false), byteSized: false)
+                + (byCL ? [] : [UInt8(g.below(40))])
+        case 9:
+            let byteSized = g.bool()
+            let (prefix, _) = byteSized ? ([], 1) : operandSize()
+            return prefix + [0x0F, byteSized ? 0xC0 : 0xC1] + modrm(reg: register(byteSized: byteSized), byteSized: byteSized)
+        case 10: return [0xF0] + lockableInstruction()
+        default: return instruction()
+        }
+    }
+
+    /// A read-modify-write of memory that LOCK may prefix: ALU r/m, r
+    /// (not CMP), INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, BTS/BTR/BTC
+    /// with an immediate.
+    mutating func lockableInstruction() -> [UInt8] {
+        let byteSized = g.bool()
+        let (prefix, _) = byteSized ? ([], 1) : operandSize()
+        let w: UInt8 = byteSized ? 0 : 1
+        let reg = register(byteSized: byteSized)
+        switch g.below(6) {
+        case 0: return prefix + [UInt8(g.below(7)) << 3 | w] + modrm(reg: reg, byteSized: byteSized, memoryOnly: true)
+        case 1: return prefix + [0xFE | w] + modrm(reg: UInt8(g.below(2)), byteSized: byteSized, memoryOnly: true)
+        case 2: return prefix + [0xF6 | w] + modrm(reg: UInt8(2 + g.below(2)), byteSized: byteSized, memoryOnly: true)
+        case 3: return prefix + [0x86 | w] + modrm(reg: reg, byteSized: byteSized, memoryOnly: true)
+        case 4: return prefix + [0x0F, [0xB0, 0xC0][g.below(2)] | w] + modrm(reg: reg, byteSized: byteSized, memoryOnly: true)
+        default:
+            let (prefix, _) = operandSize()
+            return prefix + [0x0F, 0xBA] + modrm(reg: UInt8(5 + g.below(3)), byteSized: false, memoryOnly: true) + [g.nextByte()]
+        }
+    }
+
+    mutating func stringInstruction() -> [UInt8] {
+        func load(_ r: UInt8, _ value: UInt32) -> [UInt8] {
+            code32 ? [0xB8 | r] + withUnsafeBytes(of: value.littleEndian, Array.init)
+                : [0xB8 | r] + withUnsafeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, Array.init)
+        }
+        let base = code32 ? RandomProgramEncoder.data32 : RandomProgramEncoder.data16
+        // Room for 16 elements of 4 bytes either way.
+        let room = UInt32(RandomProgramEncoder.dataSize - 128)
+        var out = load(6, base + 64 + UInt32(g.below(Int(room)))) + load(7, base + 64 + UInt32(g.below(Int(room))))
+        out.append(g.bool() ? 0xFC : 0xFD) // CLD, STD
+        let opcode = [0xA4, 0xA6, 0xAA, 0xAC, 0xAE][g.below(5)] | UInt8(g.below(2))
+        if opcode & 1 == 1 { out += operandSize().prefix }
+        if g.below(4) == 0 { out.append([0x26, 0x36, 0x3E][g.below(3)]) } // ES:, SS:, DS:
+        if g.below(3) == 0 {
+            out = load(1, UInt32(g.below(16))) + out
+            out.append(g.bool() ? 0xF3 : 0xF2) // REP(E), REPNE
+        }
+        return out + [opcode]
     }
 }

@@ -199,7 +199,8 @@ final class RecompilerDifferentialTests: XCTestCase {
         let interpreted = bench.recompiler.fallbackCounts.reduce(0) { $0 + $1.count }
         XCTAssertGreaterThan(bench.recompiler.blocksRun, 0)
         XCTAssertLessThan(interpreted, 150, bench.recompiler.report)
-        let translatedForms: Set<Op> = [.mov, .add, .adc, .sub, .xor, .cmp, .inc, .dec, .shl, .jcc, .call, .pop, .lea]
+        let translatedForms: Set<Op> = [.mov, .add, .adc, .sub, .xor, .cmp, .inc, .dec, .shl, .jcc, .call, .pop, .lea,
+                                        .push, .cbw, .cwd, .xchg]
         XCTAssertTrue(bench.recompiler.fallbackCounts.allSatisfy { !translatedForms.contains($0.op) },
                       bench.recompiler.report)
     }

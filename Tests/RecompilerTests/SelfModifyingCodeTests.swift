@@ -70,13 +70,13 @@ final class SelfModifyingCodeTests: XCTestCase {
     /// translated block sees the new immediate though no store went to
     /// its own linear address.
     func testCodeRewrittenThroughAnotherLinearAlias() {
-        let alias: UInt32 = 0x40_0000, aliasTable: UInt32 = 0x5000
+        let alias: UInt32 = 0x40_0000, aliasTable: UInt32 = 0x6000
         let patchTarget = withUnsafeBytes(of: (alias + 2).littleEndian, Array.init)
         let program: [UInt8] = [0x83, 0xC0, 0x01]                       //  0: add eax, 1
             + [0xC6, 0x05] + patchTarget + [0x05]                       //  3: mov byte [alias+2], 5
             + [0x41, 0x83, 0xF9, 0x03, 0x75, 0xF0, 0xF4]                // 10: inc ecx; cmp ecx, 3; jne 0; hlt
         let (reference, translated) = runBoth(program) { bench in
-            PagingDifferentialTests.enablePaging(bench, dataReadOnly: false)
+            PagingDifferentialTests.enablePaging(bench)
             bench.memory.copyIn(PagingDifferentialTests.pageDirectory + 4, withUnsafeBytes(of: (aliasTable | 0x3).littleEndian, Array.init))
             bench.memory.copyIn(aliasTable, withUnsafeBytes(of: (self.base | 0x3).littleEndian, Array.init))
         }

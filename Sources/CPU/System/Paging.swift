@@ -139,3 +139,29 @@ extension CPU {
         tlb.pageDirectoryPointers = pointers
     }
 }
+
+/// The software TLB as translated code reads it (the recompiler's inline
+/// hit path does what `CPU.translate` does on a hit). Layout: `entryCount`
+/// entries of `entryStride` bytes, indexed by linear page number modulo
+/// `entryCount`; at `tagOffset` a UInt32 (linear page address | 1, other
+/// values miss), at `frameOffset` the physical page address, at
+/// `flagsOffset` the permission bits, which an access needs all of
+/// `requirement(write:user:)` from (a write to a page whose dirty flag is
+/// not yet set misses, so the walk sets it). The entries live as long as
+/// the CPU and change only inside CPU calls.
+public struct SoftwareTLBView {
+    public let entries: UnsafeRawPointer
+    public static let entryCount = TranslationLookasideBuffer.entryCount
+    public static let entryStride = MemoryLayout<TranslationLookasideBuffer.Entry>.stride
+    public static let tagOffset = MemoryLayout<TranslationLookasideBuffer.Entry>.offset(of: \.tag)!
+    public static let frameOffset = MemoryLayout<TranslationLookasideBuffer.Entry>.offset(of: \.frame)!
+    public static let flagsOffset = MemoryLayout<TranslationLookasideBuffer.Entry>.offset(of: \.flags)!
+
+    public static func requirement(write: Bool, user: Bool) -> UInt32 {
+        TranslationLookasideBuffer.requirement(MemoryAccess(write: write, user: user))
+    }
+}
+
+extension CPU {
+    public var softwareTLB: SoftwareTLBView { SoftwareTLBView(entries: UnsafeRawPointer(tlb.entries)) }
+}

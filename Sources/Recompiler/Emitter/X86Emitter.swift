@@ -385,6 +385,76 @@ struct X86Emitter {
         registerOperand(reg: decrement ? 1 : 0, rm: dst)
     }
 
+    /// 64-bit dst ← the low `size` bytes (1, 2, 4) of src, sign-extended.
+    mutating func signExtend64(size: Int, _ dst: Register, _ src: Register) {
+        if size == 1 { checkByteRegister(src) }
+        rex(w: true, reg: dst.rawValue, base: src.rawValue)
+        switch size {
+        case 1: byte(0x0F); byte(0xBE)
+        case 2: byte(0x0F); byte(0xBF)
+        default: byte(0x63)
+        }
+        registerOperand(reg: dst.rawValue, rm: src)
+    }
+
+    /// 64-bit dst ← dst · src, truncated to 64 bits (which holds every
+    /// product of two 32-bit values).
+    mutating func multiply64(_ dst: Register, _ src: Register) {
+        rex(w: true, reg: dst.rawValue, base: src.rawValue)
+        byte(0x0F); byte(0xAF); registerOperand(reg: dst.rawValue, rm: src)
+    }
+
+    /// RDX:RAX ÷ src (64-bit DIV or IDIV): quotient to RAX, remainder to
+    /// RDX. The host raises #DE on a zero divisor or an overflowing
+    /// quotient, so the caller rules both out first.
+    mutating func divide64(signed: Bool, by src: Register) {
+        rex(w: true, base: src.rawValue)
+        byte(0xF7); registerOperand(reg: signed ? 7 : 6, rm: src)
+    }
+
+    /// CWD (`size` 2) or CDQ (4): DX or EDX ← the sign of AX or EAX (no flags).
+    mutating func signExtendAccumulator(size: Int) {
+        if size == 2 { byte(0x66) }
+        byte(0x99)
+    }
+
+    /// CQO: RDX ← the sign of RAX, for a signed 64-bit division.
+    mutating func signExtendRAXIntoRDX() { byte(0x48); byte(0x99) }
+
+    /// 64-bit NEG.
+    mutating func negate64(_ dst: Register) {
+        rex(w: true, base: dst.rawValue)
+        byte(0xF7); registerOperand(reg: 3, rm: dst)
+    }
+
+    /// Logical shift of the 64-bit `dst` right by `count` (ZF from the result).
+    mutating func shiftRight64(_ dst: Register, by count: UInt8) {
+        rex(w: true, base: dst.rawValue)
+        byte(0xC1); registerOperand(reg: 5, rm: dst); byte(count)
+    }
+
+    /// 32-bit SHLD (`left`) or SHRD of `dst`, filled from `src`, by
+    /// `count` (nil: by CL).
+    mutating func doubleShift32(left: Bool, _ dst: Register, _ src: Register, count: UInt8?) {
+        rex(w: false, reg: src.rawValue, base: dst.rawValue)
+        byte(0x0F); byte((left ? 0xA4 : 0xAC) | (count == nil ? 1 : 0))
+        registerOperand(reg: src.rawValue, rm: dst)
+        if let count { byte(count) }
+    }
+
+    /// BSF (or BSR, `reverse`) of the 32-bit `src` into `dst`; the caller
+    /// rules out a zero source.
+    mutating func bitScan32(reverse: Bool, _ dst: Register, _ src: Register) {
+        rex(w: false, reg: dst.rawValue, base: src.rawValue)
+        byte(0x0F); byte(reverse ? 0xBD : 0xBC); registerOperand(reg: dst.rawValue, rm: src)
+    }
+
+    /// BSWAP of the 32-bit `dst` (no flags).
+    mutating func byteSwap32(_ dst: Register) {
+        rex(w: false, base: dst.rawValue)
+        byte(0x0F); byte(0xC8 | dst.low)
+    }
+
     /// CF ← bit `bit` of the 64-bit `r`.
     mutating func bitTest64(_ r: Register, bit: UInt8) {
         rex(w: true, base: r.rawValue)

@@ -1,7 +1,8 @@
 import CPU
 
 /// The functions translated code calls: guest memory loads and stores,
-/// and the interpreter for one instruction. C calling convention, first
+/// the interpreter for one instruction, and raising #DE for a division
+/// the translated code found impossible. C calling convention, first
 /// argument the recompiler (as an opaque context pointer), so generated
 /// code calls them like any C function and Swift needs no trampolines.
 ///
@@ -15,6 +16,7 @@ struct RuntimeHelpers {
     typealias Load = @convention(c) (UnsafeMutableRawPointer, UInt32, UInt64) -> UInt64
     typealias Store = @convention(c) (UnsafeMutableRawPointer, UInt32, UInt64, UInt32) -> UInt32
     typealias Interpret = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt32
+    typealias RaiseDivideError = @convention(c) (UnsafeMutableRawPointer, UInt64) -> Void
 
     /// Bit of a load's result that says "faulted, exception delivered".
     static let faultBit: UInt8 = 32
@@ -31,6 +33,8 @@ struct RuntimeHelpers {
     let load: UnsafeRawPointer
     let store: UnsafeRawPointer
     let interpret: UnsafeRawPointer
+    /// Takes a fallback descriptor (the DIV/IDIV's EIP and retired count).
+    let raiseDivideError: UnsafeRawPointer
 
     init() {
         let load: Load = { context, offset, descriptor in
@@ -45,6 +49,10 @@ struct RuntimeHelpers {
         self.load = unsafeBitCast(load, to: UnsafeRawPointer.self)
         self.store = unsafeBitCast(store, to: UnsafeRawPointer.self)
         self.interpret = unsafeBitCast(interpret, to: UnsafeRawPointer.self)
+        let raiseDivideError: RaiseDivideError = { context, descriptor in
+            Recompiler.from(context).raiseDivideErrorForBlock(descriptor: descriptor)
+        }
+        self.raiseDivideError = unsafeBitCast(raiseDivideError, to: UnsafeRawPointer.self)
     }
 
     // MARK: - Descriptors

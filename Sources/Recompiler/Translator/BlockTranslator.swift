@@ -20,21 +20,26 @@ import MMU
 ///
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
-/// registers, immediates and memory; NOT, NEG, IMUL (two and three
-/// operands), SETcc, CMOVcc, MOVZX/MOVSX; LEA; NOP, PAUSE; CLC, STC, CMC,
-/// CLD, STD; PUSH r/imm, LEAVE,
-/// POP r; and the near transfers that end a block: relative JMP/Jcc/CALL
-/// (exits to static successors), RET and JMP r/m (exits to an address
-/// known at run time).
-/// Memory operands compute the offset inline. With paging off, an inline
-/// fast path makes the checks the interpreter's own fast path makes
-/// (`CPU.fastHostAddress`: a present, not expand-down data segment, inside
-/// its limit, within one page, onto RAM — for writes, RAM holding no
-/// translated code) and accesses guest RAM directly; anything else, and
-/// every access with paging on, calls a helper (`RuntimeHelpers`) that
-/// does the full segment and paging checks, MMIO and code tracking, and
-/// reports a fault. Everything else calls the interpreter for that one
-/// instruction.
+/// registers, immediates and memory; NOT, NEG, IMUL (all forms), MUL,
+/// DIV, IDIV, SETcc, CMOVcc, MOVZX/MOVSX, CBW/CWD, BSWAP, XCHG, XADD,
+/// CMPXCHG (the read-modify-writes with LOCK too), BT/BTS/BTR/BTC,
+/// BSF/BSR, 32-bit SHLD/SHRD; LEA; NOP, PAUSE; CLC, STC, CMC, CLD, STD,
+/// CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS
+/// without REP; PUSH r/m/imm, LEAVE, POP r; and the near transfers that
+/// end a block: relative JMP/Jcc/CALL (exits to static successors), RET
+/// and JMP r/m (exits to an address known at run time). Families with
+/// rules of their own live beside this file, as extensions:
+/// MultiplyDivide, StringInstructions, BitInstructions,
+/// ExchangeInstructions.
+/// Memory operands compute the offset inline. An inline fast path makes
+/// the checks the interpreter's own fast path makes (`CPU.fastHostAddress`:
+/// a present, not expand-down data segment, inside its limit, within one
+/// page; with paging on, a software-TLB hit granting the access at the
+/// block's CPL; onto RAM — for writes, RAM holding no translated code) and
+/// accesses guest RAM directly; anything else calls a helper
+/// (`RuntimeHelpers`) that does the full segment and paging checks (the
+/// page walk, setting A/D, a #PF), MMIO and code tracking, and reports a
+/// fault. Everything else calls the interpreter for that one instruction.
 ///
 /// The generated function: `(state, context, chain) -> retired`, where
 /// retired is the number of translated instructions not yet added to the
@@ -66,9 +71,8 @@ struct BlockTranslator {
     let csLimit: UInt32
     /// SS's B bit: ESP (true) or SP is the stack pointer.
     let stack32: Bool
-    /// Guest RAM and its routing tables for the inline fast path; nil with
-    /// paging on (every access through the helpers).
-    let ram: RAMTables?
+    /// Guest RAM, its routing tables and the TLB for the inline fast path.
+    let ram: RAMTables
 
     /// What the inline RAM path reads: fixed for the machine's life.
     struct RAMTables {
@@ -78,18 +82,22 @@ struct BlockTranslator {
         let codeLines: UnsafeMutablePointer<UInt64>
         /// The A20 gate is closed: physical bit 20 reads as 0.
         let a20Closed: Bool
+        /// The CPU's software TLB when the block runs with paging on.
+        let tlb: SoftwareTLBView?
+        /// The block runs at CPL 3: the TLB must grant user access.
+        let user: Bool
     }
 
     /// Host RFLAGS hold the guest's arithmetic flags.
-    private var flagsInHost = false
+    var flagsInHost = false
     /// …and `CPUState.eflags` does not yet.
     private var flagsDirty = false
     /// Translated instructions retired since the last helper call.
-    private var unsynced = 0
+    var unsynced = 0
     /// Where the exit for "the state is already set" starts (a helper
     /// delivered an exception, or the interpreter ran an instruction that
     /// leaves the block).
-    private var settledExit = 0
+    var settledExit = 0
     /// Where the block's entry point and chain entry are.
     private(set) var entry = 0
     private(set) var chainEntry = 0
@@ -115,6 +123,8 @@ struct BlockTranslator {
     static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
     static let ripOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.rip)!)
     static let eflagsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.eflags)!)
+    static let cr0Offset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.cr0)!)
+    static let cplOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.cpl)!)
     static let segmentsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.segments)!)
     static let segmentStride = Int32(MemoryLayout<SegmentDescriptorCache>.stride)
     static let segmentBase = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.base)!)
@@ -124,7 +134,7 @@ struct BlockTranslator {
     /// address keep RSP 16-byte aligned at helper calls.
     static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
 
-    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables?) {
+    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables) {
         self.emit = emit
         self.helpers = helpers
         self.csLimit = csLimit
@@ -227,7 +237,7 @@ struct BlockTranslator {
 
     /// `CPUState.eflags` ← the host's arithmetic flags, merged into the
     /// guest's other bits; the host flags are kept.
-    private mutating func writeBackFlags() {
+    mutating func writeBackFlags() {
         guard flagsDirty else { return }
         emit.pushFlags()
         emit.pop(.r11)
@@ -243,7 +253,7 @@ struct BlockTranslator {
     }
 
     /// The last host instruction computed the guest's flags.
-    private mutating func flagsProduced() {
+    mutating func flagsProduced() {
         flagsInHost = true
         flagsDirty = true
     }
@@ -257,13 +267,13 @@ struct BlockTranslator {
         return BlockTranslator.gprOffset + slot * 8 + (size == 1 ? Int32(r >> 2) : 0)
     }
 
-    private mutating func loadGuestRegister(_ r: UInt8, size: Int, into host: Register) {
+    mutating func loadGuestRegister(_ r: UInt8, size: Int, into host: Register) {
         emit.movLoad(size: size, host, base: .rbx, registerOffset(r, size: size))
     }
 
     /// A 32-bit result zero-extends into the 64-bit slot (the host register
     /// holds it zero-extended), 8/16-bit results merge.
-    private mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
+    mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
         emit.movStore(size: size == 4 ? 8 : size, base: .rbx, registerOffset(r, size: size), host)
     }
 
@@ -271,7 +281,7 @@ struct BlockTranslator {
 
     /// The offset of memory operand `o` (base + index·scale + disp, wrapped
     /// to the address size) into `dst`. Clobbers RAX and RCX, not flags.
-    private mutating func effectiveAddress(_ i: Instruction, _ o: Operand, into dst: Register) {
+    mutating func effectiveAddress(_ i: Instruction, _ o: Operand, into dst: Register) {
         let mask: UInt32 = i.addressSize == 2 ? 0xFFFF : 0xFFFF_FFFF
         let hasBase = o.kind == .memory && i.base != Instruction.noRegister
         let hasIndex = o.kind == .memory && i.index != Instruction.noRegister
@@ -286,7 +296,7 @@ struct BlockTranslator {
         if i.addressSize == 2 { emit.zeroExtend16(dst) }
     }
 
-    private mutating func callHelper(_ address: UnsafeRawPointer) {
+    mutating func callHelper(_ address: UnsafeRawPointer) {
         emit.movReg64(.rdi, .r12)
         emit.call(address)
         flagsInHost = false
@@ -294,7 +304,7 @@ struct BlockTranslator {
 
     /// RAX ← `size` bytes at the offset in ESI of `segment`; a fault leaves
     /// through the settled exit (the helper delivered it).
-    private mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
+    mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
         writeBackFlags()
         withRAMFastPath(segment: segment, size: size, write: false) { t in
             t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
@@ -305,17 +315,12 @@ struct BlockTranslator {
         flagsInHost = false
     }
 
-    /// Emits the inline RAM path (paging off) with `slowPath` beside it for
-    /// what the inline checks turn away; only `slowPath` with paging on.
-    /// Layout: jump to the inline path; the slow path (the checks jump
+    /// Emits the inline RAM path with `slowPath` beside it for what the
+    /// inline checks turn away. Layout: jump to the inline path; the slow path (the checks jump
     /// back to it, so it needs no forward labels) ending in a jump past
     /// the inline path; the inline path.
     private mutating func withRAMFastPath(segment: SegmentRegister, size: Int, write: Bool,
                                           slowPath: (inout BlockTranslator) -> Void) {
-        guard let ram else {
-            slowPath(&self)
-            return
-        }
         let toInline = emit.jump()
         let slow = emit.count
         slowPath(&self)
@@ -348,6 +353,7 @@ struct BlockTranslator {
         emit.alu(.and, size: 4, .rdx, immediate: 0xFFF)
         emit.alu(.cmp, size: 4, .rdx, immediate: UInt32(PhysicalMemory.pageSize - size))
         emit.jump(if: .above, to: slow)
+        if let tlb = tables.tlb { translateThroughTLB(tlb, write: write, user: tables.user, slow: slow) }
         if tables.a20Closed { emit.alu(.and, size: 4, .rax, immediate: ~UInt32(1 << 20)) }
         // The page's route: RAM (top two bits clear), else the helper.
         emit.movReg32(.rdx, .rax)
@@ -375,6 +381,39 @@ struct BlockTranslator {
         }
     }
 
+    /// EAX ← the physical address of the linear address in EAX, on a TLB
+    /// hit that grants the access (the same test as `CPU.translate`'s hit:
+    /// the tag, then every permission bit the access needs — a write also
+    /// needs the dirty bit, so the first write to a clean page walks and
+    /// sets it). A miss goes to `slow`, whose helper walks the tables.
+    /// Clobbers RDX, R9, R10.
+    private mutating func translateThroughTLB(_ tlb: SoftwareTLBView, write: Bool, user: Bool, slow: Int) {
+        emit.movReg32(.rdx, .rax)
+        emit.shiftRight32(.rdx, by: 12)
+        emit.alu(.and, size: 4, .rdx, immediate: UInt32(SoftwareTLBView.entryCount - 1))
+        precondition(SoftwareTLBView.entryStride == 12, "the index scaling assumes 12-byte TLB entries")
+        emit.lea32(.rdx, base: .rdx, index: .rdx, scale: 1, 0) // × 3: entries are three words
+        emit.shiftLeft64(.rdx, by: 2)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: tlb.entries)))
+        emit.alu64(.add, .r9, .rdx)
+        emit.movReg32(.rdx, .rax)
+        emit.alu(.and, size: 4, .rdx, immediate: 0xFFFF_F000)
+        emit.alu(.or, size: 4, .rdx, immediate: 1)
+        emit.movLoad(size: 4, .r10, base: .r9, Int32(SoftwareTLBView.tagOffset))
+        emit.alu(.cmp, size: 4, .rdx, .r10)
+        emit.jump(if: .notZero, to: slow)
+        let need = SoftwareTLBView.requirement(write: write, user: user)
+        if need != 0 {
+            emit.movLoad(size: 4, .r10, base: .r9, Int32(SoftwareTLBView.flagsOffset))
+            emit.alu(.and, size: 4, .r10, immediate: need)
+            emit.alu(.cmp, size: 4, .r10, immediate: need)
+            emit.jump(if: .notZero, to: slow)
+        }
+        emit.alu(.and, size: 4, .rax, immediate: 0xFFF)
+        emit.movLoad(size: 4, .rdx, base: .r9, Int32(SoftwareTLBView.frameOffset))
+        emit.alu(.or, size: 4, .rax, .rdx)
+    }
+
     /// Stores the low `size` bytes of ECX at the offset in ESI of
     /// `segment`. In a read-modify-write the flags just computed belong to
     /// this instruction: they are kept aside (R13) and committed only if
@@ -382,7 +421,7 @@ struct BlockTranslator {
     /// the machine's attention) ends the block after this instruction.
     /// `afterStore` completes the instruction once the store succeeded
     /// (on both the inline and the helper path, and before a leave).
-    private mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
+    mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
                                        readModifyWrite: Bool,
                                        afterStore: (inout BlockTranslator) -> Void = { _ in }) {
         if readModifyWrite {
@@ -420,95 +459,135 @@ struct BlockTranslator {
     /// Emits instruction `i` at `eip` (`next`: the EIP after it). Returns
     /// true when it ended the block (its exits are emitted).
     mutating func translate(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
-        if !i.lock {
-            switch i.op {
-            case .mov where translateMove(i, eip: eip, next: next): break
-            case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
-                guard translateArithmetic(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .inc, .dec:
-                guard translateIncrement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .rol, .ror, .rcl, .rcr, .shl, .sal, .shr, .sar:
-                guard translateShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
-                effectiveAddress(i, i.operands.1, into: .rax)
-                storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
-            case .movzx, .movsx:
-                guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .imul where i.operands.1.kind != .none:
-                guard translateSignedMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .not, .neg:
-                guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .setcc:
-                guard translateSetByte(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .cmov:
-                guard translateConditionalMove(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .push:
-                guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
-            case .pop:
-                guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
-            case .leave:
-                translateLeave(i, eip: eip)
-            case .call:
-                guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
-                pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
-                unsynced += 1
-                exit(to: target, retired: unsynced, chainable: true)
-                return true
-            case .ret:
-                translateReturn(i, eip: eip)
-                return true
-            case .nop, .pause:
-                break
-            case .clc, .stc, .cmc:
-                loadFlagsIntoHost()
-                switch i.op {
-                case .clc: emit.clearCarry()
-                case .stc: emit.setCarry()
-                default: emit.complementCarry()
-                }
-                flagsProduced()
-            case .cld, .std:
-                // DF lives only in CPUState (the host's stays 0, as the ABI wants).
-                writeBackFlags()
-                emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
-                if i.op == .cld {
-                    emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.df)
-                } else {
-                    emit.alu(.or, size: 4, .r11, immediate: EFLAGS.df)
-                }
-                emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
-                flagsInHost = false
-            case .jmp where i.operands.0.kind == .register || isMemory(i.operands.0):
-                guard translateIndirectJump(i, eip: eip) else { return interpret(i, eip: eip) }
-                return true
-            case .jcc, .jmp:
-                if let target = relativeTarget(i, next: next) {
-                    translateBranch(i, next: next, target: target)
-                    return true
-                }
-                return interpret(i, eip: eip)
-            default:
-                return interpret(i, eip: eip)
+        // A LOCK prefix the decoder accepted is on a lockable read-modify-write
+        // of memory (anything else decodes as invalid): one CPU, and nothing
+        // else touches guest memory while a block runs, so the plain
+        // translation is atomic.
+        switch i.op {
+        case .mov where translateMove(i, eip: eip, next: next): break
+        case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
+            guard translateArithmetic(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .inc, .dec:
+            guard translateIncrement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .rol, .ror, .rcl, .rcr, .shl, .sal, .shr, .sar:
+            guard translateShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .lea where i.operands.0.kind == .register && i.operands.1.kind == .memory:
+            effectiveAddress(i, i.operands.1, into: .rax)
+            storeGuestRegister(i.operands.0.register, size: Int(i.operands.0.size), from: .rax)
+        case .movzx, .movsx:
+            guard translateExtension(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .imul where i.operands.1.kind != .none:
+            guard translateSignedMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .mul, .imul:
+            guard translateWideMultiply(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .div, .idiv:
+            guard translateDivide(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .lods, .stos, .movs, .scas, .cmps:
+            guard i.repeatPrefix == .none else { return interpret(i, eip: eip) }
+            translateString(i, eip: eip, next: next)
+        case .bswap where i.operands.0.kind == .register && i.operands.0.size == 4:
+            loadGuestRegister(i.operands.0.register, size: 4, into: .rax)
+            emit.byteSwap32(.rax)
+            storeGuestRegister(i.operands.0.register, size: 4, from: .rax)
+        case .xchg:
+            guard translateExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .bt, .bts, .btr, .btc:
+            guard translateBitTest(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .bsf, .bsr:
+            guard translateBitScan(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .shld, .shrd:
+            guard translateDoubleShift(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .xadd:
+            guard translateExchangeAdd(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .cbw, .cwd:
+            // CBW/CWDE and CWD/CDQ: sign extensions, no flags.
+            let size = Int(i.operandSize)
+            if i.op == .cbw {
+                loadGuestRegister(0, size: size / 2, into: .rax)
+                emit.signExtend(size: size / 2, .rax)
+                storeGuestRegister(0, size: size, from: .rax)
+            } else {
+                loadGuestRegister(0, size: size, into: .rax)
+                emit.signExtendAccumulator(size: size)
+                storeGuestRegister(2, size: size, from: .rdx)
             }
+        case .cmpxchg:
+            guard translateCompareExchange(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .pushf:
+            translatePushFlags(i, eip: eip, next: next)
+        case .cli:
+            translateClearInterruptFlag(i, eip: eip)
+        case .not, .neg:
+            guard translateComplement(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .setcc:
+            guard translateSetByte(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .cmov:
+            guard translateConditionalMove(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .push:
+            guard translatePush(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
+        case .pop:
+            guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
+        case .leave:
+            translateLeave(i, eip: eip)
+        case .call:
+            guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
+            pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
             unsynced += 1
-            return false
+            exit(to: target, retired: unsynced, chainable: true)
+            return true
+        case .ret:
+            translateReturn(i, eip: eip)
+            return true
+        case .nop, .pause:
+            break
+        case .clc, .stc, .cmc:
+            loadFlagsIntoHost()
+            switch i.op {
+            case .clc: emit.clearCarry()
+            case .stc: emit.setCarry()
+            default: emit.complementCarry()
+            }
+            flagsProduced()
+        case .cld, .std:
+            // DF lives only in CPUState (the host's stays 0, as the ABI wants).
+            writeBackFlags()
+            emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+            if i.op == .cld {
+                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.df)
+            } else {
+                emit.alu(.or, size: 4, .r11, immediate: EFLAGS.df)
+            }
+            emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+            flagsInHost = false
+        case .jmp where i.operands.0.kind == .register || isMemory(i.operands.0):
+            guard translateIndirectJump(i, eip: eip) else { return interpret(i, eip: eip) }
+            return true
+        case .jcc, .jmp:
+            if let target = relativeTarget(i, next: next) {
+                translateBranch(i, next: next, target: target)
+                return true
+            }
+            return interpret(i, eip: eip)
+        default:
+            return interpret(i, eip: eip)
         }
-        return interpret(i, eip: eip)
+        unsynced += 1
+        return false
     }
 
     /// Operand kinds a translated form takes: registers, immediates,
     /// memory (ModRM or moffs), at 1, 2 or 4 bytes.
-    private func isPlain(_ o: Operand) -> Bool {
+    func isPlain(_ o: Operand) -> Bool {
         switch o.kind {
         case .register, .immediate, .memory, .absolute: return o.size == 1 || o.size == 2 || o.size == 4
         default: return false
         }
     }
 
-    private func isMemory(_ o: Operand) -> Bool { o.kind == .memory || o.kind == .absolute }
+    func isMemory(_ o: Operand) -> Bool { o.kind == .memory || o.kind == .absolute }
 
     /// Loads a register or immediate operand into `host`.
-    private mutating func loadSource(_ o: Operand, _ i: Instruction, into host: Register) {
+    mutating func loadSource(_ o: Operand, _ i: Instruction, into host: Register) {
         if o.kind == .register {
             loadGuestRegister(o.register, size: Int(o.size), into: host)
         } else {
@@ -584,7 +663,7 @@ struct BlockTranslator {
     /// The first half of a read-modify-write operand: its value into RAX,
     /// from the guest register or from memory (the address kept in R14 for
     /// `writeBack`).
-    private mutating func loadForUpdate(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32) {
+    mutating func loadForUpdate(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32) {
         if isMemory(o) {
             effectiveAddress(i, o, into: .r14)
             emit.movReg32(.rsi, .r14)
@@ -597,7 +676,7 @@ struct BlockTranslator {
     /// The second half: RAX back to the operand `loadForUpdate` read.
     /// `committingFlags`: the instruction produced flags, committed only if
     /// the store succeeds (`storeToGuest`'s read-modify-write).
-    private mutating func writeBack(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32, next: UInt32,
+    mutating func writeBack(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32, next: UInt32,
                                     committingFlags: Bool = true) {
         if isMemory(o) {
             emit.movReg32(.rsi, .r14)
@@ -696,7 +775,7 @@ struct BlockTranslator {
 
     /// The value of r/m operand `o` into RAX (a memory operand through the
     /// load path, which may leave the block on a fault).
-    private mutating func loadRegisterOrMemory(_ i: Instruction, _ o: Operand, eip: UInt32) {
+    mutating func loadRegisterOrMemory(_ i: Instruction, _ o: Operand, eip: UInt32) {
         if isMemory(o) {
             effectiveAddress(i, o, into: .rsi)
             loadFromGuest(segment: i.segment, size: Int(o.size), eip: eip)
@@ -785,6 +864,64 @@ struct BlockTranslator {
         return true
     }
 
+    // MARK: - String instructions (without REP: a REP runs on the interpreter, which has its own fast path)
+
+    /// PUSHF: the flags image (RF cleared; VM is 0 here). In virtual-8086
+    /// mode, where IOPL and VME decide, the interpreter takes it.
+    private mutating func translatePushFlags(_ i: Instruction, eip: UInt32, next: UInt32) {
+        let size = Int(i.operandSize)
+        writeBackFlags()
+        emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.test(size: 4, .rax, immediate: EFLAGS.vm)
+        flagsInHost = false
+        let virtual8086 = emit.jump(if: .notZero)
+        pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+            t.emit.movLoad(size: 4, .rcx, base: .rbx, BlockTranslator.eflagsOffset)
+            t.emit.alu(.and, size: 4, .rcx, immediate: ~EFLAGS.rf)
+        }
+        let done = emit.jump()
+        emit.bind(virtual8086)
+        interpretAndLeave(i, eip: eip)
+        emit.bind(done)
+    }
+
+    /// CLI where it simply clears IF: real mode, or protected mode (not
+    /// virtual-8086) with CPL ≤ IOPL. Anything else (#GP, VIF) is the
+    /// interpreter's.
+    private mutating func translateClearInterruptFlag(_ i: Instruction, eip: UInt32) {
+        writeBackFlags()
+        flagsInHost = false
+        emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.cr0Offset)
+        emit.test(size: 4, .rax, immediate: 1)
+        let realMode = emit.jump(if: .zero)
+        emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.test(size: 4, .rax, immediate: EFLAGS.vm)
+        let virtual8086 = emit.jump(if: .notZero)
+        emit.shiftRight32(.rax, by: 12)
+        emit.alu(.and, size: 4, .rax, immediate: 3)
+        emit.movLoad(size: 1, .rcx, base: .rbx, BlockTranslator.cplOffset)
+        emit.alu(.cmp, size: 4, .rcx, .rax)
+        let aboveIOPL = emit.jump(if: .above)
+        emit.bind(realMode)
+        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.if)
+        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+        let done = emit.jump()
+        emit.bind(virtual8086)
+        emit.bind(aboveIOPL)
+        interpretAndLeave(i, eip: eip)
+        emit.bind(done)
+    }
+
+    /// Runs `i` on the interpreter and leaves the block with the state it
+    /// left: the path of a translated form for the cases it leaves to the
+    /// reference (the guest flags are already in `CPUState`).
+    private mutating func interpretAndLeave(_ i: Instruction, eip: UInt32) {
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        callHelper(helpers.interpret)
+        emit.jump(to: settledExit)
+    }
+
     // MARK: - The stack (SS's B bit is part of the block's key)
 
     private static let stackPointerOffset = gprOffset + 4 * 8
@@ -828,6 +965,12 @@ struct BlockTranslator {
             }
         case .immediate:
             pushValue(i.immediate, size: size, eip: eip, continuingAt: next)
+        case .memory where Int(o.size) == size, .absolute where Int(o.size) == size:
+            // The source is read (with ESP as it was) before the stack is written.
+            pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+                t.loadRegisterOrMemory(i, o, eip: eip)
+                t.emit.movReg32(.rcx, .rax)
+            }
         default:
             return false
         }
