@@ -18,7 +18,10 @@ import Machine
 ///
 /// Paths: `cd` boots the ISO through SeaBIOS and isolinux; `direct` boots
 /// the same kernel and initramfs with -kernel/-initrd/-append, the ISO still
-/// in the drive so /init finds its CD at once, as on the CD path.
+/// in the drive so /init finds its CD at once, as on the CD path. `cpu`
+/// is another guest: the CPU-bound benchmark program (Benchmarks/CPUGuest)
+/// from a raw disk, timed per phase on both our engines and on QEMU
+/// (CPUGuestBenchmark.swift).
 
 struct Options {
     var images = ProcessInfo.processInfo.environment["NOVABOX_IMAGES"]
@@ -27,9 +30,11 @@ struct Options {
     var paths = ["cd"]
     var runs = 1
     var timeout = 1800.0
+    /// `--path cpu`: the guest's work size (`CPUBenchmarkGuest.WorkSize.scaled`).
+    var size = 10
 
     static let usage = """
-    usage: novabox-boot-bench [--path cd|direct|all] [--runs N] [--qemu PATH|none] [--timeout SECONDS] [--images DIR]
+    usage: novabox-boot-bench [--path cd|direct|all|cpu] [--size N] [--runs N] [--qemu PATH|none] [--timeout SECONDS] [--images DIR]
     """
 
     init(_ args: [String]) {
@@ -45,9 +50,11 @@ struct Options {
                 case "cd": paths = ["cd"]
                 case "direct": paths = ["direct"]
                 case "all": paths = ["cd", "direct"]
-                case let other: fail("--path \(other): say cd, direct or all")
+                case "cpu": paths = ["cpu"]
+                case let other: fail("--path \(other): say cd, direct, all or cpu")
                 }
             case "--runs": guard let n = Int(value(flag)), n > 0 else { fail("--runs needs a positive number") }; runs = n
+            case "--size": guard let n = Int(value(flag)), (1...1000).contains(n) else { fail("--size needs a number from 1 to 1000") }; size = n
             case "--qemu": qemu = value(flag)
             case "--timeout": guard let t = Double(value(flag)), t > 0 else { fail("--timeout needs seconds") }; timeout = t
             case "--images": images = value(flag)
@@ -69,24 +76,7 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-let marker = Array("NOVABOX-MARKER: tiny-i386 up".utf8)
-
-/// Whether `bytes` holds the marker, looking only at what arrived since the
-/// last call (and a marker's length before it).
-struct MarkerScan {
-    private var scanned = 0
-    mutating func found(in bytes: [UInt8]) -> Bool {
-        let from = max(0, scanned - marker.count)
-        scanned = bytes.count
-        guard bytes.count >= marker.count else { return false }
-        var i = from
-        while i + marker.count <= bytes.count {
-            if bytes[i] == marker[0] && Array(bytes[i..<i + marker.count]) == marker { return true }
-            i += 1
-        }
-        return false
-    }
-}
+let marker = "NOVABOX-MARKER: tiny-i386 up"
 
 struct Guest {
     let iso: String, kernel: String, initrd: String, commandLine: String
@@ -108,71 +98,32 @@ struct Guest {
 
 struct Result { let seconds: Double; let instructions: UInt64? }
 
-/// Novabox in this process: the machine runs in short slices of guest time;
-/// between slices the COM1 output so far is searched for the marker.
+/// The marker's line in a run, or nil (with the serial tail on stderr).
+func markerResult(_ run: GuestRun, engine: String, path: String) -> Result? {
+    if run.reachedStop, let line = run.lines.last {
+        return Result(seconds: line.seconds, instructions: line.instructions)
+    }
+    fputs("novabox-boot-bench: \(engine) did not reach the marker (\(path)); serial tail:\n\(run.tail)\n", stderr)
+    return nil
+}
+
 func bootNovabox(_ guest: Guest, path: String, timeout: Double) -> Result? {
     var config = MachineConfiguration()
     config.ramSize = Guest.memoryMiB << 20
-    config.serial = .none
     config.drives = [DriveConfiguration(path: guest.iso, media: .cdrom, readOnly: true, index: 2)]
     if path == "direct" {
         config.kernelPath = guest.kernel
         config.initrdPath = guest.initrd
         config.kernelCommandLine = guest.commandLine
     }
-    let start = now()
-    let machine: Machine
-    do { machine = try Machine(config) } catch { fail(error.description) }
-    var console: [UInt8] = []
-    machine.board.uart.output = { console.append($0) }
-    var scan = MarkerScan()
-    while now() - start < timeout {
-        let reason = machine.run(until: Double(machine.clock.now) / 1e9 + 0.1)
-        if scan.found(in: console) { return Result(seconds: now() - start, instructions: machine.cpu.instructionCount) }
-        if reason != .timeLimit { break }
-    }
-    fputs("novabox-boot-bench: Novabox did not reach the marker (\(path)); serial tail:\n\(String(decoding: console.suffix(1500), as: UTF8.self))\n", stderr)
-    return nil
+    return markerResult(runNovabox(config, timeout: timeout) { $0.contains(marker) }, engine: "Novabox", path: path)
 }
 
-/// QEMU as a child process, its COM1 on stdout.
 func bootQEMU(_ guest: Guest, path: String, qemu: String, timeout: Double) -> Result? {
     var args = ["-accel", "tcg", "-cpu", "pentium2", "-m", "\(Guest.memoryMiB)M", "-display", "none",
                 "-monitor", "none", "-serial", "stdio", "-no-reboot", "-cdrom", guest.iso]
     if path == "direct" { args += ["-kernel", guest.kernel, "-initrd", guest.initrd, "-append", guest.commandLine] }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: qemu)
-    process.arguments = args
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    process.standardInput = FileHandle.nullDevice
-
-    final class Console: @unchecked Sendable {
-        let lock = NSLock()
-        var bytes: [UInt8] = []
-    }
-    let console = Console()
-    let start = now()
-    do { try process.run() } catch { fail("cannot start \(qemu): \(error)") }
-    let reader = output.fileHandleForReading
-    Thread.detachNewThread {
-        while true {
-            let data = reader.availableData
-            if data.isEmpty { return }
-            console.lock.lock(); console.bytes += data; console.lock.unlock()
-        }
-    }
-    defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
-    var scan = MarkerScan()
-    while now() - start < timeout && process.isRunning {
-        console.lock.lock(); let found = scan.found(in: console.bytes); console.lock.unlock()
-        if found { return Result(seconds: now() - start, instructions: nil) }
-        usleep(20_000)
-    }
-    console.lock.lock(); let tail = String(decoding: console.bytes.suffix(1500), as: UTF8.self); console.lock.unlock()
-    fputs("novabox-boot-bench: QEMU did not reach the marker (\(path)); serial tail:\n\(tail)\n", stderr)
-    return nil
+    return markerResult(runQEMU(qemu, args, timeout: timeout) { $0.contains(marker) }, engine: "QEMU", path: path)
 }
 
 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
@@ -183,12 +134,15 @@ func loadAverage() -> String {
 }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
-let guest = Guest(directory: options.images)
 let useQEMU = options.qemu != "none"
 if useQEMU && !FileManager.default.isExecutableFile(atPath: options.qemu) {
     fail("\(options.qemu) is not there: run Benchmarks/boot-benchmark.sh (it installs qemu-system-x86), or pass --qemu none")
 }
-print("boot to \"\(String(decoding: marker, as: UTF8.self))\": \(guest.iso), -m \(Guest.memoryMiB)M, real time, \(options.runs) run(s) each, median")
+if options.paths == ["cpu"] {
+    exit(benchmarkCPUGuest(options) ? 0 : 1)
+}
+let guest = Guest(directory: options.images)
+print("boot to \"\(marker)\": \(guest.iso), -m \(Guest.memoryMiB)M, real time, \(options.runs) run(s) each, median")
 print("host: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, load average before: \(loadAverage())")
 print("path    novabox (s)  guest instr.  guest MIPS  qemu tcg (s)  novabox/qemu")
 var failed = false
