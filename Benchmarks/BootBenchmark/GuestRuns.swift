@@ -4,14 +4,19 @@ import Machine
 
 /// One guest run as the benchmarks see it: the lines the guest wrote on
 /// COM1, each stamped with the wall time (from just before the machine or
-/// process was created) at which its newline reached this process, and
-/// for Novabox the guest instructions executed by then. Novabox runs in
-/// this process, so the stamp is taken inside the UART's write and the
-/// count is the CPU's own; QEMU runs as a child process with COM1 on a
-/// pipe, stamped by a reader thread as the bytes arrive.
+/// process was created) at which its newline reached this process, the
+/// CPU time the emulator had used by then, and for Novabox the guest
+/// instructions executed by then. Novabox runs in this process, so the
+/// stamps are taken inside the UART's write (CPU time of the machine's
+/// thread) and the count is the CPU's own; QEMU runs as a child process
+/// with COM1 on a pipe, stamped by a reader thread as the bytes arrive
+/// (CPU time of all its threads, from /proc, in clock ticks). CPU time
+/// shows what an emulator does with the processor when it gets it, which
+/// on a shared machine wall time alone does not.
 struct TimedLine {
     let text: String
     let seconds: Double
+    let cpuSeconds: Double?
     let instructions: UInt64?
 }
 
@@ -19,8 +24,10 @@ struct GuestRun {
     var lines: [TimedLine]
     /// The line the caller waited for arrived.
     var reachedStop: Bool
+    /// What the emulator itself said on stderr (QEMU), for a failure message.
+    var errors = ""
     /// The last output, for a failure message.
-    var tail: String { lines.suffix(20).map(\.text).joined(separator: "\n") }
+    var tail: String { lines.suffix(20).map(\.text).joined(separator: "\n") + (errors.isEmpty ? "" : "\nstderr: \(errors)") }
 }
 
 /// COM1 bytes to lines (a trailing carriage return dropped).
@@ -52,7 +59,8 @@ func runNovabox(_ config: MachineConfiguration, timeout: Double, stopAt: @escapi
     let recorder = Recorder()
     machine.board.uart.output = { [unowned machine] byte in
         guard let text = recorder.assembler.add(byte) else { return }
-        recorder.lines.append(TimedLine(text: text, seconds: now() - start, instructions: machine.cpu.instructionCount))
+        recorder.lines.append(TimedLine(text: text, seconds: now() - start, cpuSeconds: now(CLOCK_THREAD_CPUTIME_ID),
+                                        instructions: machine.cpu.instructionCount))
         if stopAt(text) {
             recorder.reachedStop = true
             machine.stop()
@@ -77,27 +85,28 @@ func runQEMU(_ qemu: String, _ arguments: [String], timeout: Double, stopAt: @es
     process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
+    let errors = Pipe()
+    process.standardError = errors
     process.standardInput = FileHandle.nullDevice
     let transcript = Transcript()
     let start = now()
     do { try process.run() } catch { fail("cannot start \(qemu): \(error)") }
     let reader = output.fileHandleForReading
+    let pid = process.processIdentifier
     Thread.detachNewThread {
         while true {
             let data = reader.availableData
-            let seconds = now() - start
+            let seconds = now() - start, cpuSeconds = processCPUSeconds(pid)
             transcript.lock.lock()
             defer { transcript.lock.unlock() }
             if data.isEmpty { transcript.closed = true; return }
             for byte in data {
                 guard let text = transcript.assembler.add(byte) else { continue }
-                transcript.lines.append(TimedLine(text: text, seconds: seconds, instructions: nil))
+                transcript.lines.append(TimedLine(text: text, seconds: seconds, cpuSeconds: cpuSeconds, instructions: nil))
                 if stopAt(text) { transcript.reachedStop = true }
             }
         }
     }
-    defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
     while now() - start < timeout {
         transcript.lock.lock()
         let over = transcript.reachedStop || transcript.closed
@@ -105,7 +114,27 @@ func runQEMU(_ qemu: String, _ arguments: [String], timeout: Double, stopAt: @es
         if over { break }
         usleep(5_000)
     }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     transcript.lock.lock()
     defer { transcript.lock.unlock() }
-    return GuestRun(lines: transcript.lines, reachedStop: transcript.reachedStop)
+    return GuestRun(lines: transcript.lines, reachedStop: transcript.reachedStop,
+                    errors: said.trimmingCharacters(in: .whitespacesAndNewlines))
+}
+
+/// User plus system time of all threads of process `pid` (fields 14 and
+/// 15 of each /proc/PID/task/TID/stat, after the command name).
+func processCPUSeconds(_ pid: Int32) -> Double? {
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+    var ticks = 0
+    for task in tasks {
+        // A thread that ended since the listing no longer counts.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        ticks += user + system
+    }
+    return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }

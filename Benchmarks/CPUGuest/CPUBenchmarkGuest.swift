@@ -31,11 +31,12 @@ public struct CPUBenchmarkGuest {
             self.unpackedBytes = unpackedBytes
         }
 
-        /// `scale` 1 is roughly a tenth of a second per phase in QEMU's
-        /// TCG on the development machine (some 100–200 M instructions).
+        /// `scale` 1 gives each phase roughly a third of a second of QEMU
+        /// TCG's CPU time on the development machine (some 90 M, 35 M and
+        /// 320 M instructions: QEMU runs them at very different rates).
         public static func scaled(_ scale: Int) -> WorkSize {
-            WorkSize(integerRounds: scale * 6_000_000, copyRounds: scale * 80,
-                     decompressionRounds: scale * 60, unpackedBytes: 256 << 10)
+            WorkSize(integerRounds: scale * 4_000_000, copyRounds: scale * 20,
+                     decompressionRounds: scale * 120, unpackedBytes: 256 << 10)
         }
     }
 
