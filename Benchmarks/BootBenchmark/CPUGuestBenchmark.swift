@@ -9,13 +9,12 @@ import Machine
 ///
 /// A phase's time runs from the arrival of its "begin" line to that of its
 /// "end" line: wall clock here, and the emulator's CPU time (see
-/// `TimedLine`), reported as a second table. Its instruction count is a property of
-/// the program; it is taken from Novabox's own count (the CPU's
-/// instruction counter when those two lines reach COM1), from the
-/// interpreter's runs when there are any, and QEMU's time is divided
-/// into the same count. Every run's checksums are compared with the host
-/// reference; a run that printed a wrong one is reported and left out of
-/// the figures.
+/// `TimedLine`) as a second table. Its instruction count is a property of
+/// the program, taken from Novabox's own count (the CPU's instruction
+/// counter when those two lines reach COM1; the interpreter's runs when
+/// there are any); QEMU's times divide the same count. Every run's
+/// checksums are compared with the host reference; a run that printed a
+/// wrong one is reported and left out of the figures.
 
 private struct PhaseFigures {
     var seconds: [String: Double] = [:]
