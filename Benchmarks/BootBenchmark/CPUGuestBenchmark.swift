@@ -130,7 +130,7 @@ func benchmarkCPUGuest(_ options: Options) -> Bool {
                   + column(rec.flatMap { r in qemu.map { r / $0 } }, "%.2fx", width: 10))
         }
     }
-    let sums = CPUBenchmarkGuest.phases.map { "\($0) \(String(guest.expectedChecksums[$0]!, radix: 16))" }
+    let sums = CPUBenchmarkGuest.phases.map { String(format: "%@ %08x", $0, guest.expectedChecksums[$0]!) }
     print("checksums: host reference " + sums.joined(separator: ", ") + "; "
           + engines.map { "\($0.name) \(good[$0.name]?.count ?? 0)/\(options.runs) runs right" }.joined(separator: ", "))
     print("load average after: \(loadAverage())")

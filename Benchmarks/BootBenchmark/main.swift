@@ -133,6 +133,8 @@ func loadAverage() -> String {
     return getloadavg(&loads, 3) == 3 ? String(format: "%.2f %.2f %.2f", loads[0], loads[1], loads[2]) : "?"
 }
 
+// Each run's line as it finishes, also when the output goes to a file.
+setlinebuf(stdout)
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 let useQEMU = options.qemu != "none"
 if useQEMU && !FileManager.default.isExecutableFile(atPath: options.qemu) {
