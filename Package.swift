@@ -35,7 +35,8 @@ let package = Package(
                           path: "Benchmarks/InterpreterBenchmark", swiftSettings: optimize),
         .executableTarget(name: "novabox-display-bench", dependencies: ["Machine", "Devices", "MMU"],
                           path: "Benchmarks/DisplayBenchmark", swiftSettings: optimize),
-        .executableTarget(name: "novabox-boot-bench", dependencies: ["Machine", "HWAccel"],
+        .target(name: "CPUBenchmarkGuest", path: "Benchmarks/CPUGuest", exclude: ["cpu-benchmark.asm"], swiftSettings: optimize),
+        .executableTarget(name: "novabox-boot-bench", dependencies: ["Machine", "HWAccel", "CPUBenchmarkGuest"],
                           path: "Benchmarks/BootBenchmark", swiftSettings: optimize),
 
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
@@ -43,7 +44,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "MMU", "GuestPrograms"]),
         .testTarget(name: "RecompilerTests", dependencies: ["Recompiler", "CPU", "MMU", "GuestPrograms"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "MMU"]),
-        .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU"], exclude: ["Guests"]),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "CPU", "Devices", "MMU", "CPUBenchmarkGuest"], exclude: ["Guests"]),
         .testTarget(name: "DebuggerTests", dependencies: ["Debugger", "Machine", "CPU", "MMU"]),
         .testTarget(name: "HWAccelTests", dependencies: ["HWAccel", "CKVM", "CPU", "MMU"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Devices"]),

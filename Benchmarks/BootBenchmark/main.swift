@@ -32,7 +32,10 @@ import Machine
 ///
 /// Paths: `cd` boots the ISO through SeaBIOS and isolinux; `direct` boots
 /// the same kernel and initramfs with -kernel/-initrd/-append, the ISO still
-/// in the drive so /init finds its CD at once, as on the CD path.
+/// in the drive so /init finds its CD at once, as on the CD path. `cpu`
+/// is another guest: the CPU-bound benchmark program (Benchmarks/CPUGuest)
+/// from a raw disk, timed per phase on both our engines and on QEMU
+/// (CPUGuestBenchmark.swift).
 
 struct Options {
     var images = ProcessInfo.processInfo.environment["NOVABOX_IMAGES"]
@@ -43,10 +46,12 @@ struct Options {
     var paths = ["cd"]
     var runs = 1
     var timeout = 1800.0
+    /// `--path cpu`: the guest's work size (`CPUBenchmarkGuest.WorkSize.scaled`).
+    var size = 10
 
     static let usage = """
-    usage: novabox-boot-bench [--guest tiny-i386|live-amd64|all] [--accel auto,tcg,kvm] [--path cd|direct|all] [--runs N]
-                              [--qemu DIR|none] [--timeout SECONDS] [--images DIR]
+    usage: novabox-boot-bench [--guest tiny-i386|live-amd64|all] [--accel auto,tcg,kvm] [--path cd|direct|all|cpu] [--size N]
+                              [--runs N] [--qemu DIR|none] [--timeout SECONDS] [--images DIR]
     --qemu: the directory holding qemu-system-i386 and qemu-system-x86_64 (default /usr/bin)
     """
 
@@ -63,9 +68,11 @@ struct Options {
                 case "cd": paths = ["cd"]
                 case "direct": paths = ["direct"]
                 case "all": paths = ["cd", "direct"]
-                case let other: fail("--path \(other): say cd, direct or all")
+                case "cpu": paths = ["cpu"]
+                case let other: fail("--path \(other): say cd, direct, all or cpu")
                 }
             case "--runs": guard let n = Int(value(flag)), n > 0 else { fail("--runs needs a positive number") }; runs = n
+            case "--size": guard let n = Int(value(flag)), (1...1000).contains(n) else { fail("--size needs a number from 1 to 1000") }; size = n
             case "--qemu": let v = value(flag); qemuDirectory = v == "none" ? nil : v
             case "--guest":
                 switch value(flag) {
@@ -93,29 +100,10 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-func now() -> Double {
+func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
     var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
+    clock_gettime(clock, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-/// Whether `bytes` holds the marker, looking only at what arrived since the
-/// last call (and a marker's length before it).
-struct MarkerScan {
-    let marker: [UInt8]
-    private var scanned = 0
-    init(_ guest: Guest) { marker = Array("NOVABOX-MARKER: \(guest.name) up".utf8) }
-    mutating func found(in bytes: [UInt8]) -> Bool {
-        let from = max(0, scanned - marker.count)
-        scanned = bytes.count
-        guard bytes.count >= marker.count else { return false }
-        var i = from
-        while i + marker.count <= bytes.count {
-            if bytes[i] == marker[0] && Array(bytes[i..<i + marker.count]) == marker { return true }
-            i += 1
-        }
-        return false
-    }
 }
 
 struct Guest {
@@ -124,6 +112,8 @@ struct Guest {
     /// QEMU's binary for this guest and the CPU it is given there (the
     /// 32-bit guest on a Pentium II, as Novabox's own identity).
     let qemuBinary: String, qemuCPU: String
+    /// What its /init prints on COM1 when it is up.
+    var marker: String { "NOVABOX-MARKER: \(name) up" }
     static let memoryMiB = 128
 
     init(_ name: String, directory: String) {
@@ -153,89 +143,41 @@ struct Result {
     var switches: String? = nil
 }
 
-/// The last line a guest printed, for a boot that missed its marker: on
-/// COM1, else on the VGA text screen (where the kernel's real-mode setup
-/// reports a CPU it cannot run on).
-func lastLine(_ bytes: [UInt8], _ machine: Machine) -> String {
-    if let line = String(decoding: bytes.suffix(400), as: UTF8.self).split(whereSeparator: \.isNewline).last {
-        return "COM1: " + line
-    }
-    let screen = machine.textScreen()?.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    return screen?.last.map { "screen: " + $0 } ?? "(nothing on COM1 or the text screen)"
-}
-
-/// Novabox in this process: the machine runs in short slices of guest time;
-/// between slices the COM1 output so far is searched for the marker.
+/// Novabox in this process, to the marker or the timeout.
 func bootNovabox(_ guest: Guest, path: String, acceleration: MachineConfiguration.Acceleration, timeout: Double) -> Result {
     var config = MachineConfiguration()
     config.acceleration = acceleration
     config.ramSize = Guest.memoryMiB << 20
-    config.serial = .none
     config.drives = [DriveConfiguration(path: guest.iso, media: .cdrom, readOnly: true, index: 2)]
     if path == "direct" {
         config.kernelPath = guest.kernel
         config.initrdPath = guest.initrd
         config.kernelCommandLine = guest.commandLine
     }
-    let start = now()
-    let machine: Machine
-    do { machine = try Machine(config) } catch { fail(error.description) }
-    var console: [UInt8] = []
-    machine.board.uart.output = { console.append($0) }
-    var scan = MarkerScan(guest)
-    while now() - start < timeout {
-        let reason = machine.run(until: Double(machine.clock.now) / 1e9 + 0.1)
-        if scan.found(in: console) {
-            return Result(seconds: now() - start, instructions: machine.cpu.instructionCount,
-                          shares: machine.engineTimeShares, switches: machine.engineSummary)
-        }
-        if reason != .timeLimit { break }
+    let run = runNovabox(config, timeout: timeout) { $0.contains(guest.marker) }
+    let account = run.novabox
+    if run.reachedStop, let line = run.lines.last {
+        return Result(seconds: line.seconds, instructions: line.instructions, shares: account?.shares, switches: account?.switches)
     }
+    let seconds = run.lines.last?.seconds ?? timeout
     fputs("novabox-boot-bench: Novabox -accel \(acceleration.rawValue) did not reach the marker (\(guest.name), \(path)) in "
-          + String(format: "%.0f s; last line: %@\n", now() - start, lastLine(console, machine)), stderr)
-    return Result(seconds: now() - start, reachedMarker: false, instructions: machine.cpu.instructionCount,
-                  shares: machine.engineTimeShares, switches: machine.engineSummary)
+          + String(format: "%.0f s; last line: %@\n", timeout, run.lastLine), stderr)
+    return Result(seconds: max(seconds, timeout), reachedMarker: false, instructions: account?.instructions,
+                  shares: account?.shares, switches: account?.switches)
 }
 
-/// QEMU as a child process, its COM1 on stdout.
+/// QEMU as a child process, to the marker or the timeout.
 func bootQEMU(_ guest: Guest, path: String, qemu: String, timeout: Double) -> Result? {
     var args = ["-accel", "tcg", "-cpu", guest.qemuCPU, "-m", "\(Guest.memoryMiB)M", "-display", "none",
                 "-monitor", "none", "-serial", "stdio", "-no-reboot", "-cdrom", guest.iso]
     if path == "direct" { args += ["-kernel", guest.kernel, "-initrd", guest.initrd, "-append", guest.commandLine] }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: qemu)
-    process.arguments = args
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    process.standardInput = FileHandle.nullDevice
-
-    final class Console: @unchecked Sendable {
-        let lock = NSLock()
-        var bytes: [UInt8] = []
-    }
-    let console = Console()
-    let start = now()
-    do { try process.run() } catch { fail("cannot start \(qemu): \(error)") }
-    let reader = output.fileHandleForReading
-    Thread.detachNewThread {
-        while true {
-            let data = reader.availableData
-            if data.isEmpty { return }
-            console.lock.lock(); console.bytes += data; console.lock.unlock()
-        }
-    }
-    defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
-    var scan = MarkerScan(guest)
-    while now() - start < timeout && process.isRunning {
-        console.lock.lock(); let found = scan.found(in: console.bytes); console.lock.unlock()
-        if found { return Result(seconds: now() - start, instructions: nil) }
-        usleep(20_000)
-    }
-    console.lock.lock(); let tail = String(decoding: console.bytes.suffix(1500), as: UTF8.self); console.lock.unlock()
-    fputs("novabox-boot-bench: QEMU did not reach the marker (\(guest.name), \(path)); serial tail:\n\(tail)\n", stderr)
+    let run = runQEMU(qemu, args, timeout: timeout) { $0.contains(guest.marker) }
+    if run.reachedStop, let line = run.lines.last { return Result(seconds: line.seconds, instructions: nil) }
+    fputs("novabox-boot-bench: QEMU did not reach the marker (\(guest.name), \(path)); serial tail:\n\(run.tail)\n", stderr)
     return nil
 }
+
+func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
 
 /// The median boot among those that reached the marker, else the first that did not.
 func median(_ results: [Result]) -> Result? {
@@ -248,16 +190,13 @@ func loadAverage() -> String {
     return getloadavg(&loads, 3) == 3 ? String(format: "%.2f %.2f %.2f", loads[0], loads[1], loads[2]) : "?"
 }
 
+// Each run's line as it finishes, also when the output goes to a file.
+setlinebuf(stdout)
 let options = Options(Array(CommandLine.arguments.dropFirst()))
-let guests = options.guests.map { Guest($0, directory: options.images) }
-func qemuPath(_ guest: Guest) -> String? {
-    guard let directory = options.qemuDirectory else { return nil }
-    let path = (directory as NSString).appendingPathComponent(guest.qemuBinary)
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-        fail("\(path) is not there: run Benchmarks/boot-benchmark.sh (it installs qemu-system-x86), or pass --qemu none")
-    }
-    return path
+if options.paths == ["cpu"] {
+    exit(benchmarkCPUGuest(options) ? 0 : 1)
 }
+let guests = options.guests.map { Guest($0, directory: options.images) }
 print("boot to \"NOVABOX-MARKER: <guest> up\": -m \(Guest.memoryMiB)M, real time, \(options.runs) run(s) each, median")
 print("host: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, load average before: \(loadAverage())")
 if let kvm = try? KVMSystem() {
@@ -276,7 +215,7 @@ for guest in guests {
             if results.contains(where: { !$0.reachedMarker }) { failed = true }
             rows.append(("novabox " + acceleration.rawValue, median(results)))
         }
-        if let qemu = qemuPath(guest) {
+        if let qemu = qemuBinary(guest.qemuBinary, in: options.qemuDirectory) {
             let results = (0..<options.runs).compactMap { _ in bootQEMU(guest, path: path, qemu: qemu, timeout: options.timeout) }
             if results.count < options.runs { failed = true }
             rows.append(("qemu tcg", median(results)))
