@@ -44,8 +44,10 @@ public final class Recompiler {
     /// Longest block. Bounds the work of a re-translation after a code write
     /// and keeps the retired count inside a helper descriptor's 8 bits.
     static let maximumInstructions = 64
-    /// 64 MiB: far more code than a BIOS and a boot loader translate to.
-    static let codeCapacity = 64 << 20
+    /// 256 MiB, reserved (pages are backed as blocks fill them): a Linux
+    /// boot's working set of blocks, at some 500 bytes of host code each,
+    /// overflowed 64 MiB six times.
+    static let codeCapacity = 256 << 20
     /// The scratch buffer a block is assembled in; the translator stops
     /// adding instructions while less than `instructionReserve` is left
     /// (the longest instruction with its exits stays well inside it).
@@ -211,10 +213,9 @@ public final class Recompiler {
         let mode = (cs.pointee.is32Bit ? 1 : 0) | (paging ? 2 : 0) | UInt32(state.pointee.cpl & 3) << 2
             | (memory.a20Mask == 0xFFFF_FFFF ? 0 : 16) | (cpu.segment(.ss).pointee.is32Bit ? 32 : 0)
         let key = TranslationCache.Key(physical: physical, eip: eip, csBase: csBase, csLimit: limit, mode: mode)
-        let slot = cache.slot(key)
-        if slot.pointee.key == key && slot.pointee.codePage == Int32(codePage)
-            && slot.pointee.generation == memory.codeGenerations[codePage] {
-            return slot.pointee.code == nil ? nil : slot
+        if let found = cache.lookup(key), found.pointee.codePage == Int32(codePage)
+            && found.pointee.generation == memory.codeGenerations[codePage] {
+            return found.pointee.code == nil ? nil : found
         }
         let block = translate(key, codePage: codePage)
         return block.pointee.code == nil ? nil : block
@@ -257,8 +258,8 @@ public final class Recompiler {
             count += 1
             if ended { break }
         }
-        var block = TranslationCache.Block(key: key, codePage: Int32(codePage), generation: generation,
-                                           code: nil, instructionCount: Int32(count))
+        var block = TranslationCache.Block(key: key, instructionCount: Int32(count), codePage: Int32(codePage),
+                                           generation: generation)
         if count > 0 {
             if !ended { translator.endBlock(continuingAt: (key.eip &+ UInt32(length)) & ipMask) }
             translator.finishBlock(instructionCount: count)
