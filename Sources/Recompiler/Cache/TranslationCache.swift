@@ -37,6 +37,8 @@ final class TranslationCache {
         /// Guest instructions the block holds (it may leave earlier).
         var instructionCount: Int32 = 0
         var codePage: Int32 = -1
+        /// The key's CS base, limit and mode as numbered by `JumpCache.context`.
+        var context: UInt32 = 0
         var generation: UInt64 = 0
         /// Entry from the dispatcher, and from a chained predecessor.
         var code: UnsafeRawPointer? = nil
