@@ -395,7 +395,8 @@ public final class Recompiler {
     public var report: String {
         var lines = ["recompiler: \(blocksRun) blocks entered from the dispatcher, \(cache.translations) translated, "
                      + "\(chainedExits) exits chained, \(cache.flushes) flushes, "
-                     + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries"]
+                     + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries; "
+                     + "\(cpu.pagingEpoch.pointee) TLB flushes (paging epochs)"]
         let fallbacks = fallbackCounts
         let total = fallbacks.reduce(0) { $0 + $1.count }
         lines.append("interpreter fallback: \(total) instructions" + (fallbacks.isEmpty ? "" : ":"))

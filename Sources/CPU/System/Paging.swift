@@ -91,9 +91,16 @@ final class TranslationLookasideBuffer {
         }
     }
 
-    /// INVLPG and page faults: the page holding `linear`, global or not.
+    /// INVLPG: the page holding `linear`, global or not.
     func flush(page linear: UInt32) {
         epoch.pointee &+= 1
+        drop(page: linear)
+    }
+
+    /// A page fault drops the entry for the page too, but leaves the epoch:
+    /// a translation that failed was never cached by anyone, and a guest
+    /// that turns a valid one into a failing one must invalidate it itself.
+    func drop(page linear: UInt32) {
         let s = slot(linear)
         if s.pointee.tag & 0xFFFF_F000 == linear & 0xFFFF_F000 { s.pointee.tag = 0 }
         guard holdsLargePages else { return }
@@ -128,7 +135,7 @@ extension CPU {
             tlb.fill(linear, t, writeProtect: control.writeProtect)
             return t.frame | (linear & 0xFFF)
         } catch {
-            tlb.flush(page: linear)
+            tlb.drop(page: linear)
             state.pointee.cr2 = UInt64(linear)
             throw .pageFault(error.errorCode)
         }
