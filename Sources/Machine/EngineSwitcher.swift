@@ -154,8 +154,10 @@ final class EngineSwitcher {
             EngineSwitcher.say("cannot read the guest state back from KVM (\(error)); the guest continues from stale state")
         }
         // The guest may have rewritten code while KVM ran it (no dirty log
-        // yet): the interpreter's cached blocks go.
+        // yet): the interpreter's cached blocks go; and its page tables and
+        // CR3: the TLB (and the recompiler's links between pages) too.
         cpu.memory.ramWrittenUntracked()
+        cpu.flushTLB()
         waitForCR0Change = cpu.state.pointee.cr0
         record(ownEngine, reason, eip: cpu.state.pointee.rip)
         // -accel kvm asked for KVM: say (once) that the guest left it; -d switch shows every time.

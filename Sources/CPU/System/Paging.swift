@@ -141,6 +141,10 @@ extension CPU {
         }
     }
 
+    /// Drops every cached translation (and raises the paging epoch): the
+    /// paging state changed behind the CPU's back, as when KVM ran the guest.
+    public func flushTLB() { tlb.flushAll() }
+
     /// What the walk reads from CR0, CR3, CR4 and the PDPTE registers.
     var pagingControl: PagingControl {
         let cr0 = UInt32(truncatingIfNeeded: state.pointee.cr0), cr4 = UInt32(truncatingIfNeeded: state.pointee.cr4)
