@@ -5,7 +5,7 @@ import GuestPrograms
 @testable import Recompiler
 
 /// The random programs again, with paging on (every memory access through
-/// the helpers and the software TLB, blocks not chained): identity-mapped
+/// the helpers and the software TLB): identity-mapped
 /// 4 KiB pages, and for odd seeds the data page read-only with CR0.WP, so
 /// the first store into it raises a #PF inside a block. The exception goes
 /// through a real IDT and GDT to a handler that halts.
@@ -73,8 +73,8 @@ final class PagingDifferentialTests: XCTestCase {
         }
     }
 
-    /// A loop inside one page chains with paging on; its jump to a block
-    /// in another page does not.
+    /// A loop inside one page chains with paging on (CrossPageChainingTests
+    /// has the jumps between pages).
     func testLoopsChainWithinAPage() {
         let program: [UInt8] = [0xB9, 0x00, 0x01, 0x00, 0x00,  //  0: mov ecx, 256
                                 0x01, 0xC8,                    //  5: add eax, ecx
