@@ -163,6 +163,9 @@ final class EngineSwitcher {
             // at the hand-over is left. Say so; the run goes on.
             EngineSwitcher.say("cannot read the guest state back from KVM (\(error)); the guest continues from stale state")
         }
+        // The guest's page tables and CR3 changed under KVM: the TLB (and
+        // the recompiler's links between pages) go.
+        cpu.flushTLB()
         waitForCR0Change = offerAgain ? nil : cpu.state.pointee.cr0
         record(ownEngine, reason, eip: cpu.state.pointee.rip)
         // -accel kvm asked for KVM: say (once) that the guest left it; -d switch shows every time.

@@ -30,24 +30,31 @@ import MMU
 /// block's own helper calls can change the machine while native code runs
 /// (one thread), and those make it return when something needs this
 /// loop; the chain entry checks the budget and the code's validity.
-/// With paging on, where an EIP leads depends on the page tables, so only
-/// exits to the same linear page are chained: whatever maps that page
-/// maps the block that jumps and its successor alike, and a block keyed
-/// by the old physical page is never entered again once the mapping
-/// changes (TLB and CR3 changes end blocks, back in this loop).
+/// With paging on, where an EIP leads depends on the page tables. Exits
+/// to the same linear page are chained as they are: whatever maps that
+/// page maps the block that jumps and its successor alike, and a block
+/// keyed by the old physical page is never entered again once the mapping
+/// changes (TLB and CR3 changes end blocks, back in this loop). Exits to
+/// another page are chained too, but check on the way that the CPU's
+/// paging epoch still has the value it had when they were linked (no TLB
+/// flush since, so the target page maps where it did); if not, they come
+/// back here and are linked again.
 public final class Recompiler {
     public let cpu: CPU
     let memory: PhysicalMemory
     let state: UnsafeMutablePointer<CPUState>
     let cache = TranslationCache()
+    let jumps = JumpCache()
     let code: ExecutableMemory
     let helpers = RuntimeHelpers()
 
     /// Longest block. Bounds the work of a re-translation after a code write
     /// and keeps the retired count inside a helper descriptor's 8 bits.
     static let maximumInstructions = 64
-    /// 64 MiB: far more code than a BIOS and a boot loader translate to.
-    static let codeCapacity = 64 << 20
+    /// 256 MiB, reserved (pages are backed as blocks fill them): a Linux
+    /// boot's working set of blocks, at some 500 bytes of host code each,
+    /// overflowed 64 MiB six times.
+    static let codeCapacity = 256 << 20
     /// The scratch buffer a block is assembled in; the translator stops
     /// adding instructions while less than `instructionReserve` is left
     /// (the longest instruction with its exits stays well inside it).
@@ -88,6 +95,9 @@ public final class Recompiler {
         /// The displacement field of the unchained exit jump the last block
         /// left through (0: none), for `link`.
         var lastExit: UInt = 0
+        /// With paging on, that exit's recorded paging epoch, if it crosses
+        /// to another page (0: it does not).
+        var lastExitEpoch: UInt = 0
     }
     let chain: UnsafeMutablePointer<ChainState>
     /// Exits linked to their successor.
@@ -119,13 +129,19 @@ public final class Recompiler {
         fallbackTally.deallocate()
     }
 
-    static func from(_ context: UnsafeMutableRawPointer) -> Recompiler {
-        Unmanaged<Recompiler>.fromOpaque(context).takeUnretainedValue()
+    /// Runs `body` on the recompiler behind a helper's context argument
+    /// without retaining it: the run loop that called the block holds it
+    /// for as long as any block runs, so a retain/release pair per helper
+    /// call (a tenth of a Linux boot) would buy nothing.
+    @inline(__always)
+    static func withContext<R>(_ context: UnsafeMutableRawPointer, _ body: (Recompiler) -> R) -> R {
+        Unmanaged<Recompiler>.fromOpaque(context)._withUnsafeGuaranteedRef(body)
     }
 
     /// Drops every translation.
     public func flush() {
         cache.flush()
+        jumps.clear()
         code.reset()
     }
 
@@ -166,14 +182,12 @@ public final class Recompiler {
             let countBefore = cpu.instructionCount, exceptionsBefore = exceptionsInBlocks
             let entry = unsafeBitCast(block.pointee.code!, to: BlockEntry.self)
             blocksRun &+= 1
-            let page = (block.pointee.key.csBase &+ block.pointee.key.eip) >> 12
-            chain.pointee = ChainState(retired: 0, budget: Int64(count - done), lastExit: 0)
+            chain.pointee = ChainState(retired: 0, budget: Int64(count - done))
             let retired = entry(UnsafeMutableRawPointer(s), context, UnsafeMutableRawPointer(chain))
             cpu.instructionCount &+= retired &+ chain.pointee.retired
             done += Int(cpu.instructionCount &- countBefore) + exceptionsInBlocks - exceptionsBefore
-            if chain.pointee.lastExit != 0 && (!cpu.pagingEnabled
-                || (UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ cpu.eip) >> 12 == page) {
-                link(exit: chain.pointee.lastExit)
+            if chain.pointee.lastExit != 0 {
+                link(exit: chain.pointee.lastExit, epoch: cpu.pagingEnabled ? chain.pointee.lastExitEpoch : 0)
             }
         }
         return done
@@ -182,12 +196,15 @@ public final class Recompiler {
     /// Points the exit jump whose field is at `exit` (in the block that
     /// just returned) at the block for the current CS:EIP — the exit's
     /// target, under the same CS and mode — unless translating that block
-    /// flushed the cache, taking the exit's block with it.
-    private func link(exit: UInt) {
+    /// flushed the cache, taking the exit's block with it. An exit to
+    /// another page (`epoch`: where it keeps its recorded epoch) records
+    /// the paging epoch under which the target was looked up.
+    private func link(exit: UInt, epoch: UInt) {
         let flushes = cache.flushes
         guard let successor = blockAtInstructionPointer(), cache.flushes == flushes,
               let target = successor.pointee.chainEntry,
-              let field = UnsafeMutableRawPointer(bitPattern: exit) else { return }
+              let field = UnsafeRawPointer(bitPattern: exit) else { return }
+        if let recorded = UnsafeRawPointer(bitPattern: epoch) { code.patch(field: recorded, cpu.pagingEpoch.pointee) }
         code.patchJump(field: field, to: target)
         chainedExits += 1
     }
@@ -231,13 +248,18 @@ public final class Recompiler {
         let mode = (cs.pointee.is32Bit ? 1 : 0) | (paging ? 2 : 0) | UInt32(state.pointee.cpl & 3) << 2
             | (memory.a20Mask == 0xFFFF_FFFF ? 0 : 16) | (cpu.segment(.ss).pointee.is32Bit ? 32 : 0)
         let key = TranslationCache.Key(physical: physical, eip: eip, csBase: csBase, csLimit: limit, mode: mode)
-        let slot = cache.slot(key)
-        if slot.pointee.key == key && slot.pointee.codePage == Int32(codePage)
-            && slot.pointee.generation == memory.codeGenerations[codePage] {
-            return slot.pointee.code == nil ? nil : slot
+        let block: UnsafeMutablePointer<TranslationCache.Block>
+        if let found = cache.lookup(key), found.pointee.codePage == Int32(codePage)
+            && found.pointee.generation == memory.codeGenerations[codePage] {
+            block = found
+        } else {
+            block = translate(key, codePage: codePage)
         }
-        let block = translate(key, codePage: codePage)
-        return block.pointee.code == nil ? nil : block
+        guard block.pointee.code != nil, let chainEntry = block.pointee.chainEntry else { return nil }
+        // For translated RETs and indirect jumps to find it next time.
+        jumps.record(linear: linear, tag: JumpCache.tag(eip: eip, context: block.pointee.context),
+                     epoch: cpu.pagingEpoch.pointee, chainEntry: chainEntry)
+        return block
     }
 
     // MARK: - Translation
@@ -254,6 +276,8 @@ public final class Recompiler {
         let limitRoom = Int(UInt64(key.csLimit) - UInt64(key.eip) + 1)
         let room = min(pageRoom, limitRoom, default32 ? Int.max : 0x1_0000 - Int(key.eip))
         let ipMask: UInt32 = default32 ? 0xFFFF_FFFF : 0xFFFF
+        let paging = key.mode & 2 != 0
+        let context = jumps.context(csBase: key.csBase, csLimit: key.csLimit, mode: key.mode)
 
         var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
                                          helpers: helpers, csLimit: key.csLimit,
@@ -261,7 +285,13 @@ public final class Recompiler {
                                          ram: BlockTranslator.RAMTables(
                                             ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
                                             codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0,
-                                            tlb: key.mode & 2 != 0 ? cpu.softwareTLB : nil, user: key.mode & 12 == 12))
+                                            tlb: paging ? cpu.softwareTLB : nil, user: key.mode & 12 == 12),
+                                         pageGuard: paging ? BlockTranslator.PageGuard(
+                                            csBase: key.csBase, linearPage: (key.csBase &+ key.eip) >> 12,
+                                            epoch: cpu.pagingEpoch) : nil,
+                                         jumpLookup: BlockTranslator.JumpLookup(
+                                            entries: UnsafeMutableRawPointer(jumps.entries), context: context,
+                                            csBase: key.csBase, epoch: cpu.pagingEpoch))
         let physicalPage = Int(key.physical >> UInt32(PhysicalMemory.pageShift))
         translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
             generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation,
@@ -279,8 +309,8 @@ public final class Recompiler {
             count += 1
             if ended { break }
         }
-        var block = TranslationCache.Block(key: key, codePage: Int32(codePage), generation: generation,
-                                           code: nil, instructionCount: Int32(count))
+        var block = TranslationCache.Block(key: key, instructionCount: Int32(count), codePage: Int32(codePage),
+                                           context: context, generation: generation)
         if count > 0 {
             if !ended { translator.endBlock(continuingAt: (key.eip &+ UInt32(length)) & ipMask) }
             translator.finishBlock(instructionCount: count)
@@ -396,7 +426,8 @@ public final class Recompiler {
     public var report: String {
         var lines = ["recompiler: \(blocksRun) blocks entered from the dispatcher, \(cache.translations) translated, "
                      + "\(chainedExits) exits chained, \(cache.flushes) flushes, "
-                     + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries"]
+                     + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries; "
+                     + "\(cpu.pagingEpoch.pointee) TLB flushes (paging epochs)"]
         let fallbacks = fallbackCounts
         let total = fallbacks.reduce(0) { $0 + $1.count }
         lines.append("interpreter fallback: \(total) instructions" + (fallbacks.isEmpty ? "" : ":"))

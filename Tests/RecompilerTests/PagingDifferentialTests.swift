@@ -5,8 +5,8 @@ import GuestPrograms
 @testable import Recompiler
 
 /// The random programs again, with paging on (the inline software-TLB
-/// path and, on misses and faults, the helpers; blocks chained only within
-/// a page): identity-mapped 4 KiB pages whose A/D bits the walk sets, at
+/// path and, on misses and faults, the helpers; blocks chained across pages
+/// under the paging epoch): identity-mapped 4 KiB pages whose A/D bits the walk sets, at
 /// CPL 0 and CPL 3, with the data page made to fault in the ways paging
 /// can (`DataPage`). An exception goes through a real IDT, GDT and (from
 /// CPL 3) TSS to a handler that halts.
@@ -156,8 +156,8 @@ final class PagingDifferentialTests: XCTestCase {
         XCTAssertGreaterThan(divideErrors, 5, "#DE raised from translated divisions")
     }
 
-    /// A loop inside one page chains with paging on; its jump to a block
-    /// in another page does not.
+    /// A loop inside one page chains with paging on (CrossPageChainingTests
+    /// has the jumps between pages).
     func testLoopsChainWithinAPage() {
         let program: [UInt8] = [0xB9, 0x00, 0x01, 0x00, 0x00,  //  0: mov ecx, 256
                                 0x01, 0xC8,                    //  5: add eax, ecx

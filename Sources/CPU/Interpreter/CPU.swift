@@ -88,6 +88,11 @@ public final class CPU {
 
     /// Software TLB and paging state (System/Paging.swift).
     let tlb: TranslationLookasideBuffer
+    /// Raised by every TLB flush (MOV CR3, INVLPG, task switches, paging
+    /// mode changes): code that cached a linear-to-physical translation
+    /// (the recompiler's links between pages) is sure of it while this
+    /// holds the value it had then.
+    public var pagingEpoch: UnsafePointer<UInt64> { UnsafePointer(tlb.epoch) }
     /// Instructions decoded once and run many times (DecodedBlockCache.swift).
     let blocks = DecodedBlockCache()
 

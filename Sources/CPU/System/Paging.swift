@@ -37,13 +37,22 @@ final class TranslationLookasideBuffer {
     private var holdsLargePages = false
     /// PDPTE registers, loaded at MOV CR3/CR0/CR4 in PAE mode.
     var pageDirectoryPointers = PageDirectoryPointers()
+    /// Raised by every flush, whole or one page: while it holds still, a
+    /// linear address translates as it did (the guest must invalidate a
+    /// translation it changes). At a fixed address, for generated code.
+    let epoch: UnsafeMutablePointer<UInt64>
 
     init() {
         entries = .allocate(capacity: TranslationLookasideBuffer.entryCount)
         entries.initialize(repeating: Entry(tag: 0, frame: 0, flags: 0), count: TranslationLookasideBuffer.entryCount)
+        epoch = .allocate(capacity: 1)
+        epoch.initialize(to: 0)
     }
 
-    deinit { entries.deallocate() }
+    deinit {
+        entries.deallocate()
+        epoch.deallocate()
+    }
 
     @inline(__always)
     func slot(_ linear: UInt32) -> UnsafeMutablePointer<Entry> {
@@ -69,19 +78,29 @@ final class TranslationLookasideBuffer {
     }
 
     func flushAll() {
+        epoch.pointee &+= 1
         for k in 0..<TranslationLookasideBuffer.entryCount { entries[k].tag = 0 }
         holdsLargePages = false
     }
 
     /// MOV CR3 and task switches: global translations survive.
     func flushNonGlobal() {
+        epoch.pointee &+= 1
         for k in 0..<TranslationLookasideBuffer.entryCount where entries[k].flags & TranslationLookasideBuffer.global == 0 {
             entries[k].tag = 0
         }
     }
 
-    /// INVLPG and page faults: the page holding `linear`, global or not.
+    /// INVLPG: the page holding `linear`, global or not.
     func flush(page linear: UInt32) {
+        epoch.pointee &+= 1
+        drop(page: linear)
+    }
+
+    /// A page fault drops the entry for the page too, but leaves the epoch:
+    /// a translation that failed was never cached by anyone, and a guest
+    /// that turns a valid one into a failing one must invalidate it itself.
+    func drop(page linear: UInt32) {
         let s = slot(linear)
         if s.pointee.tag & 0xFFFF_F000 == linear & 0xFFFF_F000 { s.pointee.tag = 0 }
         guard holdsLargePages else { return }
@@ -116,11 +135,15 @@ extension CPU {
             tlb.fill(linear, t, writeProtect: control.writeProtect)
             return t.frame | (linear & 0xFFF)
         } catch {
-            tlb.flush(page: linear)
+            tlb.drop(page: linear)
             state.pointee.cr2 = UInt64(linear)
             throw .pageFault(error.errorCode)
         }
     }
+
+    /// Drops every cached translation (and raises the paging epoch): the
+    /// paging state changed behind the CPU's back, as when KVM ran the guest.
+    public func flushTLB() { tlb.flushAll() }
 
     /// What the walk reads from CR0, CR3, CR4 and the PDPTE registers.
     var pagingControl: PagingControl {

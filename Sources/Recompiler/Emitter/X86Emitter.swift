@@ -491,6 +491,12 @@ struct X86Emitter {
 
     mutating func ret() { byte(0xC3) }
 
+    /// Jumps to the address in `r`.
+    mutating func jump(toAddressIn r: Register) {
+        rex(w: false, base: r.rawValue)
+        byte(0xFF); registerOperand(reg: 4, rm: r)
+    }
+
     /// A conditional rel32 jump whose target is bound later.
     mutating func jump(if condition: Condition) -> Label {
         byte(0x0F); byte(0x80 | condition.code)

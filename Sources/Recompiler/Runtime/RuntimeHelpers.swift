@@ -38,13 +38,13 @@ struct RuntimeHelpers {
 
     init() {
         let load: Load = { context, offset, descriptor in
-            Recompiler.from(context).loadForBlock(offset: offset, descriptor: descriptor)
+            Recompiler.withContext(context) { $0.loadForBlock(offset: offset, descriptor: descriptor) }
         }
         let store: Store = { context, offset, descriptor, value in
-            Recompiler.from(context).storeForBlock(offset: offset, descriptor: descriptor, value: value).rawValue
+            Recompiler.withContext(context) { $0.storeForBlock(offset: offset, descriptor: descriptor, value: value).rawValue }
         }
         let interpret: Interpret = { context, descriptor in
-            Recompiler.from(context).interpretForBlock(descriptor: descriptor) ? 0 : 1
+            Recompiler.withContext(context) { $0.interpretForBlock(descriptor: descriptor) } ? 0 : 1
         }
         self.load = unsafeBitCast(load, to: UnsafeRawPointer.self)
         self.store = unsafeBitCast(store, to: UnsafeRawPointer.self)

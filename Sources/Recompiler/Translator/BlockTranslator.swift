@@ -56,6 +56,14 @@ import MMU
 /// chain state, then passes a `jmp rel32` that the dispatcher later points
 /// at the successor's chain entry (`Recompiler.link`); until then it falls
 /// into the return to the dispatcher, which it tells where that jump is.
+/// With paging on, an exit to another linear page first compares the
+/// CPU's paging epoch with the one recorded when it was linked (a 64-bit
+/// immediate `linkEpochDistance` bytes before the jump's field, which the
+/// dispatcher patches with the link): after a TLB flush the successor's
+/// page may map elsewhere, so the exit returns to the dispatcher, which
+/// looks the target up again and relinks. An exit to an address known
+/// only at run time (RET, JMP r/m) looks it up in the jump cache
+/// (JumpCache.swift) and, on a hit, jumps to that block's chain entry.
 /// A chain entry checks what the dispatcher's lookup would: the budget
 /// (the block must fit in what is left), and that the block's code page
 /// still has the generation and route it was translated from; if not, it
@@ -73,6 +81,27 @@ struct BlockTranslator {
     let stack32: Bool
     /// Guest RAM, its routing tables and the TLB for the inline fast path.
     let ram: RAMTables
+    /// With paging on: what exits to another page check; nil with paging off.
+    let pageGuard: PageGuard?
+    let jumpLookup: JumpLookup
+
+    /// What exits to a run-time address need for the jump cache: its
+    /// table, this block's code context (the tag's upper half), the CS
+    /// base (the table is indexed by linear address) and the paging epoch.
+    struct JumpLookup {
+        let entries: UnsafeMutableRawPointer
+        let context: UInt32
+        let csBase: UInt32
+        let epoch: UnsafePointer<UInt64>
+    }
+
+    /// The block's linear page (it never crosses one) and where the CPU's
+    /// paging epoch lives.
+    struct PageGuard {
+        let csBase: UInt32
+        let linearPage: UInt32
+        let epoch: UnsafePointer<UInt64>
+    }
 
     /// What the inline RAM path reads: fixed for the machine's life.
     struct RAMTables {
@@ -118,6 +147,12 @@ struct BlockTranslator {
     static let chainRetired: Int32 = 0
     static let chainBudget: Int32 = 8
     static let chainLastExit: Int32 = 16
+    static let chainLastExitEpoch: Int32 = 24
+    /// From a guarded exit's recorded epoch to its jump's field: the
+    /// compare, the `jne` and the `jmp` opcode between them.
+    static let linkEpochDistance = 18
+    /// The recorded epoch of an exit not linked yet: never the CPU's.
+    static let unlinkedEpoch = UInt64.max
 
     static let arithmeticFlags: UInt32 = 0x8D5
     static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
@@ -134,12 +169,15 @@ struct BlockTranslator {
     /// address keep RSP 16-byte aligned at helper calls.
     static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
 
-    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables) {
+    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables, pageGuard: PageGuard?,
+         jumpLookup: JumpLookup) {
         self.emit = emit
         self.helpers = helpers
         self.csLimit = csLimit
         self.stack32 = stack32
         self.ram = ram
+        self.pageGuard = pageGuard
+        self.jumpLookup = jumpLookup
     }
 
     // MARK: - Block frame
@@ -204,9 +242,27 @@ struct BlockTranslator {
             emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
             if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
             returned = 0
-            let link = emit.jump()
-            emit.bind(address, toAddressOf: link.fieldOffset)
-            emit.bind(link)
+            if let pageGuard, (pageGuard.csBase &+ eip) >> 12 != pageGuard.linearPage {
+                let epochAddress = emit.leaRIPRelative(.rax)
+                emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExitEpoch, .rax)
+                emit.movImm64(.rax, UInt64(UInt(bitPattern: pageGuard.epoch)))
+                emit.movLoad(size: 8, .rax, base: .rax, 0)
+                emit.movImm64(.r10, BlockTranslator.unlinkedEpoch)
+                let recorded = emit.count - 8
+                emit.alu64(.cmp, .rax, .r10)
+                let stale = emit.jump(if: .notZero)
+                let link = emit.jump()
+                precondition(link.fieldOffset - recorded == BlockTranslator.linkEpochDistance)
+                emit.bind(epochAddress, toAddressOf: recorded)
+                emit.bind(address, toAddressOf: link.fieldOffset)
+                emit.bind(link)
+                emit.bind(stale)
+            } else {
+                if pageGuard != nil { emit.alu64(.and, base: .r15, BlockTranslator.chainLastExitEpoch, immediate: 0) }
+                let link = emit.jump()
+                emit.bind(address, toAddressOf: link.fieldOffset)
+                emit.bind(link)
+            }
         } else {
             emit.movImm32(.rax, 0)
             emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
@@ -1046,11 +1102,43 @@ struct BlockTranslator {
         emit.bind(inside)
     }
 
-    /// Leaves the block for the EIP in RAX (not chainable: it is known only
-    /// at run time), counting this instruction.
+    /// Leaves the block for the EIP in RAX (known only at run time: not
+    /// linked), counting this instruction: straight to the target's chain
+    /// entry when the jump cache has it for this context and paging epoch,
+    /// else back to the dispatcher.
     private mutating func exitToTargetInRAX() {
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
         unsynced += 1
+        let j = jumpLookup
+        // RCX ← the entry: index (linear ^ linear >> 12) & mask, times 24.
+        precondition(JumpCache.stride == 24)
+        emit.lea32(.rcx, base: .rax, index: nil, scale: 0, Int32(bitPattern: j.csBase))
+        emit.movReg32(.rdx, .rcx)
+        emit.shiftRight32(.rdx, by: 12)
+        emit.alu(.xor, size: 4, .rcx, .rdx)
+        emit.alu(.and, size: 4, .rcx, immediate: UInt32(JumpCache.entryCount - 1))
+        emit.lea32(.rcx, base: .rcx, index: .rcx, scale: 1, 0)
+        emit.shiftLeft64(.rcx, by: 3)
+        emit.movImm64(.rdx, UInt64(UInt(bitPattern: j.entries)))
+        emit.alu64(.add, .rcx, .rdx)
+        // Tag and epoch.
+        emit.movImm64(.rdx, JumpCache.tag(eip: 0, context: j.context))
+        emit.alu64(.or, .rdx, .rax)
+        emit.movLoad(size: 8, .r10, base: .rcx, 0)
+        emit.alu64(.cmp, .r10, .rdx)
+        let miss = emit.jump(if: .notZero)
+        emit.movImm64(.rdx, UInt64(UInt(bitPattern: j.epoch)))
+        emit.movLoad(size: 8, .rdx, base: .rdx, 0)
+        emit.movLoad(size: 8, .r10, base: .rcx, 8)
+        emit.alu64(.cmp, .r10, .rdx)
+        let stale = emit.jump(if: .notZero)
+        emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(unsynced))
+        // No exit for the dispatcher to link if the successor turns us away.
+        emit.alu64(.and, base: .r15, BlockTranslator.chainLastExit, immediate: 0)
+        emit.movLoad(size: 8, .rax, base: .rcx, 16)
+        emit.jump(toAddressIn: .rax)
+        emit.bind(miss)
+        emit.bind(stale)
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
         emit.movImm32(.rax, UInt32(unsynced))
