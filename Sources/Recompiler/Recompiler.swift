@@ -1,4 +1,5 @@
 import CPU
+import Glibc
 import MMU
 
 /// The dynamic binary translator: runs the guest as blocks of native
@@ -67,6 +68,10 @@ public final class Recompiler {
     /// `codeEpoch` when the running block was entered: a change means code
     /// or the memory map changed under it.
     private var entryEpoch: UInt64 = 0
+    /// `-perfmap`: the host `perf`'s map of JIT code (/tmp/perf-PID.map,
+    /// one "START SIZE NAME" line per installed block), so a profile names
+    /// each block by the guest code it runs.
+    private var perfMap: UnsafeMutablePointer<FILE>?
     /// Exceptions delivered from inside blocks (each counts as one step of
     /// the budget, as in `CPU.run`).
     private var exceptionsInBlocks = 0
@@ -124,6 +129,7 @@ public final class Recompiler {
     }
 
     deinit {
+        if let perfMap { fclose(perfMap) }
         chain.deallocate()
         scratch.deallocate()
         fallbackTally.deallocate()
@@ -136,6 +142,20 @@ public final class Recompiler {
     @inline(__always)
     static func withContext<R>(_ context: UnsafeMutableRawPointer, _ body: (Recompiler) -> R) -> R {
         Unmanaged<Recompiler>.fromOpaque(context)._withUnsafeGuaranteedRef(body)
+    }
+
+    public struct PerfMapError: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "-perfmap: cannot create \(path) (\(String(cString: strerror(errno))))" }
+    }
+
+    /// Names every block installed from now on in perf's map for this process.
+    public func writePerfMap() throws(PerfMapError) {
+        let path = "/tmp/perf-\(getpid()).map"
+        guard let file = fopen(path, "w") else { throw PerfMapError(path: path) }
+        // Line by line: a profiled run often ends by a signal.
+        setvbuf(file, nil, _IOLBF, 0)
+        perfMap = file
     }
 
     /// Drops every translation.
@@ -317,6 +337,10 @@ public final class Recompiler {
             if let installed = install(translator.emit.count) {
                 block.code = installed + translator.entry
                 block.chainEntry = installed + translator.chainEntry
+                if let perfMap {
+                    fputs("\(String(UInt(bitPattern: installed), radix: 16)) \(String(translator.emit.count, radix: 16)) "
+                          + "guest phys \(String(key.physical, radix: 16)) eip \(String(key.eip, radix: 16))\n", perfMap)
+                }
             }
         }
         // Watch the bytes decoded (for an empty block, those the first

@@ -471,6 +471,12 @@ struct X86Emitter {
     mutating func pushFlags() { byte(0x9C) }
     mutating func popFlags() { byte(0x9D) }
 
+    /// SAHF: SF, ZF, AF, PF, CF ← AH (OF and the rest untouched).
+    mutating func storeAHIntoFlags() { byte(0x9E) }
+
+    /// ADD AL, imm8.
+    mutating func addToAL(_ imm: UInt8) { byte(0x04); byte(imm) }
+
     mutating func push(_ r: Register) {
         rex(w: false, base: r.rawValue)
         byte(0x50 | r.low)

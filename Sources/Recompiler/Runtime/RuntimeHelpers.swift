@@ -46,12 +46,12 @@ struct RuntimeHelpers {
         let interpret: Interpret = { context, descriptor in
             Recompiler.withContext(context) { $0.interpretForBlock(descriptor: descriptor) } ? 0 : 1
         }
+        let raiseDivideError: RaiseDivideError = { context, descriptor in
+            Recompiler.withContext(context) { $0.raiseDivideErrorForBlock(descriptor: descriptor) }
+        }
         self.load = unsafeBitCast(load, to: UnsafeRawPointer.self)
         self.store = unsafeBitCast(store, to: UnsafeRawPointer.self)
         self.interpret = unsafeBitCast(interpret, to: UnsafeRawPointer.self)
-        let raiseDivideError: RaiseDivideError = { context, descriptor in
-            Recompiler.from(context).raiseDivideErrorForBlock(descriptor: descriptor)
-        }
         self.raiseDivideError = unsafeBitCast(raiseDivideError, to: UnsafeRawPointer.self)
     }
 

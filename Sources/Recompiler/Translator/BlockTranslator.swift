@@ -284,29 +284,60 @@ struct BlockTranslator {
     /// host's own: the guest's are never loaded into the host).
     private mutating func loadFlagsIntoHost() {
         guard !flagsInHost else { return }
-        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
-        emit.alu(.and, size: 4, .r11, immediate: BlockTranslator.arithmeticFlags)
-        emit.push(.r11)
-        emit.popFlags()
+        emit.movLoad(size: 4, .r10, base: .rbx, BlockTranslator.eflagsOffset)
+        setHostFlags(fromImageIn: .r10)
         flagsInHost = true
     }
 
+    /// Host OF, SF, ZF, AF, PF, CF ← those bits of the EFLAGS image in
+    /// `image` (R10 or R13), without POPF, whose microcode costs tens of
+    /// cycles: an ADD to AL that overflows exactly when the image's OF is
+    /// set, then SAHF for the other five. RAX survives (in R11 meanwhile).
+    private mutating func setHostFlags(fromImageIn image: Register) {
+        emit.movReg64(.r11, .rax)
+        emit.movReg32(.rax, image)
+        emit.shiftRight32(.rax, by: 11)
+        emit.alu(.and, size: 4, .rax, immediate: 1)       // AL = OF
+        emit.movReg32(.r9, image)
+        emit.alu(.and, size: 4, .r9, immediate: 0xFF)
+        emit.shiftLeft64(.r9, by: 8)
+        emit.alu(.or, size: 4, .rax, .r9)                 // AH = the low byte
+        emit.addToAL(0x7F)                                // 1 + 7Fh overflows, 0 + 7Fh does not
+        emit.storeAHIntoFlags()
+        emit.movReg64(.rax, .r11)
+    }
+
     /// `CPUState.eflags` ← the host's arithmetic flags, merged into the
-    /// guest's other bits; the host flags are kept.
+    /// guest's other bits, with instructions that leave the host flags as
+    /// they are (no POPF to put them back): the low byte of RFLAGS is the
+    /// guest's whole low byte (CF, PF, AF, ZF, SF and the fixed bits 1, 3,
+    /// 5); OF, bit 3 of the second byte, is chosen by CMOVO between that
+    /// byte with the bit cleared and set, read from `overflowByteTables`.
     mutating func writeBackFlags() {
         guard flagsDirty else { return }
         emit.pushFlags()
         emit.pop(.r11)
-        emit.movLoad(size: 4, .r10, base: .rbx, BlockTranslator.eflagsOffset)
-        emit.alu(.and, size: 4, .r10, immediate: ~BlockTranslator.arithmeticFlags)
-        emit.movReg32(.r9, .r11)
-        emit.alu(.and, size: 4, .r9, immediate: BlockTranslator.arithmeticFlags)
-        emit.alu(.or, size: 4, .r10, .r9)
-        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r10)
-        emit.push(.r11)
-        emit.popFlags()
+        emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+        emit.movLoad(size: 1, .r10, base: .rbx, BlockTranslator.eflagsOffset + 1)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: BlockTranslator.overflowByteTables)))
+        emit.movLoadIndexed(size: 1, .r11, base: .r9, index: .r10, scale: 0)
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: BlockTranslator.overflowByteTables + 256)))
+        emit.movLoadIndexed(size: 1, .r10, base: .r9, index: .r10, scale: 0)
+        emit.moveIf(guestCondition: 0, size: 4, .r11, .r10) // CMOVO
+        emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset + 1, .r11)
         flagsDirty = false
     }
+
+    /// EFLAGS' second byte with OF (bit 3) cleared (the first 256 bytes),
+    /// and set (the next 256), by the byte's value.
+    static let overflowByteTables: UnsafeMutablePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
+        for b in 0..<256 {
+            table[b] = UInt8(b) & ~8
+            table[256 + b] = UInt8(b) | 8
+        }
+        return table
+    }()
 
     /// The last host instruction computed the guest's flags.
     mutating func flagsProduced() {
@@ -505,8 +536,7 @@ struct BlockTranslator {
     }
 
     private mutating func restoreFlagsFromR13() {
-        emit.push(.r13)
-        emit.popFlags()
+        setHostFlags(fromImageIn: .r13)
         flagsProduced()
     }
 
