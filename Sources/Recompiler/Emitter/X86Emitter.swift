@@ -469,12 +469,13 @@ struct X86Emitter {
     mutating func complementCarry() { byte(0xF5) }
 
     mutating func pushFlags() { byte(0x9C) }
-    mutating func popFlags() { byte(0x9D) }
 
     /// SAHF: SF, ZF, AF, PF, CF ← AH (OF and the rest untouched).
     mutating func storeAHIntoFlags() { byte(0x9E) }
 
-    /// ADD AL, imm8.
+    /// XCHG AL, AH; AND AL, imm8; ADD AL, imm8.
+    mutating func exchangeALWithAH() { byte(0x86); byte(0xE0) }
+    mutating func andAL(_ imm: UInt8) { byte(0x24); byte(imm) }
     mutating func addToAL(_ imm: UInt8) { byte(0x04); byte(imm) }
 
     mutating func push(_ r: Register) {

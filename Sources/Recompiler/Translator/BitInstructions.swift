@@ -144,8 +144,7 @@ extension BlockTranslator {
         emit.pop(.r11)
         emit.alu(.or, size: 4, .r11, .r10)
         emit.alu(.or, size: 4, .r11, .r9)
-        emit.push(.r11)
-        emit.popFlags()
+        setHostFlags(fromImageIn: .r11)
         flagsProduced()
         writeBack(d, i, size: 4, eip: eip, next: next)
         // Both ways on with the guest's flags in `CPUState`.

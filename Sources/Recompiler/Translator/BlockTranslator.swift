@@ -290,21 +290,18 @@ struct BlockTranslator {
     }
 
     /// Host OF, SF, ZF, AF, PF, CF ← those bits of the EFLAGS image in
-    /// `image` (R10 or R13), without POPF, whose microcode costs tens of
-    /// cycles: an ADD to AL that overflows exactly when the image's OF is
-    /// set, then SAHF for the other five. RAX survives (in R11 meanwhile).
-    private mutating func setHostFlags(fromImageIn image: Register) {
-        emit.movReg64(.r11, .rax)
+    /// `image` (any register but RAX), without POPF, whose microcode costs
+    /// tens of cycles: with the image's two low bytes swapped in AX, an
+    /// ADD to AL that overflows exactly when OF (now AL's bit 3) is set,
+    /// then SAHF for the other five from AH. Only the flags change.
+    mutating func setHostFlags(fromImageIn image: Register) {
+        emit.push(.rax)
         emit.movReg32(.rax, image)
-        emit.shiftRight32(.rax, by: 11)
-        emit.alu(.and, size: 4, .rax, immediate: 1)       // AL = OF
-        emit.movReg32(.r9, image)
-        emit.alu(.and, size: 4, .r9, immediate: 0xFF)
-        emit.shiftLeft64(.r9, by: 8)
-        emit.alu(.or, size: 4, .rax, .r9)                 // AH = the low byte
-        emit.addToAL(0x7F)                                // 1 + 7Fh overflows, 0 + 7Fh does not
+        emit.exchangeALWithAH()
+        emit.andAL(0x08)
+        emit.addToAL(0x78) // 8 + 78h overflows, 0 + 78h does not
         emit.storeAHIntoFlags()
-        emit.movReg64(.rax, .r11)
+        emit.pop(.rax)
     }
 
     /// `CPUState.eflags` ← the host's arithmetic flags, merged into the
@@ -828,14 +825,12 @@ struct BlockTranslator {
                 let countZero = emit.jump(if: .zero)
                 emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
                 emit.bind(countZero)
-                emit.push(.r11)
-                emit.popFlags()
+                setHostFlags(fromImageIn: .r11)
             } else if immediateCount & 0x1F != 0 {
                 emit.pushFlags()
                 emit.pop(.r11)
                 emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
-                emit.push(.r11)
-                emit.popFlags()
+                setHostFlags(fromImageIn: .r11)
             }
         }
         flagsProduced()
@@ -896,8 +891,7 @@ struct BlockTranslator {
         emit.pushFlags()
         emit.pop(.r10)
         emit.alu(.or, size: 4, .r10, .r11)
-        emit.push(.r10)
-        emit.popFlags()
+        setHostFlags(fromImageIn: .r10)
         flagsProduced()
         storeGuestRegister(dst.register, size: size, from: .rax)
         return true

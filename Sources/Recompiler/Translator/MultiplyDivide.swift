@@ -38,8 +38,7 @@ extension BlockTranslator {
         let insignificant = emit.jump(if: .zero)
         emit.alu(.or, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
         emit.bind(insignificant)
-        emit.push(.r11)
-        emit.popFlags()
+        setHostFlags(fromImageIn: .r11)
         flagsProduced()
         if size == 1 {
             storeGuestRegister(0, size: 2, from: .rax)
