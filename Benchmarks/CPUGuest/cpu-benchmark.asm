@@ -33,6 +33,19 @@ UNPACKED        equ 0x400000
 COPY_BYTES      equ 0x40000
 COPY_SLACK      equ 256             ; room for the offset copies
 
+; One step of xorshift32 on EAX (EDX scratch).
+%macro XORSHIFT32 0
+    mov edx, eax
+    shl edx, 13
+    xor eax, edx
+    mov edx, eax
+    shr edx, 17
+    xor eax, edx
+    mov edx, eax
+    shl edx, 5
+    xor eax, edx
+%endmacro
+
     bits 16
     org 0x7C00
 
@@ -213,15 +226,7 @@ int_phase:
     xor ebx, ebx                    ; accumulator
     mov edi, 1                      ; division chain
 .round:
-    mov edx, eax
-    shl edx, 13
-    xor eax, edx
-    mov edx, eax
-    shr edx, 17
-    xor eax, edx
-    mov edx, eax
-    shl edx, 5
-    xor eax, edx
+    XORSHIFT32
     imul esi, eax, 0x9E3779B1
     add ebx, esi
     test al, 1
@@ -265,15 +270,7 @@ copy_phase:
     mov ecx, COPY_BYTES / 4
     mov eax, 0x2545F491
 .fill:
-    mov edx, eax
-    shl edx, 13
-    xor eax, edx
-    mov edx, eax
-    shr edx, 17
-    xor eax, edx
-    mov edx, eax
-    shl edx, 5
-    xor eax, edx
+    XORSHIFT32
     mov [edi], eax
     add edi, 4
     dec ecx

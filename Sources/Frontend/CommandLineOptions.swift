@@ -76,7 +76,6 @@ struct CommandLineOptions {
     Tracing:
       -d CATEGORIES         comma-separated: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all
       -D FILE               write the trace to FILE instead of stderr
-      -perfmap              name translated blocks for the host's perf (/tmp/perf-PID.map)
 
     \(DebugOptions.usage)
 
@@ -111,7 +110,6 @@ struct CommandLineOptions {
             case "-bios": o.configuration.biosPath = try value(flag)
             case "-vga-bios": o.configuration.vgaBIOSPath = try value(flag)
             case "-no-reboot": o.configuration.noReboot = true
-            case "-perfmap": o.configuration.perfMap = true
             case "-enable-kvm": o.configuration.acceleration = .kvm
             case "-accel":
                 let text = try value(flag)

@@ -68,7 +68,6 @@ public final class Machine {
         cpu = CPU(state: stateStorage.pointer, memory: memory, io: ports)
         do {
             recompiler = configuration.engine == .recompiler ? try Recompiler(cpu: cpu) : nil
-            if configuration.perfMap { try recompiler?.writePerfMap() }
         } catch {
             throw MachineError("\(error)")
         }

@@ -23,8 +23,6 @@ public struct MachineConfiguration {
     public var engine: MachineStatus.Engine = .recompiler
     /// `-d` categories and `-D` file.
     public var trace: TraceOptions = TraceOptions()
-    /// `-perfmap`: name the recompiler's blocks for the host's `perf`.
-    public var perfMap = false
     /// Ends the run after this much guest time (seconds).
     public var timeLimit: Double? = nil
     /// Where to print the VGA text screen when the run ends (`-` = stdout).

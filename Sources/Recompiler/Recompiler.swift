@@ -68,10 +68,16 @@ public final class Recompiler {
     /// `codeEpoch` when the running block was entered: a change means code
     /// or the memory map changed under it.
     private var entryEpoch: UInt64 = 0
-    /// `-perfmap`: the host `perf`'s map of JIT code (/tmp/perf-PID.map,
-    /// one "START SIZE NAME" line per installed block), so a profile names
-    /// each block by the guest code it runs.
-    private var perfMap: UnsafeMutablePointer<FILE>?
+    /// What translating cost: guest instructions translated, host time spent.
+    private var translatedInstructions: UInt64 = 0
+    private var translationNanoseconds: UInt64 = 0
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
     /// Exceptions delivered from inside blocks (each counts as one step of
     /// the budget, as in `CPU.run`).
     private var exceptionsInBlocks = 0
@@ -129,7 +135,6 @@ public final class Recompiler {
     }
 
     deinit {
-        if let perfMap { fclose(perfMap) }
         chain.deallocate()
         scratch.deallocate()
         fallbackTally.deallocate()
@@ -142,20 +147,6 @@ public final class Recompiler {
     @inline(__always)
     static func withContext<R>(_ context: UnsafeMutableRawPointer, _ body: (Recompiler) -> R) -> R {
         Unmanaged<Recompiler>.fromOpaque(context)._withUnsafeGuaranteedRef(body)
-    }
-
-    public struct PerfMapError: Error, CustomStringConvertible {
-        public let path: String
-        public var description: String { "-perfmap: cannot create \(path) (\(String(cString: strerror(errno))))" }
-    }
-
-    /// Names every block installed from now on in perf's map for this process.
-    public func writePerfMap() throws(PerfMapError) {
-        let path = "/tmp/perf-\(getpid()).map"
-        guard let file = fopen(path, "w") else { throw PerfMapError(path: path) }
-        // Line by line: a profiled run often ends by a signal.
-        setvbuf(file, nil, _IOLBF, 0)
-        perfMap = file
     }
 
     /// Drops every translation.
@@ -287,6 +278,8 @@ public final class Recompiler {
     /// Translates the block for `key` and records it (with no code when its
     /// first instruction cannot be taken from this page).
     private func translate(_ key: TranslationCache.Key, codePage: Int) -> UnsafeMutablePointer<TranslationCache.Block> {
+        let started = Recompiler.monotonicNanoseconds()
+        defer { translationNanoseconds &+= Recompiler.monotonicNanoseconds() &- started }
         let generation = memory.codeGenerations[codePage]
         let bytes = memory.hostPointer(forReading: key.physical)!
         let default32 = key.mode & 1 != 0
@@ -329,6 +322,7 @@ public final class Recompiler {
             count += 1
             if ended { break }
         }
+        translatedInstructions &+= UInt64(count)
         var block = TranslationCache.Block(key: key, instructionCount: Int32(count), codePage: Int32(codePage),
                                            context: context, generation: generation)
         if count > 0 {
@@ -337,10 +331,6 @@ public final class Recompiler {
             if let installed = install(translator.emit.count) {
                 block.code = installed + translator.entry
                 block.chainEntry = installed + translator.chainEntry
-                if let perfMap {
-                    fputs("\(String(UInt(bitPattern: installed), radix: 16)) \(String(translator.emit.count, radix: 16)) "
-                          + "guest phys \(String(key.physical, radix: 16)) eip \(String(key.eip, radix: 16))\n", perfMap)
-                }
             }
         }
         // Watch the bytes decoded (for an empty block, those the first
@@ -452,6 +442,11 @@ public final class Recompiler {
                      + "\(chainedExits) exits chained, \(cache.flushes) flushes, "
                      + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries; "
                      + "\(cpu.pagingEpoch.pointee) TLB flushes (paging epochs)"]
+        if translatedInstructions > 0 {
+            lines.append("translation: \(translatedInstructions) guest instructions in "
+                         + "\(translationNanoseconds / 1_000_000) ms (\(translationNanoseconds / translatedInstructions) ns each); "
+                         + "\(blocksRun > 0 ? cpu.instructionCount / blocksRun : 0) guest instructions per dispatcher entry")
+        }
         let fallbacks = fallbackCounts
         let total = fallbacks.reduce(0) { $0 + $1.count }
         lines.append("interpreter fallback: \(total) instructions" + (fallbacks.isEmpty ? "" : ":"))

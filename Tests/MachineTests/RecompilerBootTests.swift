@@ -53,12 +53,7 @@ final class RecompilerBootTests: XCTestCase {
             _ = reference.run(until: 30, instructions: 500_000)
             _ = translated.run(until: 30, instructions: 500_000)
             let a = reference.cpu, b = translated.cpu
-            let context = "slice \(slice), icount \(a.instructionCount), reference at \(String(a.eip, radix: 16))"
-            XCTAssertEqual(b.instructionCount, a.instructionCount, context)
-            XCTAssertEqual(b.eip, a.eip, context)
-            XCTAssertEqual(b.segment(.cs).pointee.selector, a.segment(.cs).pointee.selector, context)
-            XCTAssertEqual(b.state.pointee.eflags, a.state.pointee.eflags, context)
-            for r: UInt8 in 0..<8 { XCTAssertEqual(b.reg32(r), a.reg32(r), "register \(r), \(context)") }
+            assertSameState(a, b, slice: slice)
             if b.eip != a.eip || b.instructionCount != a.instructionCount { break }
         }
         XCTAssertGreaterThan(reference.cpu.instructionCount, 2_000_000, "the comparison covered POST")
@@ -93,11 +88,7 @@ final class RecompilerBootTests: XCTestCase {
             _ = reference.run(until: 600, instructions: 200_000_000)
             _ = translated.run(until: 600, instructions: 200_000_000)
             let a = reference.cpu, b = translated.cpu
-            let context = "slice \(slice), icount \(a.instructionCount), reference at \(String(a.eip, radix: 16))"
-            XCTAssertEqual(b.instructionCount, a.instructionCount, context)
-            XCTAssertEqual(b.eip, a.eip, context)
-            XCTAssertEqual(b.state.pointee.eflags, a.state.pointee.eflags, context)
-            for r: UInt8 in 0..<8 { XCTAssertEqual(b.reg32(r), a.reg32(r), "register \(r), \(context)") }
+            let context = assertSameState(a, b, slice: slice)
             XCTAssertEqual(b.state.pointee.cr0, a.state.pointee.cr0, context)
             XCTAssertEqual(b.state.pointee.cr3, a.state.pointee.cr3, context)
             XCTAssertEqual(ramHash(translated), ramHash(reference), "guest RAM, \(context)")
@@ -109,6 +100,20 @@ final class RecompilerBootTests: XCTestCase {
         XCTAssertTrue(pagingSeen, "the comparison reached the kernel with paging on")
         let console = try String(contentsOfFile: serialA, encoding: .isoLatin1)
         XCTAssertTrue(console.contains("Linux version"), "the kernel printed its banner:\n\(console.suffix(2000))")
+    }
+
+    /// The recompiler's CPU `b` against the interpreter's `a` after a
+    /// slice: count, EIP, CS, EFLAGS, general registers. Returns the
+    /// context line for further checks.
+    @discardableResult
+    private func assertSameState(_ a: CPU, _ b: CPU, slice: Int, file: StaticString = #filePath, line: UInt = #line) -> String {
+        let context = "slice \(slice), icount \(a.instructionCount), reference at \(String(a.eip, radix: 16))"
+        XCTAssertEqual(b.instructionCount, a.instructionCount, context, file: file, line: line)
+        XCTAssertEqual(b.eip, a.eip, context, file: file, line: line)
+        XCTAssertEqual(b.segment(.cs).pointee.selector, a.segment(.cs).pointee.selector, context, file: file, line: line)
+        XCTAssertEqual(b.state.pointee.eflags, a.state.pointee.eflags, context, file: file, line: line)
+        for r: UInt8 in 0..<8 { XCTAssertEqual(b.reg32(r), a.reg32(r), "register \(r), \(context)", file: file, line: line) }
+        return context
     }
 
     /// FNV-1a over the guest RAM, eight bytes at a time.
