@@ -85,6 +85,12 @@ public final class KVMEngine {
     /// wrote, and finishes an event KVM was delivering, so the interpreter
     /// continues where KVM stopped.
     public func leave() throws(KVMRefusal) {
+        // A stop that came right after a port or MMIO exit (a device's stop
+        // request, the debugger, a memory map KVM refused) finds that
+        // instruction unfinished in KVM.
+        guard vcpu.completePendingIO() else {
+            throw KVMRefusal("KVM_RUN failed finishing the last I/O instruction: \(String(cString: strerror(errno)))")
+        }
         let (tsc, pending) = try KVMStateTransfer.store(from: vcpu, into: &cpu.state.pointee)
         try reportWrittenPages()
         cpu.state.pointee.halted = halted

@@ -47,6 +47,21 @@ extension KVMVirtualCPU {
         }
     }
 
+    /// Finishes the instruction whose port I/O or MMIO the last exit asked
+    /// for. KVM completes it (an IN's or a read's data, RIP past it) only
+    /// inside the next KVM_RUN; with `immediate_exit` set, that KVM_RUN
+    /// does just this and returns before any further guest instruction.
+    /// Needed before the vCPU's state is read back. False: KVM_RUN failed.
+    func completePendingIO() -> Bool {
+        let reason = Int32(run.pointee.exit_reason)
+        guard reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO else { return true }
+        run.pointee.immediate_exit = 1
+        let exit = enter()
+        run.pointee.immediate_exit = 0
+        if case .interrupted = exit { return true }
+        return false
+    }
+
     /// The value an MMIO read returns to the guest (little-endian bytes).
     func completeMMIORead(_ value: UInt64) {
         withUnsafeMutableBytes(of: &run.pointee.mmio.data) { $0.storeBytes(of: value, as: UInt64.self) }

@@ -116,6 +116,33 @@ final class KVMBackendTests: XCTestCase {
     /// reports its page, pages only read or executed are not reported, a
     /// collection clears the log, and a slot taken away hands its log over
     /// first.
+    /// An IN that exits to us is finished by KVM only at the next KVM_RUN:
+    /// read back before that, AL would lack the port's byte and RIP would
+    /// still point at the IN. `completePendingIO` runs no further: the HLT
+    /// after the IN is not executed.
+    func testStateReadAfterAnINExitHasTheInstructionFinished() throws {
+        let kvm = try openKVM()
+        let vm = try KVMVirtualMachine(system: kvm)
+        let memory = mmap(nil, KVMSelfTest.memorySize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+        defer { munmap(memory, KVMSelfTest.memorySize) }
+        var state = KVMSelfTest.prepare(.longMode, memory)
+        state.gpr.0 = 0
+        // At the code address: mov dx, 0x1234; in al, dx; hlt.
+        let code: [UInt8] = [0x66, 0xBA, 0x34, 0x12, 0xEC, 0xF4]
+        for (k, b) in code.enumerated() { memory.storeBytes(of: b, toByteOffset: KVMSelfTest.codeAddress + k, as: UInt8.self) }
+        try vm.setRegions([GuestMemoryRegion(guestPhysical: 0, size: KVMSelfTest.memorySize, host: memory, readOnly: false)])
+        try KVMStateTransfer.load(state, tsc: 0, into: vm.vcpu)
+        guard case .portIO(let port, 1, false, 1, let data) = vm.vcpu.enter() else { return XCTFail("the guest should exit at its IN") }
+        XCTAssertEqual(port, 0x1234)
+        data.storeBytes(of: UInt8(0x5A), as: UInt8.self)
+        XCTAssertTrue(vm.vcpu.completePendingIO())
+        var back = CPUState()
+        _ = try KVMStateTransfer.store(from: vm.vcpu, into: &back)
+        XCTAssertEqual(back.gpr.0 & 0xFF, 0x5A, "AL holds the port's byte")
+        XCTAssertEqual(back.rip, UInt64(KVMSelfTest.codeAddress + 5), "RIP is past the IN, at the HLT")
+        XCTAssertTrue(vm.vcpu.completePendingIO(), "nothing is left to finish")
+    }
+
     func testWrittenPagesAreCollectedFromKVMsDirtyLog() throws {
         let kvm = try openKVM()
         let vm = try KVMVirtualMachine(system: kvm, logsWrites: true)
