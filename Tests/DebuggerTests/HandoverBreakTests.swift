@@ -87,7 +87,7 @@ final class HandoverBreakTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         while !(try String(contentsOfFile: log, encoding: .utf8)).hasSuffix("DONE\n") && Date() < deadline { usleep(100_000) }
         XCTAssertEqual(t.finish(), .guestReset(tripleFault: false))
-        XCTAssertEqual(try String(contentsOfFile: log, encoding: .utf8), "PM PG IRQ PF OFF DONE\n")
+        XCTAssertEqual(try String(contentsOfFile: log, encoding: .utf8), "PM 1 PG IRQ PF OFF 2 DONE\n")
         XCTAssertEqual(t.machine.engineSwitches.map(\.to), [.kvm, MachineConfiguration().engine])
     }
 }

@@ -68,10 +68,12 @@ final class GuestShellWindowTests: XCTestCase {
         // On screen: the command as the shell echoed it, then 42 at the start
         // of a text row below it. The kernel's messages also go to this
         // console (console=tty0) and may land inside the echoed line (seen:
-        // "echo [   59.31] random: crng init done" and the rest of the
-        // command on the next row), so only the prompt and `echo` are looked
-        // for, and the rows below are searched rather than counted.
-        let echoed = GuestShellWindowTests.prompt + "echo"
+        // "echo [   59.31] random: crng init done" with the rest of the
+        // command on the next row, and "tiny-i386:/# [   83.89] random: crng
+        // init done" with the whole command on the next), so only `echo $(`,
+        // which nothing else prints, is looked for, and the rows below are
+        // searched rather than counted.
+        let echoed = "echo $("
         var shown = false
         _ = poll(seconds: 30) {
             guard let image = try? x.capture(window), let command = font.find(echoed, in: image) else { return false }
@@ -91,7 +93,7 @@ final class GuestShellWindowTests: XCTestCase {
         let answer = rows.lastIndex(of: "42")
         XCTAssertNotNil(answer, "no 42 in the VGA's text:\n\(text)")
         if let answer {
-            XCTAssertTrue(rows[max(0, answer - 3) ..< answer].contains { $0.hasPrefix(echoed) }, "the VGA's text:\n\(text)")
+            XCTAssertTrue(rows[max(0, answer - 3) ..< answer].contains { $0.contains(echoed) }, "the VGA's text:\n\(text)")
             XCTAssertTrue(rows.dropFirst(answer + 1).first?.hasPrefix(GuestShellWindowTests.prompt.trimmingCharacters(in: .whitespaces)) ?? false,
                           "the next prompt; the VGA's text:\n\(text)")
         }
