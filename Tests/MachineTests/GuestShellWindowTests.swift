@@ -56,6 +56,12 @@ final class GuestShellWindowTests: XCTestCase {
             return capture.flatMap { font.find(GuestShellWindowTests.prompt, in: $0) } != nil
         }, "no shell prompt in the window")
 
+        // The kernel's "random: crng init done" comes a few guest seconds
+        // after the prompt, on this console too; typed before it, the
+        // command is split around it on screen (seen: "ec[ 73.81] random:
+        // crng init done" / "ho $((6*7))…"). Type after it (or after two
+        // minutes without it: the checks below still tolerate a split).
+        _ = poll(seconds: 120) { serialText().contains("crng init done") }
         try x.run("xdotool", ["windowfocus", "--sync", window])
         try x.run("xdotool", ["type", "--delay", "60", GuestShellWindowTests.command])
         try x.run("xdotool", ["key", "Return"])
