@@ -27,6 +27,18 @@ FAULTADDR equ 0x40000000
 SPACE equ 0x7000
 DIGIT equ 0x8000
 
+; An interrupt gate (type 8Eh, present, DPL 0) in the IDT at %1, whose
+; entries are %2 bytes (8 in protected mode, 16 in long mode, the upper
+; half left zero): vector %3 to selector %4, handler %5. Clobbers EAX.
+%macro INTGATE 5
+    mov eax, %5
+    mov word [%1 + %3 * %2], ax
+    mov word [%1 + %3 * %2 + 2], %4
+    mov word [%1 + %3 * %2 + 4], 0x8E00
+    shr eax, 16
+    mov word [%1 + %3 * %2 + 6], ax
+%endmacro
+
 %macro PUTS 1
     %strlen %%len %1
     %assign %%i 1
@@ -132,18 +144,8 @@ pm32:
     xor eax, eax
     rep stosd
     ; 32-bit IDT at 2000h: #PF and the timer (also used once paging is off).
-    mov eax, ROMBASE + pf32
-    mov word [0x2000 + 14 * 8], ax
-    mov word [0x2000 + 14 * 8 + 2], 0x08
-    mov word [0x2000 + 14 * 8 + 4], 0x8E00
-    shr eax, 16
-    mov word [0x2000 + 14 * 8 + 6], ax
-    mov eax, ROMBASE + tick32
-    mov word [0x2000 + 0x20 * 8], ax
-    mov word [0x2000 + 0x20 * 8 + 2], 0x08
-    mov word [0x2000 + 0x20 * 8 + 4], 0x8E00
-    shr eax, 16
-    mov word [0x2000 + 0x20 * 8 + 6], ax
+    INTGATE 0x2000, 8, 14, 0x08, ROMBASE + pf32
+    INTGATE 0x2000, 8, 0x20, 0x08, ROMBASE + tick32
 %ifndef FORCE32
     mov eax, 0x80000000
     cpuid
@@ -216,18 +218,8 @@ pf32:
     iretd
 
 long_mode:
-    mov eax, ROMBASE + pf64
-    mov word [0x3000 + 14 * 16], ax
-    mov word [0x3000 + 14 * 16 + 2], 0x18
-    mov word [0x3000 + 14 * 16 + 4], 0x8E00
-    shr eax, 16
-    mov word [0x3000 + 14 * 16 + 6], ax
-    mov eax, ROMBASE + tick64
-    mov word [0x3000 + 0x20 * 16], ax
-    mov word [0x3000 + 0x20 * 16 + 2], 0x18
-    mov word [0x3000 + 0x20 * 16 + 4], 0x8E00
-    shr eax, 16
-    mov word [0x3000 + 0x20 * 16 + 6], ax
+    INTGATE 0x3000, 16, 14, 0x18, ROMBASE + pf64
+    INTGATE 0x3000, 16, 0x20, 0x18, ROMBASE + tick64
     mov dword [0x10000], 0x11003       ; PML4[0] -> PDPT
     mov dword [0x11000], 0x12003       ; PDPT[0] -> PD
     mov dword [0x12000], 0x83          ; 0-2 MiB
