@@ -289,6 +289,16 @@ public final class PhysicalMemory {
         return nil
     }
 
+    /// Where CPU accesses to physical page `page` may go straight to host
+    /// memory: reads to RAM, ROM or device memory (nil: MMIO, unmapped);
+    /// writes only to RAM that holds no cached code (nil: everything whose
+    /// writes someone must hear of, or that drops them).
+    public func directAccessPointers(page: UInt32) -> (read: UnsafeMutablePointer<UInt8>?, write: UnsafeMutablePointer<UInt8>?) {
+        let w = writeRoutes[Int(page)]
+        let plainRAM = w & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 && codeLines[Int(w)] == 0
+        return (route(readRoutes[Int(page)], page << 12), plainRAM ? ram + (Int(w) << PhysicalMemory.pageShift) : nil)
+    }
+
     // MARK: - Routes to host memory
     //
     // These are @inlinable: the CPU calls them on every memory access and
@@ -361,11 +371,28 @@ public final class PhysicalMemory {
     /// Records that bytes `offset ..< offset + count` of code page `page`
     /// hold cached code (all inside the page).
     public func watchCode(page: Int, offset: Int, count: Int) {
+        if codeLines[page] == 0 { codeWatchStarted(page) }
         codeLines[page] |= PhysicalMemory.lines(offset: offset, count: count)
     }
 
     /// Marks a whole RAM page as holding cached code (`on`), or forgets it.
-    public func watch(page r: UInt32, _ on: Bool) { codeLines[Int(r)] = on ? UInt64.max : 0 }
+    public func watch(page r: UInt32, _ on: Bool) {
+        if on && codeLines[Int(r)] == 0 { codeWatchStarted(Int(r)) }
+        codeLines[Int(r)] = on ? UInt64.max : 0
+    }
+
+    /// Told, with the code page number, when a page starts holding cached
+    /// code: whoever lets writes reach a RAM page without `write` (the
+    /// CPU's host TLB) must stop doing so for it.
+    private var codeWatchObservers: [(Int) -> Void] = []
+
+    public func addCodeWatchObserver(_ observer: @escaping (Int) -> Void) {
+        codeWatchObservers.append(observer)
+    }
+
+    private func codeWatchStarted(_ page: Int) {
+        for observer in codeWatchObservers { observer(page) }
+    }
 
     /// Bit mask of the 64-byte lines that `count` bytes from `offset` in a
     /// page touch (all inside the page).

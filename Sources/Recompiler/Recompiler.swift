@@ -189,6 +189,7 @@ public final class Recompiler {
                 break
             }
             s.pointee.interruptShadow = false
+            cpu.hostTLB.checkMemoryMap(memory)
             entryEpoch = memory.codeEpoch
             let countBefore = cpu.instructionCount, exceptionsBefore = exceptionsInBlocks
             let entry = unsafeBitCast(block.pointee.code!, to: BlockEntry.self)
@@ -258,6 +259,7 @@ public final class Recompiler {
         guard let codePage = memory.codePage(forReading: physical) else { return nil }
         let mode = (cs.pointee.is32Bit ? 1 : 0) | (paging ? 2 : 0) | UInt32(state.pointee.cpl & 3) << 2
             | (memory.a20Mask == 0xFFFF_FFFF ? 0 : 16) | (cpu.segment(.ss).pointee.is32Bit ? 32 : 0)
+            | BlockTranslator.flatSegments { cpu.segment($0).pointee } << TranslationCache.flatSegmentsShift
         let key = TranslationCache.Key(physical: physical, eip: eip, csBase: csBase, csLimit: limit, mode: mode)
         let block: UnsafeMutablePointer<TranslationCache.Block>
         if let found = cache.lookup(key), found.pointee.codePage == Int32(codePage)
@@ -295,10 +297,9 @@ public final class Recompiler {
         var translator = BlockTranslator(emit: X86Emitter(buffer: scratch, capacity: Recompiler.scratchCapacity),
                                          helpers: helpers, csLimit: key.csLimit,
                                          stack32: key.mode & 32 != 0,
-                                         ram: BlockTranslator.RAMTables(
-                                            ram: memory.ram, readRoutes: memory.readRoutes, writeRoutes: memory.writeRoutes,
-                                            codeLines: memory.codeLines, a20Closed: key.mode & 16 != 0,
-                                            tlb: paging ? cpu.softwareTLB : nil, user: key.mode & 12 == 12),
+                                         memoryPath: BlockTranslator.MemoryPath(
+                                            hostTLB: cpu.hostTLB.table(user: key.mode & 12 == 12),
+                                            flatSegments: key.mode >> TranslationCache.flatSegmentsShift),
                                          pageGuard: paging ? BlockTranslator.PageGuard(
                                             csBase: key.csBase, linearPage: (key.csBase &+ key.eip) >> 12,
                                             epoch: cpu.pagingEpoch) : nil,
@@ -375,7 +376,9 @@ public final class Recompiler {
     func loadForBlock(offset: UInt32, descriptor: UInt64) -> UInt64 {
         syncInstructionCount(descriptor)
         do {
-            let value = try cpu.read(RuntimeHelpers.segment(descriptor), offset, size: RuntimeHelpers.size(descriptor))
+            let segment = RuntimeHelpers.segment(descriptor), size = RuntimeHelpers.size(descriptor)
+            let value = try cpu.read(segment, offset, size: size)
+            cpu.fillHostTLB(segment, offset, size: size)
             unsyncInstructionCount(descriptor)
             return UInt64(value)
         } catch {
@@ -387,8 +390,10 @@ public final class Recompiler {
 
     func storeForBlock(offset: UInt32, descriptor: UInt64, value: UInt32) -> RuntimeHelpers.StoreResult {
         syncInstructionCount(descriptor)
+        let segment = RuntimeHelpers.segment(descriptor), size = RuntimeHelpers.size(descriptor)
         do {
-            try cpu.write(RuntimeHelpers.segment(descriptor), offset, size: RuntimeHelpers.size(descriptor), value: value)
+            try cpu.write(segment, offset, size: size, value: value)
+            cpu.fillHostTLB(segment, offset, size: size)
         } catch {
             exceptionsInBlocks += 1
             cpu.raise(error, instructionAt: RuntimeHelpers.eip(descriptor))

@@ -93,6 +93,8 @@ public final class CPU {
     /// (the recompiler's links between pages) is sure of it while this
     /// holds the value it had then.
     public var pagingEpoch: UnsafePointer<UInt64> { UnsafePointer(tlb.epoch) }
+    /// Linear page → host memory for generated code (HostTLB.swift).
+    public var hostTLB: HostTLB { tlb.host }
     /// Instructions decoded once and run many times (DecodedBlockCache.swift).
     let blocks = DecodedBlockCache()
 
@@ -100,7 +102,8 @@ public final class CPU {
         self.state = state
         self.memory = memory
         self.io = io
-        self.tlb = TranslationLookasideBuffer()
+        self.tlb = TranslationLookasideBuffer(memory: memory)
+        memory.addCodeWatchObserver { [weak host = tlb.host] page in host?.revokeWrites(ramPage: page) }
         reset()
     }
 

@@ -32,6 +32,9 @@ final class TranslationLookasideBuffer {
     static let largePage: UInt32 = 1 << 5
 
     let entries: UnsafeMutablePointer<Entry>
+    /// What generated code reads instead (HostTLB.swift): it settles no
+    /// more than this TLB does, so it goes whenever entries here go.
+    let host: HostTLB
     /// Whether any entry came from a 4 MiB / 2 MiB page: INVLPG must then
     /// drop every piece of that page, which may sit in other slots.
     private var holdsLargePages = false
@@ -42,7 +45,8 @@ final class TranslationLookasideBuffer {
     /// translation it changes). At a fixed address, for generated code.
     let epoch: UnsafeMutablePointer<UInt64>
 
-    init() {
+    init(memory: PhysicalMemory) {
+        host = HostTLB(memory: memory)
         entries = .allocate(capacity: TranslationLookasideBuffer.entryCount)
         entries.initialize(repeating: Entry(tag: 0, frame: 0, flags: 0), count: TranslationLookasideBuffer.entryCount)
         epoch = .allocate(capacity: 1)
@@ -81,6 +85,7 @@ final class TranslationLookasideBuffer {
         epoch.pointee &+= 1
         for k in 0..<TranslationLookasideBuffer.entryCount { entries[k].tag = 0 }
         holdsLargePages = false
+        host.flush()
     }
 
     /// MOV CR3 and task switches: global translations survive.
@@ -89,11 +94,15 @@ final class TranslationLookasideBuffer {
         for k in 0..<TranslationLookasideBuffer.entryCount where entries[k].flags & TranslationLookasideBuffer.global == 0 {
             entries[k].tag = 0
         }
+        host.flush()
     }
 
     /// INVLPG: the page holding `linear`, global or not.
     func flush(page linear: UInt32) {
         epoch.pointee &+= 1
+        // The host TLB keeps 4 KiB pieces of large pages, each in its own
+        // slot: INVLPG of a large page must reach all of them.
+        if holdsLargePages { host.flush() }
         drop(page: linear)
     }
 
@@ -103,6 +112,7 @@ final class TranslationLookasideBuffer {
     func drop(page linear: UInt32) {
         let s = slot(linear)
         if s.pointee.tag & 0xFFFF_F000 == linear & 0xFFFF_F000 { s.pointee.tag = 0 }
+        host.drop(page: linear)
         guard holdsLargePages else { return }
         // The large page's size is not kept: dropping every entry that came
         // from any large page is a superset of what must go.
@@ -161,30 +171,4 @@ extension CPU {
         }
         tlb.pageDirectoryPointers = pointers
     }
-}
-
-/// The software TLB as translated code reads it (the recompiler's inline
-/// hit path does what `CPU.translate` does on a hit). Layout: `entryCount`
-/// entries of `entryStride` bytes, indexed by linear page number modulo
-/// `entryCount`; at `tagOffset` a UInt32 (linear page address | 1, other
-/// values miss), at `frameOffset` the physical page address, at
-/// `flagsOffset` the permission bits, which an access needs all of
-/// `requirement(write:user:)` from (a write to a page whose dirty flag is
-/// not yet set misses, so the walk sets it). The entries live as long as
-/// the CPU and change only inside CPU calls.
-public struct SoftwareTLBView {
-    public let entries: UnsafeRawPointer
-    public static let entryCount = TranslationLookasideBuffer.entryCount
-    public static let entryStride = MemoryLayout<TranslationLookasideBuffer.Entry>.stride
-    public static let tagOffset = MemoryLayout<TranslationLookasideBuffer.Entry>.offset(of: \.tag)!
-    public static let frameOffset = MemoryLayout<TranslationLookasideBuffer.Entry>.offset(of: \.frame)!
-    public static let flagsOffset = MemoryLayout<TranslationLookasideBuffer.Entry>.offset(of: \.flags)!
-
-    public static func requirement(write: Bool, user: Bool) -> UInt32 {
-        TranslationLookasideBuffer.requirement(MemoryAccess(write: write, user: user))
-    }
-}
-
-extension CPU {
-    public var softwareTLB: SoftwareTLBView { SoftwareTLBView(entries: UnsafeRawPointer(tlb.entries)) }
 }

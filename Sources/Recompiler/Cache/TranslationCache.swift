@@ -4,8 +4,9 @@
 /// everything the translation baked in: the EIP it starts at (its exits
 /// store EIPs), the CS base and limit (static limit checks of branch
 /// targets), the code size (decoding), the stack size (SS.B: PUSH, POP,
-/// CALL, RET), paging on/off, the CPL and the A20 gate (the inline RAM path exists only with paging off and masks A20
-/// as the gate was). Its code page and that page's generation at
+/// CALL, RET), paging on/off, the CPL (the host-TLB table its accesses
+/// read), the A20 gate, and which segments are flat (their accesses skip
+/// the segment checks). Its code page and that page's generation at
 /// translation time are kept with it: a lookup that finds the page
 /// rewritten since (self-modifying code, DMA) or routed elsewhere (PAM,
 /// A20) translates again — the code-page tracking of `PhysicalMemory`,
@@ -28,7 +29,8 @@ final class TranslationCache {
         var csBase: UInt32
         var csLimit: UInt32
         /// Bit 0: 32-bit code; bit 1: paging on; bits 2–3: CPL; bit 4: A20
-        /// closed; bit 5: 32-bit stack (SS.B).
+        /// closed; bit 5: 32-bit stack (SS.B); from `flatSegmentsShift`
+        /// on, a bit per flat segment (`BlockTranslator.flatSegments`).
         var mode: UInt32
     }
 
@@ -46,6 +48,7 @@ final class TranslationCache {
     }
 
     static let empty: UInt32 = 0xFFFF_FFFF
+    static let flatSegmentsShift: UInt32 = 6
     static let ways = 4
     static let setShift = 16
     static let slotCount = ways << setShift

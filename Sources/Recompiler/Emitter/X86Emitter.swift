@@ -74,13 +74,14 @@ struct X86Emitter {
         if mod == 1 { byte(UInt8(truncatingIfNeeded: disp)) } else if mod == 2 { int32(disp) }
     }
 
-    /// ModRM + SIB for [base + index·2^scale].
-    private mutating func indexedOperand(reg: UInt8, base: Register, index: Register, scale: UInt8) {
+    /// ModRM + SIB for [base + index·2^scale + disp].
+    private mutating func indexedOperand(reg: UInt8, base: Register, index: Register, scale: UInt8, _ disp: Int32 = 0) {
         precondition(index != .rsp, "RSP cannot be an index")
-        let mod: UInt8 = base.low == 5 ? 1 : 0 // RBP/R13 as a base need a displacement
+        // RBP/R13 as a base always need a displacement.
+        let mod: UInt8 = disp == 0 && base.low != 5 ? 0 : (Int32(Int8(truncatingIfNeeded: disp)) == disp ? 1 : 2)
         byte(mod << 6 | (reg & 7) << 3 | 4)
         byte(scale << 6 | index.low << 3 | base.low)
-        if mod == 1 { byte(0) }
+        if mod == 1 { byte(UInt8(truncatingIfNeeded: disp)) } else if mod == 2 { int32(disp) }
     }
 
     private mutating func rex(w: Bool, reg: UInt8, index: UInt8, base: UInt8) {
@@ -124,15 +125,6 @@ struct X86Emitter {
         default: byte(0x8B)
         }
         indexedOperand(reg: dst.rawValue, base: base, index: index, scale: scale)
-    }
-
-    /// Stores the low `size` bytes (1, 2, 4) of `src` at [base + index·2^scale].
-    mutating func movStoreIndexed(size: Int, base: Register, index: Register, scale: UInt8, _ src: Register) {
-        if size == 1 { checkByteRegister(src) }
-        if size == 2 { byte(0x66) }
-        rex(w: false, reg: src.rawValue, index: index.rawValue, base: base.rawValue)
-        byte(size == 1 ? 0x88 : 0x89)
-        indexedOperand(reg: src.rawValue, base: base, index: index, scale: scale)
     }
 
     /// Stores the low `size` bytes (1, 2, 4, 8) of `src` at [base + disp].
@@ -239,6 +231,13 @@ struct X86Emitter {
         default:
             byte(0x81); registerOperand(reg: op.rawValue, rm: dst); int32(Int32(bitPattern: imm))
         }
+    }
+
+    /// dst ← dst op [base + index + disp], 32 or 64 bits (`size` 4, 8).
+    mutating func alu(_ op: ALUOperation, size: Int, _ dst: Register, base: Register, index: Register, _ disp: Int32) {
+        rex(w: size == 8, reg: dst.rawValue, index: index.rawValue, base: base.rawValue)
+        byte(op.rawValue << 3 | 3)
+        indexedOperand(reg: dst.rawValue, base: base, index: index, scale: 0, disp)
     }
 
     /// 64-bit dst ← dst op src.
@@ -453,6 +452,12 @@ struct X86Emitter {
     mutating func byteSwap32(_ dst: Register) {
         rex(w: false, base: dst.rawValue)
         byte(0x0F); byte(0xC8 | dst.low)
+    }
+
+    /// CF ← bit `bit` of the dword at [base + disp].
+    mutating func bitTest(base: Register, _ disp: Int32, bit: UInt8) {
+        rex(w: false, base: base.rawValue)
+        byte(0x0F); byte(0xBA); memoryOperand(reg: 4, base: base, disp); byte(bit)
     }
 
     /// CF ← bit `bit` of the 64-bit `r`.

@@ -20,7 +20,7 @@ extension BlockTranslator {
         let size = Int(d.size)
         if isMemory(d) && offset.kind == .register {
             writeBackFlags()
-            flagsInHost = false
+            hostFlagsClobbered()
             effectiveAddress(i, d, into: .r14)
             loadGuestRegister(offset.register, size: size, into: .rdx)
             if size == 2 { emit.signExtend(size: 2, .rdx) }
@@ -33,7 +33,7 @@ extension BlockTranslator {
             loadForUpdate(d, i, size: size, eip: eip)
         }
         writeBackFlags()
-        flagsInHost = false
+        hostFlagsClobbered()
         loadSource(offset, i, into: .rcx)
         emit.alu(.and, size: 4, .rcx, immediate: UInt32(8 * size - 1))
         emit.movReg32(.r13, .rax)
@@ -76,7 +76,7 @@ extension BlockTranslator {
         else { return false }
         loadRegisterOrMemory(i, source, eip: eip)
         writeBackFlags()
-        flagsInHost = false
+        hostFlagsClobbered()
         emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
         emit.alu(.or, size: 4, .r11, immediate: EFLAGS.zf)
         emit.test(size: 4, .rax, .rax)
@@ -96,7 +96,7 @@ extension BlockTranslator {
         emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.cf)
         emit.alu(.or, size: 4, .r11, carry)
         emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r11)
-        flagsInHost = false
+        hostFlagsClobbered()
     }
 
     /// 32-bit SHLD/SHRD r/m, r, imm8 or CL (16-bit counts past 16 are
@@ -116,7 +116,7 @@ extension BlockTranslator {
         loadForUpdate(d, i, size: 4, eip: eip)
         guard byCL || immediateCount != 0 else { return true }
         writeBackFlags()
-        flagsInHost = false
+        hostFlagsClobbered()
         loadGuestRegister(source.register, size: 4, into: .rdx)
         var unchanged: X86Emitter.Label?
         if byCL {
@@ -150,7 +150,7 @@ extension BlockTranslator {
         // Both ways on with the guest's flags in `CPUState`.
         writeBackFlags()
         if let unchanged { emit.bind(unchanged) }
-        flagsInHost = false
+        hostFlagsClobbered()
         return true
     }
 }

@@ -14,9 +14,12 @@ import MMU
 /// Guest EFLAGS: the six arithmetic flags live in the host's RFLAGS
 /// between instructions that produce and consume them; `CPUState.eflags`
 /// is brought up to date (`writeBackFlags`) only where something else
-/// reads it: before a helper call (the interpreter, a memory access that
-/// may deliver an exception) and at block exits. `flagsInHost` and
-/// `flagsDirty` are that liveness, tracked while translating.
+/// reads it: before a helper call (the interpreter, the slow path of a
+/// memory access, which may deliver an exception) and at block exits.
+/// The inline memory path clobbers the host flags, so flags not yet
+/// written back are set aside in R11 before it (PUSHF; POP R11), and
+/// written back from there only if the slow path is taken. `flagsInHost`
+/// and `flagsPending` are that state, tracked while translating.
 ///
 /// What is translated: MOV, ADD/OR/ADC/SBB/AND/SUB/XOR/CMP/TEST, INC/DEC
 /// and the shifts and rotates (by an immediate, 1 or CL) on 8/16/32-bit
@@ -79,8 +82,8 @@ struct BlockTranslator {
     let csLimit: UInt32
     /// SS's B bit: ESP (true) or SP is the stack pointer.
     let stack32: Bool
-    /// Guest RAM, its routing tables and the TLB for the inline fast path.
-    let ram: RAMTables
+    /// What the inline memory path needs to know.
+    let memoryPath: MemoryPath
     /// With paging on: what exits to another page check; nil with paging off.
     let pageGuard: PageGuard?
     let jumpLookup: JumpLookup
@@ -103,24 +106,37 @@ struct BlockTranslator {
         let epoch: UnsafePointer<UInt64>
     }
 
-    /// What the inline RAM path reads: fixed for the machine's life.
-    struct RAMTables {
-        let ram: UnsafeMutablePointer<UInt8>
-        let readRoutes: UnsafeMutablePointer<UInt32>
-        let writeRoutes: UnsafeMutablePointer<UInt32>
-        let codeLines: UnsafeMutablePointer<UInt64>
-        /// The A20 gate is closed: physical bit 20 reads as 0.
-        let a20Closed: Bool
-        /// The CPU's software TLB when the block runs with paging on.
-        let tlb: SoftwareTLBView?
-        /// The block runs at CPL 3: the TLB must grant user access.
-        let user: Bool
+    /// What the inline memory path reads and assumes.
+    struct MemoryPath {
+        /// The host TLB table for the block's privilege class.
+        let hostTLB: UnsafeRawPointer
+        /// Bit per `SegmentRegister.rawValue`: that segment was flat when
+        /// the block was keyed (`flatSegments(of:)`), and the key holds
+        /// it so, so accesses through it need no segment checks.
+        let flatSegments: UInt32
+    }
+
+    /// Which segment caches are flat: base 0, limit 4 GiB − 1, present
+    /// writable expand-up data — every offset reads and writes. A block's
+    /// key records this (so the block runs only while it holds: every
+    /// instruction that loads a segment register ends its block).
+    static func flatSegments(of segments: (SegmentRegister) -> SegmentDescriptorCache) -> UInt32 {
+        var flat: UInt32 = 0
+        for seg in SegmentRegister.allCases {
+            let s = segments(seg)
+            if s.base == 0 && s.limit == 0xFFFF_FFFF && s.attributes & 0x9E == 0x92 { flat |= 1 << UInt32(seg.rawValue) }
+        }
+        return flat
     }
 
     /// Host RFLAGS hold the guest's arithmetic flags.
-    var flagsInHost = false
-    /// …and `CPUState.eflags` does not yet.
-    private var flagsDirty = false
+    private(set) var flagsInHost = false
+    /// Where flags newer than `CPUState.eflags` are, if any.
+    enum PendingFlags { case none, inHost, inR11 }
+    private var flagsPending = PendingFlags.none
+    /// The last guest load happened with flags pending (a read-modify-write
+    /// must not: its store's fault needs `CPUState.eflags` exact).
+    private var loadedWithFlagsPending = false
     /// Translated instructions retired since the last helper call.
     var unsynced = 0
     /// Where the exit for "the state is already set" starts (a helper
@@ -169,13 +185,13 @@ struct BlockTranslator {
     /// address keep RSP 16-byte aligned at helper calls.
     static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
 
-    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, ram: RAMTables, pageGuard: PageGuard?,
-         jumpLookup: JumpLookup) {
+    init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, memoryPath: MemoryPath,
+         pageGuard: PageGuard?, jumpLookup: JumpLookup) {
         self.emit = emit
         self.helpers = helpers
         self.csLimit = csLimit
         self.stack32 = stack32
-        self.ram = ram
+        self.memoryPath = memoryPath
         self.pageGuard = pageGuard
         self.jumpLookup = jumpLookup
     }
@@ -284,9 +300,43 @@ struct BlockTranslator {
     /// host's own: the guest's are never loaded into the host).
     private mutating func loadFlagsIntoHost() {
         guard !flagsInHost else { return }
-        emit.movLoad(size: 4, .r10, base: .rbx, BlockTranslator.eflagsOffset)
-        setHostFlags(fromImageIn: .r10)
+        if flagsPending == .inR11 {
+            setHostFlags(fromImageIn: .r11)
+            flagsPending = .inHost
+        } else {
+            emit.movLoad(size: 4, .r10, base: .rbx, BlockTranslator.eflagsOffset)
+            setHostFlags(fromImageIn: .r10)
+        }
         flagsInHost = true
+    }
+
+    /// Host CF ← the guest's, for instructions that read CF and produce the
+    /// other five (INC, DEC, ADC, SBB): one BT from where CF is, instead of
+    /// loading all six. (BT leaves OF, SF, AF, PF undefined; the
+    /// instruction that follows sets them.)
+    mutating func carryIntoHost() {
+        guard !flagsInHost else { return }
+        if flagsPending == .inR11 {
+            emit.bitTest64(.r11, bit: 0)
+        } else {
+            emit.bitTest(base: .rbx, BlockTranslator.eflagsOffset, bit: 0)
+        }
+    }
+
+    /// Something clobbered the host flags; the guest's must not have been
+    /// only there.
+    mutating func hostFlagsClobbered() {
+        precondition(flagsPending != .inHost, "guest flags lost: write them back first")
+        flagsInHost = false
+    }
+
+    /// Before code that clobbers the host flags but may not need the guest's
+    /// in `CPUState` (the inline memory path): pending flags go to R11.
+    private mutating func setFlagsAside() {
+        guard flagsPending == .inHost else { return }
+        emit.pushFlags()
+        emit.pop(.r11)
+        flagsPending = .inR11
     }
 
     /// Host OF, SF, ZF, AF, PF, CF ← those bits of the EFLAGS image in
@@ -310,8 +360,25 @@ struct BlockTranslator {
     /// guest's whole low byte (CF, PF, AF, ZF, SF and the fixed bits 1, 3,
     /// 5); OF, bit 3 of the second byte, is chosen by CMOVO between that
     /// byte with the bit cleared and set, read from `overflowByteTables`.
+    /// Flags set aside in R11 are merged with plain ALU work (the host's
+    /// flags hold nothing of the guest's then).
     mutating func writeBackFlags() {
-        guard flagsDirty else { return }
+        switch flagsPending {
+        case .none: return
+        case .inR11:
+            emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset, .r11)
+            emit.movReg32(.r10, .r11)
+            emit.shiftRight32(.r10, by: 8)
+            emit.alu(.and, size: 4, .r10, immediate: EFLAGS.of >> 8)
+            emit.movLoad(size: 1, .r9, base: .rbx, BlockTranslator.eflagsOffset + 1)
+            emit.alu(.and, size: 4, .r9, immediate: ~(EFLAGS.of >> 8))
+            emit.alu(.or, size: 4, .r9, .r10)
+            emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset + 1, .r9)
+            flagsPending = .none
+            return
+        case .inHost:
+            break
+        }
         emit.pushFlags()
         emit.pop(.r11)
         emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset, .r11)
@@ -322,7 +389,7 @@ struct BlockTranslator {
         emit.movLoadIndexed(size: 1, .r10, base: .r9, index: .r10, scale: 0)
         emit.moveIf(guestCondition: 0, size: 4, .r11, .r10) // CMOVO
         emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset + 1, .r11)
-        flagsDirty = false
+        flagsPending = .none
     }
 
     /// EFLAGS' second byte with OF (bit 3) cleared (the first 256 bytes),
@@ -339,7 +406,7 @@ struct BlockTranslator {
     /// The last host instruction computed the guest's flags.
     mutating func flagsProduced() {
         flagsInHost = true
-        flagsDirty = true
+        flagsPending = .inHost
     }
 
     // MARK: - Guest registers
@@ -381,6 +448,7 @@ struct BlockTranslator {
     }
 
     mutating func callHelper(_ address: UnsafeRawPointer) {
+        precondition(flagsPending == .none, "a helper reads the guest flags from CPUState")
         emit.movReg64(.rdi, .r12)
         emit.call(address)
         flagsInHost = false
@@ -389,113 +457,88 @@ struct BlockTranslator {
     /// RAX ← `size` bytes at the offset in ESI of `segment`; a fault leaves
     /// through the settled exit (the helper delivered it).
     mutating func loadFromGuest(segment: SegmentRegister, size: Int, eip: UInt32) {
-        writeBackFlags()
-        withRAMFastPath(segment: segment, size: size, write: false) { t in
-            t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
-            t.callHelper(t.helpers.load)
-            t.emit.bitTest64(.rax, bit: RuntimeHelpers.faultBit)
-            t.emit.jump(if: .carry, to: t.settledExit)
+        setFlagsAside()
+        loadedWithFlagsPending = flagsPending != .none
+        withInlineAccess(segment: segment, size: size, write: false) { t in
+            t.writeBackFlagsOnSlowPath {
+                $0.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: $0.unsynced, segment: segment, size: size))
+                $0.callHelper($0.helpers.load)
+                $0.emit.bitTest64(.rax, bit: RuntimeHelpers.faultBit)
+                $0.emit.jump(if: .carry, to: $0.settledExit)
+            }
         }
         flagsInHost = false
     }
 
-    /// Emits the inline RAM path with `slowPath` beside it for what the
+    /// A slow path of the inline access: flags set aside in R11 are
+    /// written back before `body` (its helper may deliver an exception,
+    /// and exits expect them written); where it rejoins the inline path,
+    /// R11 is an image of the flags again (CPUState's, now current).
+    private mutating func writeBackFlagsOnSlowPath(_ body: (inout BlockTranslator) -> Void) {
+        let aside = flagsPending
+        writeBackFlags()
+        body(&self)
+        if aside == .inR11 { emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset) }
+        flagsPending = aside
+    }
+
+    /// Emits the inline access with `slowPath` beside it for what the
     /// inline checks turn away. Layout: jump to the inline path; the slow path (the checks jump
     /// back to it, so it needs no forward labels) ending in a jump past
     /// the inline path; the inline path.
-    private mutating func withRAMFastPath(segment: SegmentRegister, size: Int, write: Bool,
+    private mutating func withInlineAccess(segment: SegmentRegister, size: Int, write: Bool,
                                           slowPath: (inout BlockTranslator) -> Void) {
         let toInline = emit.jump()
         let slow = emit.count
         slowPath(&self)
         let toDone = emit.jump()
         emit.bind(toInline)
-        emitInlineRAMAccess(segment: segment, size: size, write: write, tables: ram, slow: slow)
+        emitInlineAccess(segment: segment, size: size, write: write, slow: slow)
         emit.bind(toDone)
     }
 
     /// The inline access: offset in ESI; loads leave the value in RAX,
     /// stores write ECX. Clobbers RAX, RDX, R9, R10 and the host flags.
-    private mutating func emitInlineRAMAccess(segment: SegmentRegister, size: Int, write: Bool, tables: RAMTables,
-                                              slow: Int) {
-        let cache = BlockTranslator.segmentsOffset + Int32(segment.rawValue) * BlockTranslator.segmentStride
-        // Present, S=1, data, not expand-down (and writable for a store).
-        emit.movLoad(size: 2, .rax, base: .rbx, cache + BlockTranslator.segmentAttributes)
-        emit.alu(.and, size: 4, .rax, immediate: write ? 0x9E : 0x9C)
-        emit.alu(.cmp, size: 4, .rax, immediate: write ? 0x92 : 0x90)
-        emit.jump(if: .notZero, to: slow)
-        // offset + size − 1 ≤ limit, in 64 bits (no wrap).
-        emit.movReg32(.rax, .rsi)
-        emit.alu64(.add, .rax, immediate: Int32(size - 1))
-        emit.movLoad(size: 4, .rdx, base: .rbx, cache + BlockTranslator.segmentLimit)
-        emit.alu64(.cmp, .rax, .rdx)
-        emit.jump(if: .above, to: slow)
-        // Linear address, inside one page.
-        emit.movLoad(size: 4, .rax, base: .rbx, cache + BlockTranslator.segmentBase)
-        emit.alu(.add, size: 4, .rax, .rsi)
-        emit.movReg32(.rdx, .rax)
-        emit.alu(.and, size: 4, .rdx, immediate: 0xFFF)
-        emit.alu(.cmp, size: 4, .rdx, immediate: UInt32(PhysicalMemory.pageSize - size))
-        emit.jump(if: .above, to: slow)
-        if let tlb = tables.tlb { translateThroughTLB(tlb, write: write, user: tables.user, slow: slow) }
-        if tables.a20Closed { emit.alu(.and, size: 4, .rax, immediate: ~UInt32(1 << 20)) }
-        // The page's route: RAM (top two bits clear), else the helper.
-        emit.movReg32(.rdx, .rax)
-        emit.shiftRight32(.rdx, by: 12)
-        emit.movImm64(.r9, UInt64(UInt(bitPattern: write ? tables.writeRoutes : tables.readRoutes)))
-        emit.movLoadIndexed(size: 4, .rdx, base: .r9, index: .rdx, scale: 2)
-        emit.movReg32(.r10, .rdx)
-        emit.shiftRight32(.r10, by: 30)
-        emit.jump(if: .notZero, to: slow)
-        if write {
-            // A RAM page holding cached code: the helper's write tells the tracking.
-            emit.movImm64(.r9, UInt64(UInt(bitPattern: tables.codeLines)))
-            emit.movLoadIndexed(size: 8, .r10, base: .r9, index: .rdx, scale: 3)
-            emit.test(size: 8, .r10, .r10)
-            emit.jump(if: .notZero, to: slow)
-        }
-        emit.shiftLeft64(.rdx, by: 12)
-        emit.alu(.and, size: 4, .rax, immediate: 0xFFF)
-        emit.alu64(.or, .rdx, .rax)
-        emit.movImm64(.r9, UInt64(UInt(bitPattern: tables.ram)))
-        if write {
-            emit.movStoreIndexed(size: size, base: .r9, index: .rdx, scale: 0, .rcx)
+    /// Through a flat segment the offset is the linear address; otherwise
+    /// the segment's type and limit are checked and its base added. Then
+    /// one host-TLB compare (the tag against the page of the access's
+    /// last byte, so an access crossing the page end misses) and the
+    /// entry's addend make the host address.
+    private mutating func emitInlineAccess(segment: SegmentRegister, size: Int, write: Bool, slow: Int) {
+        if memoryPath.flatSegments & 1 << UInt32(segment.rawValue) != 0 {
+            emit.movReg32(.rax, .rsi)
         } else {
-            emit.movLoadIndexed(size: size, .rax, base: .r9, index: .rdx, scale: 0)
-        }
-    }
-
-    /// EAX ← the physical address of the linear address in EAX, on a TLB
-    /// hit that grants the access (the same test as `CPU.translate`'s hit:
-    /// the tag, then every permission bit the access needs — a write also
-    /// needs the dirty bit, so the first write to a clean page walks and
-    /// sets it). A miss goes to `slow`, whose helper walks the tables.
-    /// Clobbers RDX, R9, R10.
-    private mutating func translateThroughTLB(_ tlb: SoftwareTLBView, write: Bool, user: Bool, slow: Int) {
-        emit.movReg32(.rdx, .rax)
-        emit.shiftRight32(.rdx, by: 12)
-        emit.alu(.and, size: 4, .rdx, immediate: UInt32(SoftwareTLBView.entryCount - 1))
-        precondition(SoftwareTLBView.entryStride == 12, "the index scaling assumes 12-byte TLB entries")
-        emit.lea32(.rdx, base: .rdx, index: .rdx, scale: 1, 0) // × 3: entries are three words
-        emit.shiftLeft64(.rdx, by: 2)
-        emit.movImm64(.r9, UInt64(UInt(bitPattern: tlb.entries)))
-        emit.alu64(.add, .r9, .rdx)
-        emit.movReg32(.rdx, .rax)
-        emit.alu(.and, size: 4, .rdx, immediate: 0xFFFF_F000)
-        emit.alu(.or, size: 4, .rdx, immediate: 1)
-        emit.movLoad(size: 4, .r10, base: .r9, Int32(SoftwareTLBView.tagOffset))
-        emit.alu(.cmp, size: 4, .rdx, .r10)
-        emit.jump(if: .notZero, to: slow)
-        let need = SoftwareTLBView.requirement(write: write, user: user)
-        if need != 0 {
-            emit.movLoad(size: 4, .r10, base: .r9, Int32(SoftwareTLBView.flagsOffset))
-            emit.alu(.and, size: 4, .r10, immediate: need)
-            emit.alu(.cmp, size: 4, .r10, immediate: need)
+            let cache = BlockTranslator.segmentsOffset + Int32(segment.rawValue) * BlockTranslator.segmentStride
+            // Present, S=1, data, not expand-down (and writable for a store).
+            emit.movLoad(size: 2, .rax, base: .rbx, cache + BlockTranslator.segmentAttributes)
+            emit.alu(.and, size: 4, .rax, immediate: write ? 0x9E : 0x9C)
+            emit.alu(.cmp, size: 4, .rax, immediate: write ? 0x92 : 0x90)
             emit.jump(if: .notZero, to: slow)
+            // offset + size − 1 ≤ limit, in 64 bits (no wrap).
+            emit.movReg32(.rax, .rsi)
+            emit.alu64(.add, .rax, immediate: Int32(size - 1))
+            emit.movLoad(size: 4, .rdx, base: .rbx, cache + BlockTranslator.segmentLimit)
+            emit.alu64(.cmp, .rax, .rdx)
+            emit.jump(if: .above, to: slow)
+            emit.movLoad(size: 4, .rax, base: .rbx, cache + BlockTranslator.segmentBase)
+            emit.alu(.add, size: 4, .rax, .rsi)
         }
-        emit.alu(.and, size: 4, .rax, immediate: 0xFFF)
-        emit.movLoad(size: 4, .rdx, base: .r9, Int32(SoftwareTLBView.frameOffset))
-        emit.alu(.or, size: 4, .rax, .rdx)
+        // RDX ← the entry's offset in the table.
+        emit.movReg32(.rdx, .rax)
+        emit.shiftRight32(.rdx, by: UInt8(12 - HostTLB.entryShift))
+        emit.alu(.and, size: 4, .rdx, immediate: UInt32((HostTLB.entryCount - 1) << HostTLB.entryShift))
+        emit.lea32(.r10, base: .rax, index: nil, scale: 0, Int32(size - 1))
+        emit.alu(.and, size: 4, .r10, immediate: 0xFFFF_F000)
+        let tag = write ? HostTLB.writeTagOffset : HostTLB.readTagOffset
+        emit.movImm64(.r9, UInt64(UInt(bitPattern: memoryPath.hostTLB + tag)))
+        emit.alu(.cmp, size: 4, .r10, base: .r9, index: .rdx, 0)
+        emit.jump(if: .notZero, to: slow)
+        emit.alu(.add, size: 8, .rax, base: .r9, index: .rdx, Int32(HostTLB.addendOffset - tag))
+        if write {
+            emit.movStore(size: size, base: .rax, 0, .rcx)
+        } else {
+            emit.movLoad(size: size, .rax, base: .rax, 0)
+        }
     }
 
     /// Stores the low `size` bytes of ECX at the offset in ESI of
@@ -509,25 +552,29 @@ struct BlockTranslator {
                                        readModifyWrite: Bool,
                                        afterStore: (inout BlockTranslator) -> Void = { _ in }) {
         if readModifyWrite {
+            precondition(!loadedWithFlagsPending && flagsPending == .inHost,
+                         "a read-modify-write writes the flags back before its load, and produces its own")
             emit.pushFlags()
             emit.pop(.r13)
+            flagsPending = .none
         } else {
-            writeBackFlags()
+            setFlagsAside()
         }
-        withRAMFastPath(segment: segment, size: size, write: true) { t in
-            t.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: t.unsynced, segment: segment, size: size))
-            t.callHelper(t.helpers.store)
-            t.emit.test(size: 4, .rax, .rax)
-            let stored = t.emit.jump(if: .zero)
-            t.emit.alu(.cmp, size: 4, .rax, immediate: RuntimeHelpers.StoreResult.faulted.rawValue)
-            t.emit.jump(if: .zero, to: t.settledExit)
-            afterStore(&t)
-            if readModifyWrite { t.restoreFlagsFromR13() }
-            t.exit(to: next, retired: t.unsynced + 1)
-            t.emit.bind(stored)
+        withInlineAccess(segment: segment, size: size, write: true) { t in
+            t.writeBackFlagsOnSlowPath {
+                $0.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: $0.unsynced, segment: segment, size: size))
+                $0.callHelper($0.helpers.store)
+                $0.emit.test(size: 4, .rax, .rax)
+                let stored = $0.emit.jump(if: .zero)
+                $0.emit.alu(.cmp, size: 4, .rax, immediate: RuntimeHelpers.StoreResult.faulted.rawValue)
+                $0.emit.jump(if: .zero, to: $0.settledExit)
+                afterStore(&$0)
+                if readModifyWrite { $0.restoreFlagsFromR13() }
+                $0.exit(to: next, retired: $0.unsynced + 1)
+                $0.emit.bind(stored)
+            }
         }
         flagsInHost = false
-        flagsDirty = false
         afterStore(&self)
         if readModifyWrite { restoreFlagsFromR13() }
     }
@@ -721,6 +768,7 @@ struct BlockTranslator {
         let writesResult = operation != nil && operation != .cmp
         let readsCarry = operation == .adc || operation == .sbb
         if isMemory(dst) {
+            if writesResult { writeBackFlags() }
             effectiveAddress(i, dst, into: .r14)
             emit.movReg32(.rsi, .r14)
             loadFromGuest(segment: i.segment, size: size, eip: eip)
@@ -735,7 +783,7 @@ struct BlockTranslator {
             }
             loadGuestRegister(dst.register, size: size, into: .rax)
         }
-        if readsCarry { loadFlagsIntoHost() }
+        if readsCarry { carryIntoHost() }
         if let operation { emit.alu(operation, size: size, .rax, .rcx) } else { emit.test(size: size, .rax, .rcx) }
         flagsProduced()
         guard writesResult else { return true }
@@ -748,6 +796,7 @@ struct BlockTranslator {
     /// `writeBack`).
     mutating func loadForUpdate(_ o: Operand, _ i: Instruction, size: Int, eip: UInt32) {
         if isMemory(o) {
+            writeBackFlags()
             effectiveAddress(i, o, into: .r14)
             emit.movReg32(.rsi, .r14)
             loadFromGuest(segment: i.segment, size: size, eip: eip)
@@ -776,7 +825,7 @@ struct BlockTranslator {
         guard isPlain(o), o.kind != .immediate else { return false }
         let size = Int(o.size)
         loadForUpdate(o, i, size: size, eip: eip)
-        loadFlagsIntoHost()
+        carryIntoHost()
         emit.incrementOrDecrement(decrement: i.op == .dec, size: size, .rax)
         flagsProduced()
         writeBack(o, i, size: size, eip: eip, next: next)
@@ -1216,9 +1265,9 @@ struct BlockTranslator {
     static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
         if i.endsCodeBlock { return true }
         switch i.op {
-        case .sti, .invalid, .tooLong, .lss: return true
-        case .mov: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
-        case .pop: return i.operands.0.kind == .segment && i.operands.0.register == UInt8(SegmentRegister.ss.rawValue)
+        // Segment loads: the block's key says which segments are flat.
+        case .sti, .invalid, .tooLong, .lss, .lds, .les, .lfs, .lgs: return true
+        case .mov, .pop: return i.operands.0.kind == .segment
         default: return false
         }
     }

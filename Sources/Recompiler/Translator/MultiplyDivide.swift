@@ -75,7 +75,7 @@ extension BlockTranslator {
             emit.alu64(.or, .rax, .rdx)
             if signed && size == 2 { emit.signExtend64(size: 4, .rax, .rax) }
         }
-        flagsInHost = false
+        hostFlagsClobbered()
         emit.test(size: 8, .rcx, .rcx)
         let byZero = emit.jump(if: .zero)
         var tooLarge: [X86Emitter.Label] = []
@@ -112,7 +112,7 @@ extension BlockTranslator {
         callHelper(helpers.raiseDivideError)
         emit.jump(to: settledExit)
         emit.bind(done)
-        flagsInHost = false
+        hostFlagsClobbered()
         return true
     }
 }

@@ -69,6 +69,6 @@ extension BlockTranslator {
             emit.lea32(.rax, base: .rax, index: .rdx, scale: UInt8(size.trailingZeroBitCount), 0)
             storeGuestRegister(r, size: indexSize, from: .rax)
         }
-        flagsInHost = false
+        hostFlagsClobbered()
     }
 }
