@@ -261,13 +261,20 @@ public final class PhysicalMemory {
 
     /// Every map change goes through here, so every one raises `codeEpoch`:
     /// code cached from the old route is no longer what the address reads.
+    /// The code a page's old route led to goes stale as well (its
+    /// generation goes up): code cached from it may be reached by a
+    /// chained jump that checks nothing but that generation.
     private func forEachPage(_ start: UInt32, _ size: UInt32, _ body: (UInt32) -> Void) {
         precondition(start & 0xFFF == 0 && size & 0xFFF == 0)
         codeEpoch &+= 1
         mapGeneration &+= 1
         var page = start >> 12
         let end = UInt64(start) + UInt64(size)
-        while UInt64(page) << 12 < end { body(page); page += 1 }
+        while UInt64(page) << 12 < end {
+            if let old = codePage(forReading: page << 12), codeLines[old] != 0 { codeWentStale(old) }
+            body(page)
+            page += 1
+        }
     }
 
     /// Counts changes of the memory map (PAM, BARs, windows), so an engine
@@ -416,20 +423,23 @@ public final class PhysicalMemory {
     /// afterwards): code cached on it is stale, whatever the lines.
     public func ramPageWrittenUntracked(_ page: Int) {
         guard page < ramSize >> PhysicalMemory.pageShift, codeLines[page] != 0 else { return }
-        codeLines[page] = 0
-        codeGenerations[page] &+= 1
-        codeEpoch &+= 1
-        onCodePageWrite?(UInt32(page))
+        codeWentStale(page)
     }
 
     @inline(never)
     private func codeWritten(_ r: UInt32, _ address: UInt32, _ count: Int) {
         let page = Int(r)
         guard codeLines[page] & PhysicalMemory.lines(offset: Int(address & 0xFFF), count: count) != 0 else { return }
+        codeWentStale(page)
+    }
+
+    /// Code page `page`'s cached code is stale: forget its lines, raise
+    /// its generation and the epoch, tell the eager (RAM pages only).
+    private func codeWentStale(_ page: Int) {
         codeLines[page] = 0
         codeGenerations[page] &+= 1
         codeEpoch &+= 1
-        onCodePageWrite?(r)
+        if page < ramSize >> PhysicalMemory.pageShift { onCodePageWrite?(UInt32(page)) }
     }
 
     // MARK: - Accesses (1, 2 or 4 bytes; may cross a page boundary)

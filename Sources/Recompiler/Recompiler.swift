@@ -266,7 +266,13 @@ public final class Recompiler {
             && found.pointee.generation == memory.codeGenerations[codePage] {
             block = found
         } else {
+            let stale = cache.lookup(key)?.pointee.chainEntry, flushes = cache.flushes
             block = translate(key, codePage: codePage)
+            // Blocks linked to the stale translation reach the new one
+            // (unless translating flushed them all).
+            if let stale, let fresh = block.pointee.chainEntry, cache.flushes == flushes {
+                code.overwriteWithJump(at: stale, to: fresh)
+            }
         }
         guard block.pointee.code != nil, let chainEntry = block.pointee.chainEntry else { return nil }
         // For translated RETs and indirect jumps to find it next time.
@@ -306,10 +312,8 @@ public final class Recompiler {
                                          jumpLookup: BlockTranslator.JumpLookup(
                                             entries: UnsafeMutableRawPointer(jumps.entries), context: context,
                                             csBase: key.csBase, epoch: cpu.pagingEpoch))
-        let physicalPage = Int(key.physical >> UInt32(PhysicalMemory.pageShift))
         translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
-            generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation,
-            route: UnsafePointer(memory.readRoutes + physicalPage), expectedRoute: memory.readRoutes[physicalPage]))
+            generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation))
         var length = 0, count = 0, ended = false
         while count < Recompiler.maximumInstructions && length < room
                 && translator.emit.count < Recompiler.scratchCapacity - Recompiler.instructionReserve {

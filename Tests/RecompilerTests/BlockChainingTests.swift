@@ -73,4 +73,34 @@ final class BlockChainingTests: XCTestCase {
         XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
         XCTAssertLessThan(translated.recompiler.blocksRun, 30, "the jump to the rewritten block was linked again")
     }
+
+    /// A chained loop whose second block's page is remapped (as PAM or a
+    /// BAR move would) to other RAM, holding ADD 2 instead of ADD 1, after
+    /// 1200 instructions (300 ADDs): the chain must run what the page reads now.
+    func testRemappedSuccessorUnderAChain() {
+        func rel32(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(v).littleEndian, Array.init) }
+        func successor(adding n: UInt8) -> [UInt8] {
+            [0x83, 0xC0, n] + [0x49, 0x0F, 0x85] + rel32(5 - 0x100A) + [0xF4]   // add eax, n; dec ecx; jnz 5; hlt
+        }
+        var program: [UInt8] = [0xB9, 0xE8, 0x03, 0x00, 0x00]                   //  0: mov ecx, 1000
+        program += [0xE9] + rel32(0x1000 - 10)                                  //  5: jmp 0x1000
+        program += [UInt8](repeating: 0xF4, count: 0x1000 - program.count)
+        program += successor(adding: 1)
+        let other: UInt32 = 0x18_0000
+        let reference = EngineBench(), translated = EngineBench()
+        for bench in [reference, translated] {
+            bench.flat32(code: program)
+            bench.cpu.setReg32(0, 0)
+            bench.memory.copyIn(other, successor(adding: 2))
+        }
+        reference.run(recompiled: false, limit: 1200)
+        translated.run(recompiled: true, limit: 1200)
+        XCTAssertEqual(translated.cpu.reg32(0), reference.cpu.reg32(0), "before the remap")
+        for bench in [reference, translated] { bench.memory.mapRAM(at: base + 0x1000, size: 0x1000, ramOffset: Int(other)) }
+        reference.run(recompiled: false, limit: 100_000)
+        translated.run(recompiled: true, limit: 100_000)
+        assertSameState(reference, translated, "remapped successor")
+        XCTAssertEqual(translated.cpu.reg32(0), 300 + 2 * 700)
+        XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
+    }
 }

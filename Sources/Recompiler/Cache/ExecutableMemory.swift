@@ -82,6 +82,12 @@ final class ExecutableMemory {
         patch(field: field, displacement.littleEndian)
     }
 
+    /// Overwrites the code at `address` with a `jmp rel32` to `target`.
+    func overwriteWithJump(at address: UnsafeRawPointer, to target: UnsafeRawPointer) {
+        patch(field: address, UInt8(0xE9))
+        patchJump(field: address + 1, to: target)
+    }
+
     /// Stores `value` at `field` (an address in the executable view)
     /// through the writable view.
     func patch<T: FixedWidthInteger>(field: UnsafeRawPointer, _ value: T) {

@@ -93,10 +93,10 @@ struct X86Emitter {
         byte(0xC0 | (reg & 7) << 3 | rm.low)
     }
 
-    /// Byte registers without REX mean AL…BL only; the translator keeps to
-    /// RAX/RCX/RDX for byte operations, so no REX is ever needed for them.
+    /// Byte registers 4–7 without REX mean AH…BH: the translator keeps to
+    /// AL, CL, DL, and R8B–R15B, which always come with a REX.
     private func checkByteRegister(_ r: Register) {
-        precondition(r.rawValue < 3, "byte operations use AL, CL or DL")
+        precondition(r.rawValue < 3 || r.rawValue >= 8, "byte operations use AL, CL, DL or R8B-R15B")
     }
 
     // MARK: - Loads and stores
@@ -231,6 +231,13 @@ struct X86Emitter {
         default:
             byte(0x81); registerOperand(reg: op.rawValue, rm: dst); int32(Int32(bitPattern: imm))
         }
+    }
+
+    /// dst ← dst op [base + disp], 32 or 64 bits (`size` 4, 8).
+    mutating func alu(_ op: ALUOperation, size: Int, _ dst: Register, base: Register, _ disp: Int32) {
+        rex(w: size == 8, reg: dst.rawValue, base: base.rawValue)
+        byte(op.rawValue << 3 | 3)
+        memoryOperand(reg: dst.rawValue, base: base, disp)
     }
 
     /// dst ← dst op [base + index + disp], 32 or 64 bits (`size` 4, 8).

@@ -34,15 +34,16 @@ import MMU
 /// rules of their own live beside this file, as extensions:
 /// MultiplyDivide, StringInstructions, BitInstructions,
 /// ExchangeInstructions.
-/// Memory operands compute the offset inline. An inline fast path makes
-/// the checks the interpreter's own fast path makes (`CPU.fastHostAddress`:
-/// a present, not expand-down data segment, inside its limit, within one
-/// page; with paging on, a software-TLB hit granting the access at the
-/// block's CPL; onto RAM — for writes, RAM holding no translated code) and
-/// accesses guest RAM directly; anything else calls a helper
+/// Memory operands compute the offset inline; through a segment that is
+/// not flat (the block's key says which are) the segment's type and limit
+/// are checked and its base added. The linear address then goes through
+/// the CPU's host TLB (System/HostTLB.swift in CPU): one tag compare and
+/// one addend for an access the CPU already granted on a RAM page (for
+/// writes, one holding no translated code). Anything else calls a helper
 /// (`RuntimeHelpers`) that does the full segment and paging checks (the
-/// page walk, setting A/D, a #PF), MMIO and code tracking, and reports a
-/// fault. Everything else calls the interpreter for that one instruction.
+/// page walk, setting A/D, a #PF), MMIO and code tracking, reports a
+/// fault, and fills the host TLB. Everything else calls the interpreter
+/// for that one instruction.
 ///
 /// The generated function: `(state, context, chain) -> retired`, where
 /// retired is the number of translated instructions not yet added to the
@@ -51,14 +52,16 @@ import MMU
 /// access succeeds, so its slow path and the inline fast path join with
 /// the same count; the interpreter fallback keeps it).
 /// RBX = CPUState, R12 = context, R15 = the `ChainState`, R13/R14
-/// survive helper calls (saved flags, a read-modify-write's offset); RAX,
-/// RCX, RDX, RSI, RDI, R9–R11 are scratch.
+/// survive helper calls (saved flags, a read-modify-write's offset); R11
+/// holds guest flags set aside (and at a chain entry, the guest flags);
+/// RAX, RCX, RDX, RSI, RDI, R9, R10 are scratch.
 ///
 /// Chaining: an exit to a static successor (JMP, both ways of a Jcc,
-/// running off the block's end) first adds its retired count to the
-/// chain state, then passes a `jmp rel32` that the dispatcher later points
-/// at the successor's chain entry (`Recompiler.link`); until then it falls
-/// into the return to the dispatcher, which it tells where that jump is.
+/// running off the block's end) puts the guest flags in R11, adds its
+/// retired count to the chain state, then passes a `jmp rel32` that the
+/// dispatcher later points at the successor's chain entry
+/// (`Recompiler.link`); until then it falls into code that writes the
+/// flags back and returns to the dispatcher, telling it where that jump is.
 /// With paging on, an exit to another linear page first compares the
 /// CPU's paging epoch with the one recorded when it was linked (a 64-bit
 /// immediate `linkEpochDistance` bytes before the jump's field, which the
@@ -69,8 +72,11 @@ import MMU
 /// (JumpCache.swift) and, on a hit, jumps to that block's chain entry.
 /// A chain entry checks what the dispatcher's lookup would: the budget
 /// (the block must fit in what is left), and that the block's code page
-/// still has the generation and route it was translated from; if not, it
-/// returns to the dispatcher at its own first instruction.
+/// still has the generation it was translated from (which a change of
+/// the page's route raises too); if not, it returns to the dispatcher at
+/// its own first instruction. A stale block's chain entry is overwritten,
+/// once its key is translated again, with a jump to the new translation's
+/// (`Recompiler.translate`), so the jumps linked to it need no relinking.
 ///
 /// Block layout: the settled exit; the not-here exit; the entry (saves
 /// registers, pins pointers); the chain entry (checks); the body.
@@ -150,13 +156,11 @@ struct BlockTranslator {
     private var budgetField = 0
 
     /// What a chain entry checks the block's code against: the generation
-    /// of its code page and the read route of its physical page, as they
-    /// were when it was translated.
+    /// of its code page as it was when it was translated (raised by writes
+    /// to the code and by changes of the routes that led to the page).
     struct Validity {
         let generation: UnsafePointer<UInt64>
         let expectedGeneration: UInt64
-        let route: UnsafePointer<UInt32>
-        let expectedRoute: UInt32
     }
 
     /// Field offsets of `ChainState` (Recompiler.swift).
@@ -209,6 +213,7 @@ struct BlockTranslator {
         // Keeps the chain state's last exit: the predecessor whose jump led
         // here gets relinked (to this block's new translation, if it was stale).
         let notHere = emit.count
+        writeBackFlags(fromR11: true)
         emit.movImm32(.rax, eip)
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
         emit.movImm32(.rax, 0)
@@ -219,19 +224,19 @@ struct BlockTranslator {
         emit.movReg64(.rbx, .rdi)
         emit.movReg64(.r12, .rsi)
         emit.movReg64(.r15, .rdx)
+        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
 
+        // Entered from a predecessor, R11 holds the guest flags (newer
+        // than CPUState's, maybe): see `chainFlags`.
         chainEntry = emit.count
         budgetField = emit.alu64(.sub, base: .r15, BlockTranslator.chainBudget, immediate: 0)
         emit.jump(if: .sign, to: notHere)
         emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.generation)))
-        emit.movLoad(size: 8, .rax, base: .rax, 0)
         emit.movImm64(.r10, validity.expectedGeneration)
-        emit.alu64(.cmp, .rax, .r10)
+        emit.alu(.cmp, size: 8, .r10, base: .rax, 0)
         emit.jump(if: .notZero, to: notHere)
-        emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.route)))
-        emit.movLoad(size: 4, .rax, base: .rax, 0)
-        emit.alu(.cmp, size: 4, .rax, immediate: validity.expectedRoute)
-        emit.jump(if: .notZero, to: notHere)
+        flagsPending = .inR11
+        flagsInHost = false
     }
 
     /// Completes the budget check once the block's length is known.
@@ -246,46 +251,62 @@ struct BlockTranslator {
 
     /// Leaves the block to continue at `eip`, with `retired` translated
     /// instructions not yet counted; a `chainable` exit can later jump
-    /// straight into the successor block.
+    /// straight into the successor block, carrying the guest flags in R11.
+    /// Its jump leads first to the code right after it, which writes the
+    /// flags back and records the jump in the chain state for the
+    /// dispatcher to link.
     private mutating func exit(to eip: UInt32, retired: Int, chainable: Bool = false) {
-        writeBackFlags()
-        var returned = retired
-        if chainable {
-            // The jump's field goes to the chain state first, so that the
-            // dispatcher can link it whether the jump is unlinked yet or
-            // leads to a block that turns it away.
-            let address = emit.leaRIPRelative(.rax)
-            emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
-            if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
-            returned = 0
-            if let pageGuard, (pageGuard.csBase &+ eip) >> 12 != pageGuard.linearPage {
-                let epochAddress = emit.leaRIPRelative(.rax)
-                emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExitEpoch, .rax)
-                emit.movImm64(.rax, UInt64(UInt(bitPattern: pageGuard.epoch)))
-                emit.movLoad(size: 8, .rax, base: .rax, 0)
-                emit.movImm64(.r10, BlockTranslator.unlinkedEpoch)
-                let recorded = emit.count - 8
-                emit.alu64(.cmp, .rax, .r10)
-                let stale = emit.jump(if: .notZero)
-                let link = emit.jump()
-                precondition(link.fieldOffset - recorded == BlockTranslator.linkEpochDistance)
-                emit.bind(epochAddress, toAddressOf: recorded)
-                emit.bind(address, toAddressOf: link.fieldOffset)
-                emit.bind(link)
-                emit.bind(stale)
-            } else {
-                if pageGuard != nil { emit.alu64(.and, base: .r15, BlockTranslator.chainLastExitEpoch, immediate: 0) }
-                let link = emit.jump()
-                emit.bind(address, toAddressOf: link.fieldOffset)
-                emit.bind(link)
-            }
-        } else {
+        // The code after an exit is reached from elsewhere, with the flags
+        // where they are now.
+        let flags = (flagsInHost, flagsPending)
+        defer { (flagsInHost, flagsPending) = flags }
+        guard chainable else {
+            writeBackFlags()
             emit.movImm32(.rax, 0)
             emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+            leave(at: eip, returning: retired)
+            return
         }
+        chainFlags()
+        if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
+        if let pageGuard, (pageGuard.csBase &+ eip) >> 12 != pageGuard.linearPage {
+            emit.movImm64(.rax, UInt64(UInt(bitPattern: pageGuard.epoch)))
+            emit.movLoad(size: 8, .rax, base: .rax, 0)
+            emit.movImm64(.r10, BlockTranslator.unlinkedEpoch)
+            let recorded = emit.count - 8
+            emit.alu64(.cmp, .rax, .r10)
+            let stale = emit.jump(if: .notZero)
+            let link = emit.jump()
+            precondition(link.fieldOffset - recorded == BlockTranslator.linkEpochDistance)
+            emit.bind(link)
+            emit.bind(stale)
+            let epochAddress = emit.leaRIPRelative(.rax)
+            emit.bind(epochAddress, toAddressOf: recorded)
+            emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExitEpoch, .rax)
+            recordLastExit(link)
+        } else {
+            let link = emit.jump()
+            emit.bind(link)
+            if pageGuard != nil { emit.alu64(.and, base: .r15, BlockTranslator.chainLastExitEpoch, immediate: 0) }
+            recordLastExit(link)
+        }
+        writeBackFlags()
+        leave(at: eip, returning: 0)
+    }
+
+    /// The chain state's last exit ← the field of `link`'s jump.
+    private mutating func recordLastExit(_ link: X86Emitter.Label) {
+        let address = emit.leaRIPRelative(.rax)
+        emit.bind(address, toAddressOf: link.fieldOffset)
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+    }
+
+    /// Returns to the dispatcher with EIP = `eip` and `retired` uncounted
+    /// instructions.
+    private mutating func leave(at eip: UInt32, returning retired: Int) {
         emit.movImm32(.rax, eip)
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
-        emit.movImm32(.rax, UInt32(returned))
+        emit.movImm32(.rax, UInt32(retired))
         epilogue()
     }
 
@@ -330,6 +351,18 @@ struct BlockTranslator {
         flagsInHost = false
     }
 
+    /// Before a jump into another block, whose chain entry expects the
+    /// guest flags in R11 (one PUSHF; POP R11 instead of their write-back:
+    /// the successor mostly produces its own before reading any).
+    mutating func chainFlags() {
+        switch flagsPending {
+        case .inHost: setFlagsAside()
+        case .inR11: break
+        case .none: emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        }
+        flagsPending = .inR11
+    }
+
     /// Before code that clobbers the host flags but may not need the guest's
     /// in `CPUState` (the inline memory path): pending flags go to R11.
     private mutating func setFlagsAside() {
@@ -362,7 +395,8 @@ struct BlockTranslator {
     /// byte with the bit cleared and set, read from `overflowByteTables`.
     /// Flags set aside in R11 are merged with plain ALU work (the host's
     /// flags hold nothing of the guest's then).
-    mutating func writeBackFlags() {
+    mutating func writeBackFlags(fromR11: Bool = false) {
+        if fromR11 { flagsPending = .inR11 }
         switch flagsPending {
         case .none: return
         case .inR11:
@@ -1165,13 +1199,15 @@ struct BlockTranslator {
     /// the whole instruction (it raises the #GP) and the block leaves.
     /// The code after this goes on with the target inside the limit.
     private mutating func interpretUnlessInsideCodeLimit(_ i: Instruction, eip: UInt32) {
-        writeBackFlags()
+        // A limit no target of this size can pass: nothing to check.
+        if UInt64(csLimit) >= (i.operandSize == 4 ? 0xFFFF_FFFF : 0xFFFF) { return }
+        setFlagsAside()
         emit.alu(.cmp, size: 4, .rax, immediate: csLimit)
         flagsInHost = false
         let inside = emit.jump(if: .belowOrEqual)
-        let pending = unsynced
+        let (pending, flags) = (unsynced, flagsPending)
         _ = interpret(i, eip: eip)
-        unsynced = pending
+        (unsynced, flagsPending) = (pending, flags)
         emit.bind(inside)
     }
 
@@ -1182,6 +1218,7 @@ struct BlockTranslator {
     private mutating func exitToTargetInRAX() {
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
         unsynced += 1
+        chainFlags()
         let j = jumpLookup
         // RCX ← the entry: index (linear ^ linear >> 12) & mask, times 24.
         precondition(JumpCache.stride == 24)
@@ -1212,6 +1249,7 @@ struct BlockTranslator {
         emit.jump(toAddressIn: .rax)
         emit.bind(miss)
         emit.bind(stale)
+        writeBackFlags()
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
         emit.movImm32(.rax, UInt32(unsynced))
@@ -1236,7 +1274,7 @@ struct BlockTranslator {
             return
         }
         loadFlagsIntoHost()
-        writeBackFlags()
+        chainFlags()
         let taken = emit.jump(ifGuestCondition: i.condition)
         exit(to: next, retired: unsynced, chainable: true)
         emit.bind(taken)
