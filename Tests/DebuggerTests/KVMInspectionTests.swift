@@ -1,0 +1,130 @@
+import Foundation
+import XCTest
+import CPU
+@testable import Debugger
+import Machine
+
+/// The debugger's view of a guest KVM runs, through Debian's gdb: at a
+/// stop the registers gdb reads are the guest's state now, not the state
+/// of the hand-over, the guest stays in KVM, and a register gdb writes
+/// reaches the guest. The guest is the hand-over test's nasm guest built
+/// with -DPEEK (MachineTests/Guests/handover.asm): once KVM runs it in long
+/// mode, it steps a linear congruential generator in EBX three times, each
+/// step followed by an OUT to port 80h and EBX printed on E9h, then spins
+/// on LOOP from 2^40 until a debugger writes a small count to ECX, and runs
+/// on to the hand-over test's usual end (back in our engine once paging
+/// is off, a reset through CF9h). The references are the guest's own
+/// output and the generator's arithmetic.
+final class KVMInspectionTests: XCTestCase {
+    /// The guest's step: EBX * 1103515245 + 12345, in 32 bits.
+    static func generatorStep(_ x: UInt32) -> UInt32 { x &* 1_103_515_245 &+ 12_345 }
+
+    static func hex8(_ v: UInt32) -> String { hex(v, 8) }
+
+    func testGDBReadsAndWritesTheStateOfAGuestThatStaysInKVM() throws {
+        try GDBBatch.skipUnlessInstalled()
+        let image = try HandoverBreakTests.assembleGuest(defines: ["PEEK"])
+        defer { unlink(image) }
+        let log = NSTemporaryDirectory() + "novabox-kvm-inspection-\(getpid()).log"
+        defer { unlink(log) }
+        let t: DebugTestMachine
+        do {
+            t = try DebugTestMachine(bios: image, noReboot: true) { config in
+                config.acceleration = .kvm
+                config.instructionCountShift = nil   // KVM keeps host time
+                config.debugConsole = .file(log)
+                config.ramSize = 16 << 20
+            }
+        } catch {
+            throw XCTSkip("KVM is not usable here: \(error)")
+        }
+        try XCTSkipUnless(t.machine.cpu.cpuid.query(0x8000_0001).edx & 1 << 29 != 0,
+                          "this host's KVM does not run long mode: the guest would never be handed over")
+        t.start()
+        defer { t.finish() }
+        let monitor = try XCTUnwrap(MonitorClient(path: t.monitorPath))
+
+        // gdb stops at the OUT of each step (`break io 80`): the first two
+        // stops read EBX, the second writes it; the fourth stop is the
+        // monitor's `stop` in the spin, where gdb reads ECX and writes 1.
+        final class Output: @unchecked Sendable { var text = "" }
+        let gdb = Output()
+        let gdbDone = DispatchSemaphore(value: 0)
+        let port = t.stub.port
+        DispatchQueue.global().async {
+            gdb.text = (try? GDBBatch.run(port: port, architecture: "i386", seconds: 180, [
+                "monitor break io 80",
+                "continue", "echo ==first\\n", "info registers eip ebx",
+                "continue", "echo ==second\\n", "info registers eip ebx", "set $ebx = 0x12345678",
+                "continue", "echo ==third\\n", "info registers eip ebx", "monitor delete 1",
+                "continue", "echo ==spin\\n", "info registers eip ecx", "set $ecx = 1",
+                "detach",
+            ])) ?? "gdb did not start"
+            gdbDone.signal()
+        }
+
+        // Each stop at the OUT reaches the monitor too, with the
+        // instruction at CS:RIP (checked below against gdb's EIP).
+        let outStops = (0..<3).map { _ in monitor.read(untilSuffix: MonitorPort.prompt, seconds: 120) }
+        for stop in outStops { XCTAssertTrue(stop.contains("stopped: event 1: out to port 0080h (size 1)\n"), stop) }
+        // The third value printed: the guest is in its spin (or a few
+        // instructions before it), in KVM.
+        let deadline = Date().addingTimeInterval(120)
+        while ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").filter({ $0 == " " }).count < 5 && Date() < deadline { usleep(100_000) }
+        usleep(500_000)
+        // The stop's report comes first, then the command's own empty reply.
+        let spin = monitor.command("stop")
+        XCTAssertTrue(spin.contains("stopped\n"), spin)
+        XCTAssertEqual(monitor.read(untilSuffix: MonitorPort.prompt), MonitorPort.prompt)
+        // The page walk goes through the guest's four levels as
+        // handover.asm builds them (PML4 at 10000h, a 2 MiB page at 0).
+        let walk = monitor.command("info pg 9000")
+        for line in ["(cr3=00010000, PAE):", "PML4E at 00010000 = 00000000000110", "PDPTE at 00011000 = 00000000000120",
+                     "PDE at 00012000 = 00000000000000", "-> physical 00009000"] {
+            XCTAssertTrue(walk.contains(line), walk)
+        }
+        XCTAssertEqual(gdbDone.wait(timeout: .now() + 120), .success, "gdb finished")
+        let out = gdb.text
+
+        let end = Date().addingTimeInterval(120)
+        while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").hasSuffix("DONE\n") && Date() < end { usleep(100_000) }
+        XCTAssertEqual(t.finish(), .guestReset(tripleFault: false))
+
+        // The guest's own account: the first value the generator's, the
+        // second the one gdb wrote, the third the generator's step from it.
+        let v1 = KVMInspectionTests.generatorStep(0x600D)
+        let v2 = KVMInspectionTests.generatorStep(v1)
+        let v3 = KVMInspectionTests.generatorStep(0x1234_5678)
+        XCTAssertEqual(try String(contentsOfFile: log, encoding: .utf8),
+                       "PM 1 \(KVMInspectionTests.hex8(v1)) 12345678 \(KVMInspectionTests.hex8(v3)) SPUN PG IRQ PF OFF 2 DONE\n")
+
+        // What gdb saw at each stop: the guest's values then, right after
+        // the OUT (KVM finished it before the state was read).
+        func register(_ name: String, _ section: String) -> UInt64? { GDBBatch.register(name, in: GDBBatch.section(section, of: out)) }
+        XCTAssertEqual(register("ebx", "first"), UInt64(v1), out)
+        XCTAssertEqual(register("ebx", "second"), UInt64(v2), out)
+        XCTAssertEqual(register("ebx", "third"), UInt64(v3), out)
+        let switches = t.machine.engineSwitches
+        XCTAssertEqual(switches.map(\.to), [.kvm, MachineConfiguration().engine], "KVM kept the guest until paging went off: \(switches)")
+        XCTAssertEqual(switches.first?.reason, "paging on (long mode)")
+        let handOverEIP = switches.first.map { UInt64($0.eip) }
+        let afterOut = register("eip", "first")
+        XCTAssertNotNil(afterOut, out)
+        XCTAssertNotEqual(afterOut, handOverEIP, "not the hand-over's EIP")
+        XCTAssertTrue((0xF0000...0xFFFFF).contains(afterOut ?? 0), "in the ROM: \(out)")
+        XCTAssertEqual(register("eip", "second"), afterOut, out)
+        XCTAssertEqual(register("eip", "third"), afterOut, out)
+        // The monitor shows the same place, in the 64-bit code segment
+        // (at the hand-over CS was the 32-bit one, 08h).
+        for stop in outStops { XCTAssertTrue(stop.contains("\n0018:\(String(afterOut ?? 0, radix: 16))  "), stop) }
+        // In the spin: LOOP counted RCX down from 2^40, so its low half
+        // wrapped to just under 2^32; the write of 1 ended the spin, or
+        // the guest would still be in it.
+        let spinEIP = register("eip", "spin")
+        XCTAssertGreaterThan(spinEIP ?? 0, afterOut ?? .max, out)
+        XCTAssertTrue((0xF0000...0xFFFFF).contains(spinEIP ?? 0), out)
+        XCTAssertTrue(spin.contains("\n0018:\(String(spinEIP ?? 0, radix: 16))  "), spin)
+        XCTAssertGreaterThan(register("ecx", "spin") ?? 0, 0xF000_0000, out)
+        XCTAssertTrue(out.contains("Program received signal SIGINT"), out)
+    }
+}
