@@ -83,6 +83,8 @@ final class KVMInspectionTests: XCTestCase {
                      "PDE at 00012000 = 00000000000000", "-> physical 00009000"] {
             XCTAssertTrue(walk.contains(line), walk)
         }
+        // The monitor shows the 64-bit registers, which gdb's i386 view cannot.
+        let registers = monitor.command("info registers")
         XCTAssertEqual(gdbDone.wait(timeout: .now() + 120), .success, "gdb finished")
         let out = gdb.text
 
@@ -124,7 +126,13 @@ final class KVMInspectionTests: XCTestCase {
         XCTAssertGreaterThan(spinEIP ?? 0, afterOut ?? .max, out)
         XCTAssertTrue((0xF0000...0xFFFFF).contains(spinEIP ?? 0), out)
         XCTAssertTrue(spin.contains("\n0018:\(String(spinEIP ?? 0, radix: 16))  "), spin)
-        XCTAssertGreaterThan(register("ecx", "spin") ?? 0, 0xF000_0000, out)
+        let ecx = register("ecx", "spin") ?? 0
+        XCTAssertGreaterThan(ecx, 0xF000_0000, out)
+        XCTAssertTrue(registers.contains("rcx=000000ff\(hex(ecx, 8))"), "RCX is 2^40 minus the iterations: \(registers)")
+        XCTAssertTrue(registers.contains("rip=\(hex(spinEIP ?? 0, 16)) "), registers)
+        XCTAssertTrue(registers.contains("long mode, 64-bit code"), registers)
+        XCTAssertTrue(registers.contains("cs=0018 base=00000000 limit="), registers)
+        XCTAssertTrue(registers.contains("code readable 64-bit"), registers)
         XCTAssertTrue(out.contains("Program received signal SIGINT"), out)
     }
 }
