@@ -83,6 +83,10 @@ final class KVMInspectionTests: XCTestCase {
                      "PDE at 00012000 = 00000000000000", "-> physical 00009000"] {
             XCTAssertTrue(walk.contains(line), walk)
         }
+        // Its two 2 MiB pages, as one range of the low 4 GiB.
+        let mapped = monitor.command("info mem")
+        XCTAssertTrue(mapped.contains("\n00000000-003fffff -> 00000000-003fffff 4 MiB      S RW\n"), mapped)
+        XCTAssertEqual(mapped.split(separator: "\n").count, 2, mapped)
         // The monitor shows the 64-bit registers, which gdb's i386 view cannot.
         let registers = monitor.command("info registers")
         XCTAssertEqual(gdbDone.wait(timeout: .now() + 120), .success, "gdb finished")
