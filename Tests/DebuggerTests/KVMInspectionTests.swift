@@ -46,7 +46,9 @@ final class KVMInspectionTests: XCTestCase {
 
         // gdb stops at the OUT of each step (`break io 80`): the first two
         // stops read EBX, the second writes it; the fourth stop is the
-        // monitor's `stop` in the spin, where gdb reads ECX and writes 1.
+        // monitor's `stop` in the spin, where gdb reads ECX, has the
+        // monitor show the registers, a page walk and the mapped ranges
+        // (through gdb, so before it lets the guest run on), and writes 1.
         final class Output: @unchecked Sendable { var text = "" }
         let gdb = Output()
         let gdbDone = DispatchSemaphore(value: 0)
@@ -57,7 +59,9 @@ final class KVMInspectionTests: XCTestCase {
                 "continue", "echo ==first\\n", "info registers eip ebx",
                 "continue", "echo ==second\\n", "info registers eip ebx", "set $ebx = 0x12345678",
                 "continue", "echo ==third\\n", "info registers eip ebx", "monitor delete 1",
-                "continue", "echo ==spin\\n", "info registers eip ecx", "set $ecx = 1",
+                "continue", "echo ==spin\\n", "info registers eip ecx",
+                "echo ==registers\\n", "monitor info registers", "echo ==walk\\n", "monitor info pg 9000",
+                "echo ==mapped\\n", "monitor info mem", "set $ecx = 1",
                 "detach",
             ])) ?? "gdb did not start"
             gdbDone.signal()
@@ -76,21 +80,21 @@ final class KVMInspectionTests: XCTestCase {
         let spin = monitor.command("stop")
         XCTAssertTrue(spin.contains("stopped\n"), spin)
         XCTAssertEqual(monitor.read(untilSuffix: MonitorPort.prompt), MonitorPort.prompt)
-        // The page walk goes through the guest's four levels as
-        // handover.asm builds them (PML4 at 10000h, a 2 MiB page at 0).
-        let walk = monitor.command("info pg 9000")
-        for line in ["(cr3=00010000, PAE):", "PML4E at 00010000 = 00000000000110", "PDPTE at 00011000 = 00000000000120",
-                     "PDE at 00012000 = 00000000000000", "-> physical 00009000"] {
-            XCTAssertTrue(walk.contains(line), walk)
-        }
-        // Its two 2 MiB pages, as one range of the low 4 GiB.
-        let mapped = monitor.command("info mem")
-        XCTAssertTrue(mapped.contains("\n00000000-003fffff -> 00000000-003fffff 4 MiB      S RW\n"), mapped)
-        XCTAssertEqual(mapped.split(separator: "\n").count, 2, mapped)
-        // The monitor shows the 64-bit registers, which gdb's i386 view cannot.
-        let registers = monitor.command("info registers")
         XCTAssertEqual(gdbDone.wait(timeout: .now() + 120), .success, "gdb finished")
         let out = gdb.text
+        // The page walk goes through the guest's four levels as
+        // handover.asm builds them (PML4 at 10000h, a 2 MiB page at 0).
+        let walk = String(GDBBatch.section("walk", of: out))
+        for line in ["(cr3=00010000, PAE):", "PML4E at 00010000 = 00000000000110", "PDPTE at 00011000 = 00000000000120",
+                     "PDE at 00012000 = 00000000000000", "-> physical 00009000"] {
+            XCTAssertTrue(walk.contains(line), out)
+        }
+        // Its two 2 MiB pages, as one range of the low 4 GiB.
+        let mapped = String(GDBBatch.section("mapped", of: out))
+        XCTAssertTrue(mapped.contains("\n00000000-003fffff -> 00000000-003fffff 4 MiB      S RW\n"), out)
+        XCTAssertEqual(mapped.split(separator: "\n").filter { $0.contains(" -> ") }.count, 1, out)
+        // The monitor shows the 64-bit registers, which gdb's i386 view cannot.
+        let registers = String(GDBBatch.section("registers", of: out))
 
         let end = Date().addingTimeInterval(120)
         while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").hasSuffix("DONE\n") && Date() < end { usleep(100_000) }
