@@ -22,7 +22,10 @@ protocol DebugPort: AnyObject {
 /// runs with its debug hook switched off: the only cost is that poll.
 /// With code breakpoints alone, the recompiler runs every block that
 /// contains none; KVM takes the guest only while nothing is set that it
-/// cannot report (`Machine.debuggerHoldsGuest`).
+/// cannot report (`Machine.debuggerHoldsGuest`). Every stop, a step's
+/// end included, reads the guest's state back from KVM first
+/// (`Machine.synchronizeStateForDebugger`), so what the ports show and
+/// change is the guest's state now, not the hand-over's.
 public final class DebugSession {
     public let machine: Machine
     public let view: GuestMemoryView
@@ -72,6 +75,7 @@ public final class DebugSession {
         guard !paused else { return }
         paused = true
         stepOverTarget = nil
+        machine.synchronizeStateForDebugger()
         for p in ports { p.machineStopped(reason) }
     }
 
@@ -96,6 +100,7 @@ public final class DebugSession {
         updateHooks()
         let until = min(Double(machine.clock.now) / 1e9 + 1, machine.configuration.timeLimit ?? .infinity)
         _ = machine.run(until: until, instructions: UInt64(max(1, count)))
+        machine.synchronizeStateForDebugger()
         skipBoundaryOnce = false
         stepping = false
         updateHooks()
@@ -146,6 +151,7 @@ public final class DebugSession {
         updateHooks()
         let until = min(Double(machine.clock.now) / 1e9 + guestSeconds, machine.configuration.timeLimit ?? .infinity)
         _ = machine.run(until: until)
+        machine.synchronizeStateForDebugger()
         skipBoundaryOnce = false
         stepOverTarget = nil
         updateHooks()
@@ -307,7 +313,10 @@ public final class DebugSession {
 
     private func portAccess(_ port: UInt16, size: Int, isWrite: Bool) {
         if let e = events.first(where: { if case .port(let r) = $0.event { return r.contains(port) } else { return false } }) {
-            stopMachine(.event(id: e.id, description: "\(isWrite ? "out to" : "in from") port \(hex(port, 4))h (size \(size)) at \(hex(cpu.segment(.cs).pointee.selector, 4)):\(hex(cpu.currentEIP, 8))"))
+            // Under KVM the instruction's address is known only once the
+            // stop reads the state back; the stop shows the next instruction.
+            let place = machine.status.engine == .kvm ? "" : " at \(hex(cpu.segment(.cs).pointee.selector, 4)):\(hex(cpu.currentEIP, 8))"
+            stopMachine(.event(id: e.id, description: "\(isWrite ? "out to" : "in from") port \(hex(port, 4))h (size \(size))\(place)"))
         }
     }
 }

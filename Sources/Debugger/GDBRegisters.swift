@@ -101,8 +101,12 @@ enum GDBRegisters {
         guard n >= 0 && n < all.count, bytes.count == all[n].bytes else { return false }
         let v = value(bytes)
         switch n {
-        case 0..<8: cpu.setReg32(UInt8(n), UInt32(truncatingIfNeeded: v))
-        case 8: cpu.eip = UInt32(truncatingIfNeeded: v)
+        // A 64-bit guest's registers show their low halves here: a value
+        // written back unchanged (gdb's `G` sends them all) keeps the upper
+        // half; a new one is zero-extended, as a 32-bit MOV does.
+        case 0..<8 where cpu.reg32(UInt8(n)) != UInt32(truncatingIfNeeded: v): cpu.setReg32(UInt8(n), UInt32(truncatingIfNeeded: v))
+        case 8 where cpu.eip != UInt32(truncatingIfNeeded: v): cpu.eip = UInt32(truncatingIfNeeded: v)
+        case 0...8: break
         case 9:
             // Reserved bits keep their fixed values (bit 1 set, 3/5/15 and 22+ clear).
             cpu.state.pointee.eflags = UInt32(truncatingIfNeeded: v) & 0x003F_7FD5 | EFLAGS.fixed1

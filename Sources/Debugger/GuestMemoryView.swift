@@ -9,7 +9,8 @@ import MMU
 /// must not set Accessed/Dirty bits or fill the TLB when it merely looks, and
 /// `info pg` wants every level's entry, not just the frame. PAE's PDPTEs are
 /// read from the table CR3 points to (the CPU's cached copies differ only if
-/// the guest edited that table without reloading CR3).
+/// the guest edited that table without reloading CR3). In long mode (a
+/// guest KVM runs) the walk has four levels.
 public struct GuestMemoryView {
     public let cpu: CPU
 
@@ -34,11 +35,9 @@ public struct GuestMemoryView {
         var w = Walk()
         let mask = cpu.memory.a20Mask
         guard UInt32(truncatingIfNeeded: s.cr0) & CR0.pg != 0 else { w.physical = linear & mask; return w }
+        if s.efer & EFER.lma != 0 { return longModeWalk(linear, cr3: s.cr3) }
         let cr3 = UInt32(truncatingIfNeeded: s.cr3)
         let cr4 = UInt32(truncatingIfNeeded: s.cr4)
-        func read64(_ a: UInt32) -> UInt64 {
-            UInt64(cpu.memory.read(a, size: 4)) | UInt64(cpu.memory.read(a &+ 4, size: 4)) << 32
-        }
         if cr4 & CR4.pae != 0 {
             let pdpteAddress = (cr3 & 0xFFFF_FFE0) &+ (linear >> 30) * 8
             let pdpte = read64(pdpteAddress)
@@ -72,6 +71,37 @@ public struct GuestMemoryView {
         w.steps.append(WalkStep(level: "PTE", entryAddress: pteAddress, entry: pte))
         guard pte & 1 != 0 else { return w }
         w.physical = (UInt32(truncatingIfNeeded: pte) & 0xFFFF_F000 | linear & 0xFFF) & mask
+        return w
+    }
+
+    private func read64(_ a: UInt32) -> UInt64 {
+        UInt64(cpu.memory.read(a, size: 4)) | UInt64(cpu.memory.read(a &+ 4, size: 4)) << 32
+    }
+
+    /// Long mode's four levels, 9 bits of the address each; a PS bit in a
+    /// PDPTE (1 GiB page) or PDE (2 MiB page) ends the walk early. The
+    /// debugger's linear addresses are the low 4 GiB of the 48-bit space,
+    /// and a table or page above 4 GiB of physical memory is beyond what
+    /// it reads (the walk stops there, unmapped).
+    private func longModeWalk(_ linear: UInt32, cr3: UInt64) -> Walk {
+        var w = Walk()
+        let frameBits: UInt64 = 0x000F_FFFF_FFFF_F000
+        var table = cr3 & frameBits
+        let levels: [(name: String, shift: UInt64)] = [("PML4E", 39), ("PDPTE", 30), ("PDE", 21), ("PTE", 12)]
+        for (depth, level) in levels.enumerated() {
+            guard table >> 32 == 0 else { return w }
+            let entryAddress = UInt32(table) | UInt32((UInt64(linear) >> level.shift) & 0x1FF) * 8
+            let entry = read64(entryAddress)
+            w.steps.append(WalkStep(level: level.name, entryAddress: entryAddress, entry: entry))
+            guard entry & 1 != 0 else { return w }
+            if depth == levels.count - 1 || (depth > 0 && entry & 0x80 != 0) {
+                let offsetBits = UInt64(1) << level.shift - 1
+                let physical = entry & frameBits & ~offsetBits | UInt64(linear) & offsetBits
+                if physical >> 32 == 0 { w.physical = UInt32(physical) & cpu.memory.a20Mask }
+                return w
+            }
+            table = entry & frameBits
+        }
         return w
     }
 

@@ -12,6 +12,9 @@ public struct Inspector {
     public var modeName: String {
         if !cpu.protectedMode { return "real mode" }
         if cpu.virtual8086 { return "virtual-8086 mode" }
+        if cpu.state.pointee.efer & EFER.lma != 0 {
+            return cpu.segment(.cs).pointee.isLongMode ? "long mode, 64-bit code" : "long mode, compatibility mode, \(cpu.segment(.cs).pointee.is32Bit ? "32" : "16")-bit code"
+        }
         return "protected mode, \(cpu.segment(.cs).pointee.is32Bit ? "32" : "16")-bit code\(cpu.pagingEnabled ? ", paging" : "")"
     }
 
@@ -30,6 +33,14 @@ public struct Inspector {
             "esi=\(r(6)) edi=\(r(7)) ebp=\(r(5)) esp=\(r(4))",
             "eip=\(hex(cpu.eip, 8)) eflags=\(hex(s.eflags, 8)) [\(flags)] iopl=\((s.eflags >> 12) & 3) cpl=\(s.cpl)  \(modeName)",
         ]
+        if s.efer & EFER.lma != 0 {
+            // A 64-bit guest (one KVM runs): the whole registers, R8-R15 too.
+            let q = withUnsafeBytes(of: s.gpr) { Array($0.bindMemory(to: UInt64.self)) }
+            let names = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] + (8..<16).map { "r\($0)" }
+            let wide = [0, 3, 1, 2, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15].map { "\(names[$0])=\(hex(q[$0], 16))" }
+            lines = stride(from: 0, to: 16, by: 4).map { wide[$0..<$0 + 4].joined(separator: " ") }
+                + ["rip=\(hex(s.rip, 16)) eflags=\(hex(s.eflags, 8)) [\(flags)] iopl=\((s.eflags >> 12) & 3) cpl=\(s.cpl)  \(modeName)"]
+        }
         for seg in [SegmentRegister.cs, .ss, .ds, .es, .fs, .gs] {
             lines.append("\(seg.name)=" + Inspector.describe(cpu.segment(seg).pointee))
         }
@@ -49,7 +60,7 @@ public struct Inspector {
         else if c.isCodeOrData {
             kind = c.isCode ? "code\(c.isConforming ? " conforming" : "")\(c.isReadable ? " readable" : "")"
                             : "data\(c.isWritableData ? " writable" : " read-only")\(c.isExpandDown ? " expand-down" : "")"
-            kind += c.is32Bit ? " 32-bit" : " 16-bit"
+            kind += c.isCode && c.isLongMode ? " 64-bit" : c.is32Bit ? " 32-bit" : " 16-bit"
         } else {
             kind = systemTypeName(c.type)
         }

@@ -41,24 +41,42 @@ extension GuestMemoryView {
             UInt64(cpu.memory.read(a, size: 4)) | UInt64(cpu.memory.read(a &+ 4, size: 4)) << 32
         }
         if cr4 & CR4.pae != 0 {
-            // PDPTEs carry no R/W or U/S bits: rights start at the PDE.
+            // PAE: four PDPTEs at CR3, without R/W or U/S bits (rights start
+            // at the PDE). Long mode: the low 4 GiB, all the debugger's
+            // addresses reach, are the first four entries of the PDPT the
+            // first PML4 entry points to; those levels carry rights, and a
+            // PDPTE may map a 1 GiB page.
+            let longMode = s.efer & EFER.lma != 0
+            var pdpt = cr3 & 0xFFFF_FFE0
+            var upperRights: UInt64 = 6
+            if longMode {
+                let pml4e = read64(cr3 & 0xFFFF_F000)
+                guard pml4e & 1 != 0, pml4e & 0x000F_FFFF_0000_0000 == 0 else { return ranges }
+                pdpt = UInt32(truncatingIfNeeded: pml4e) & 0xFFFF_F000
+                upperRights = pml4e
+            }
             for p in 0..<4 {
-                let pdpte = read64((cr3 & 0xFFFF_FFE0) &+ UInt32(p * 8))
+                let pdpte = read64(pdpt &+ UInt32(p * 8))
                 guard pdpte & 1 != 0 else { continue }
+                let rights = longMode ? upperRights & pdpte : upperRights
+                if longMode && pdpte & 0x80 != 0 {
+                    add(UInt64(p) << 30, pdpte & 0xF_C000_0000, 1 << 30, rights)
+                    continue
+                }
                 let directory = UInt32(truncatingIfNeeded: pdpte) & 0xFFFF_F000
                 for d in 0..<512 {
                     let pde = read64(directory &+ UInt32(d * 8))
                     guard pde & 1 != 0 else { continue }
                     let base = UInt64(p) << 30 | UInt64(d) << 21
                     if pde & 0x80 != 0 {
-                        add(base, pde & 0xF_FFE0_0000, 1 << 21, pde)
+                        add(base, pde & 0xF_FFE0_0000, 1 << 21, rights & pde)
                         continue
                     }
                     let table = UInt32(truncatingIfNeeded: pde) & 0xFFFF_F000
                     for t in 0..<512 {
                         let pte = read64(table &+ UInt32(t * 8))
                         guard pte & 1 != 0 else { continue }
-                        add(base | UInt64(t) << 12, pte & 0xF_FFFF_F000, 4096, pde & pte)
+                        add(base | UInt64(t) << 12, pte & 0xF_FFFF_F000, 4096, rights & pde & pte)
                     }
                 }
             }

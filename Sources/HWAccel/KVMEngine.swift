@@ -24,7 +24,9 @@ public struct KVMRefusal: Error, CustomStringConvertible {
 /// injected with KVM_INTERRUPT when the guest can take it, and an
 /// interrupt-window exit is requested otherwise. A per-thread timer brings
 /// KVM_RUN back at the machine's next timer deadline, so device time keeps
-/// running while the guest computes.
+/// running while the guest computes. A debugger that stops the machine
+/// sees the vCPU's state without the guest leaving KVM (`inspect`, then
+/// `endInspection` writes back only what the debugger changed).
 public final class KVMEngine {
     public let cpu: CPU
     let vm: KVMVirtualMachine
@@ -77,14 +79,30 @@ public final class KVMEngine {
         }
         do { try mapMemory() } catch { throw KVMRefusal(error.description) }
         try KVMStateTransfer.load(cpu.state.pointee, tsc: cpu.timeStampCounter, into: vcpu)
+        // The whole state is new: a look a debugger took before a reset is over.
+        inspection = nil
         halted = cpu.state.pointee.halted
         vcpu.run.pointee.request_interrupt_window = 0
     }
 
     /// Writes the vCPU's state back into `cpu.state`, reports the pages KVM
     /// wrote, and finishes an event KVM was delivering, so the interpreter
-    /// continues where KVM stopped.
+    /// continues where KVM stopped. After `inspect`, `cpu.state` already is
+    /// the guest's, with whatever the debugger changed in it.
     public func leave() throws(KVMRefusal) {
+        let pending: KVMStateTransfer.PendingEvent?
+        if let inspection { pending = inspection.pending } else { pending = try readState() }
+        inspection = nil
+        try reportWrittenPages()
+        switch pending {
+        case .interrupt(let vector): cpu.deliverAcknowledgedInterrupt(vector)
+        case .exception(let vector, let errorCode): cpu.deliverPendingException(vector, errorCode: errorCode)
+        case nil: break
+        }
+    }
+
+    /// The vCPU's state, read into `cpu.state`; the event KVM was delivering.
+    private func readState() throws(KVMRefusal) -> KVMStateTransfer.PendingEvent? {
         // A stop that came right after a port or MMIO exit (a device's stop
         // request, the debugger, a memory map KVM refused) finds that
         // instruction unfinished in KVM.
@@ -92,14 +110,40 @@ public final class KVMEngine {
             throw KVMRefusal("KVM_RUN failed finishing the last I/O instruction: \(String(cString: strerror(errno)))")
         }
         let (tsc, pending) = try KVMStateTransfer.store(from: vcpu, into: &cpu.state.pointee)
-        try reportWrittenPages()
         cpu.state.pointee.halted = halted
         cpu.state.pointee.msr.tscOffset = Int64(bitPattern: tsc &- (cpu.cycleSource?() ?? cpu.instructionCount))
-        switch pending {
-        case .interrupt(let vector): cpu.deliverAcknowledgedInterrupt(vector)
-        case .exception(let vector, let errorCode): cpu.deliverPendingException(vector, errorCode: errorCode)
-        case nil: break
-        }
+        return pending
+    }
+
+    // MARK: - A debugger's look
+
+    /// The state `inspect` read, as read, and the event KVM was delivering
+    /// then (it stays in the vCPU, to be delivered when the guest runs on).
+    private struct Inspection {
+        let state: CPUState
+        let pending: KVMStateTransfer.PendingEvent?
+    }
+    private var inspection: Inspection?
+
+    /// A debugger stopped the machine: `cpu.state` is brought up to date
+    /// with the vCPU (registers, hidden segment caches, CRs, EFER, x87/SSE,
+    /// MSRs, an I/O instruction finished first) while the guest stays in
+    /// KVM. Until `endInspection` the vCPU does not run, so a second call
+    /// keeps what the debugger may have changed since the first.
+    public func inspect() throws(KVMRefusal) {
+        guard inspection == nil else { return }
+        let pending = try readState()
+        inspection = Inspection(state: cpu.state.pointee, pending: pending)
+    }
+
+    /// Before KVM runs the guest again: what the debugger changed in
+    /// `cpu.state` since `inspect` goes to the vCPU, nothing else. On a
+    /// refusal the inspection stays open, so `leave` hands our engine the
+    /// state the debugger left.
+    public func endInspection() throws(KVMRefusal) {
+        guard let inspection else { return }
+        try KVMStateTransfer.writeBack(cpu.state.pointee, changedFrom: inspection.state, into: vcpu)
+        self.inspection = nil
     }
 
     /// Tells `PhysicalMemory` which RAM pages the guest wrote in KVM since

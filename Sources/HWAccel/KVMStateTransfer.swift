@@ -52,6 +52,32 @@ enum KVMStateTransfer {
     /// Loads the whole state; `tsc` is the time-stamp counter the guest
     /// reads at this instant.
     static func load(_ s: CPUState, tsc: UInt64, into vcpu: KVMVirtualCPU) throws(KVMRefusal) {
+        try setRegisters(s, vcpu)
+        try setSystemRegisters(s, vcpu)
+        try setFloatingPoint(s, vcpu)
+
+        var debug = kvm_debugregs()
+        debug.db = (s.dr.0, s.dr.1, s.dr.2, s.dr.3)
+        debug.dr6 = s.dr.6; debug.dr7 = s.dr.7
+        try check(vcpu.control(NOVABOX_KVM_SET_DEBUGREGS, &debug), "KVM_SET_DEBUGREGS")
+
+        var events = kvm_vcpu_events()
+        if s.interruptShadow {
+            // STI blocking needs IF = 1 at VM entry; otherwise it came from MOV SS.
+            events.interrupt.shadow = UInt8(s.eflags & EFLAGS.if != 0 ? KVM_X86_SHADOW_INT_STI : KVM_X86_SHADOW_INT_MOV_SS)
+        }
+        events.flags = UInt32(KVM_VCPUEVENT_VALID_SHADOW)
+        try check(vcpu.control(NOVABOX_KVM_SET_VCPU_EVENTS, &events), "KVM_SET_VCPU_EVENTS")
+
+        var msrs = msrEntries(s, tsc: tsc)
+        let written = vcpu.transferMSRs(NOVABOX_KVM_SET_MSRS, &msrs)
+        guard written == msrs.count else {
+            throw KVMRefusal( "KVM_SET_MSRS stopped at MSR \(hex(UInt64(msrs[max(0, min(written, msrs.count - 1))].index)))")
+        }
+    }
+
+    /// General registers, RIP and RFLAGS.
+    static func setRegisters(_ s: CPUState, _ vcpu: KVMVirtualCPU) throws(KVMRefusal) {
         var regs = kvm_regs()
         regs.rax = s.gpr.0; regs.rcx = s.gpr.1; regs.rdx = s.gpr.2; regs.rbx = s.gpr.3
         regs.rsp = s.gpr.4; regs.rbp = s.gpr.5; regs.rsi = s.gpr.6; regs.rdi = s.gpr.7
@@ -60,7 +86,11 @@ enum KVMStateTransfer {
         regs.rip = s.rip
         regs.rflags = UInt64(s.eflags)
         try check(vcpu.control(NOVABOX_KVM_SET_REGS, &regs), "KVM_SET_REGS")
+    }
 
+    /// Segment registers with their hidden caches, descriptor tables,
+    /// control registers, EFER, the APIC base.
+    static func setSystemRegisters(_ s: CPUState, _ vcpu: KVMVirtualCPU) throws(KVMRefusal) {
         var sregs = kvm_sregs()
         sregs.es = segment(s.segments.0); sregs.cs = segment(s.segments.1); sregs.ss = segment(s.segments.2)
         sregs.ds = segment(s.segments.3); sregs.fs = segment(s.segments.4); sregs.gs = segment(s.segments.5)
@@ -83,31 +113,15 @@ enum KVMStateTransfer {
         for (name, want, got) in [("CR0", s.cr0, back.cr0), ("CR4", s.cr4, back.cr4), ("EFER", s.efer, back.efer)] where want != got {
             throw KVMRefusal( "KVM_SET_SREGS changed \(name) from \(hex(want)) to \(hex(got))")
         }
+    }
 
+    /// x87 and SSE.
+    static func setFloatingPoint(_ s: CPUState, _ vcpu: KVMVirtualCPU) throws(KVMRefusal) {
         let image = UnsafeMutableRawBufferPointer.allocate(byteCount: MemoryLayout<kvm_xsave>.size, alignment: 64)
         defer { image.deallocate() }
         image.initializeMemory(as: UInt8.self, repeating: 0)
         storeFPU(s.fpu, into: image)
         try check(ioctl(vcpu.fd, NOVABOX_KVM_SET_XSAVE, image.baseAddress!) == 0 ? 0 : errno, "KVM_SET_XSAVE")
-
-        var debug = kvm_debugregs()
-        debug.db = (s.dr.0, s.dr.1, s.dr.2, s.dr.3)
-        debug.dr6 = s.dr.6; debug.dr7 = s.dr.7
-        try check(vcpu.control(NOVABOX_KVM_SET_DEBUGREGS, &debug), "KVM_SET_DEBUGREGS")
-
-        var events = kvm_vcpu_events()
-        if s.interruptShadow {
-            // STI blocking needs IF = 1 at VM entry; otherwise it came from MOV SS.
-            events.interrupt.shadow = UInt8(s.eflags & EFLAGS.if != 0 ? KVM_X86_SHADOW_INT_STI : KVM_X86_SHADOW_INT_MOV_SS)
-        }
-        events.flags = UInt32(KVM_VCPUEVENT_VALID_SHADOW)
-        try check(vcpu.control(NOVABOX_KVM_SET_VCPU_EVENTS, &events), "KVM_SET_VCPU_EVENTS")
-
-        var msrs = msrEntries(s, tsc: tsc)
-        let written = vcpu.transferMSRs(NOVABOX_KVM_SET_MSRS, &msrs)
-        guard written == msrs.count else {
-            throw KVMRefusal( "KVM_SET_MSRS stopped at MSR \(hex(UInt64(msrs[max(0, min(written, msrs.count - 1))].index)))")
-        }
     }
 
     // MARK: - Back from the vCPU
@@ -187,6 +201,43 @@ enum KVMStateTransfer {
             }
         }
         return (tsc, pending)
+    }
+
+    // MARK: - After a debugger's look
+
+    /// Writes to the vCPU the parts of `s` a debugger changed since `store`
+    /// read them (`read`): general registers, system registers, x87/SSE —
+    /// what a debugger can write. Nothing else is touched (a whole `load`
+    /// would drop an event KVM was delivering), and the vCPU's events (an
+    /// interrupt or exception being delivered, the interrupt shadow, NMI
+    /// state) are put back as they were read, since KVM_SET_REGS discards
+    /// an exception KVM has queued but not begun to deliver: the guest
+    /// cannot tell it was looked at.
+    static func writeBack(_ s: CPUState, changedFrom read: CPUState, into vcpu: KVMVirtualCPU) throws(KVMRefusal) {
+        let registers = !sameBytes(s.gpr, read.gpr) || s.rip != read.rip || s.eflags != read.eflags
+        let system = !sameSystemRegisters(s, read)
+        let floatingPoint = !sameBytes(s.fpu.area, read.fpu.area) || s.fpu.tags != read.fpu.tags
+        guard registers || system || floatingPoint else { return }
+        var events = kvm_vcpu_events()
+        try check(vcpu.control(NOVABOX_KVM_GET_VCPU_EVENTS, &events), "KVM_GET_VCPU_EVENTS")
+        if registers { try setRegisters(s, vcpu) }
+        if system { try setSystemRegisters(s, vcpu) }
+        if floatingPoint { try setFloatingPoint(s, vcpu) }
+        try check(vcpu.control(NOVABOX_KVM_SET_VCPU_EVENTS, &events), "KVM_SET_VCPU_EVENTS")
+    }
+
+    /// Whether two values of a padding-free type (tuples of integers) hold the same bytes.
+    private static func sameBytes<T>(_ a: T, _ b: T) -> Bool {
+        withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { y in x.elementsEqual(y) } }
+    }
+
+    /// What KVM_SET_SREGS writes, compared.
+    private static func sameSystemRegisters(_ a: CPUState, _ b: CPUState) -> Bool {
+        a.segments.0 == b.segments.0 && a.segments.1 == b.segments.1 && a.segments.2 == b.segments.2
+            && a.segments.3 == b.segments.3 && a.segments.4 == b.segments.4 && a.segments.5 == b.segments.5
+            && a.ldtr == b.ldtr && a.tr == b.tr && a.gdtr == b.gdtr && a.idtr == b.idtr
+            && a.cr0 == b.cr0 && a.cr2 == b.cr2 && a.cr3 == b.cr3 && a.cr4 == b.cr4 && a.efer == b.efer
+            && a.msr.apicBase == b.msr.apicBase
     }
 
     // MARK: - MSRs

@@ -189,6 +189,11 @@ public final class Machine {
                     switcher.handBack("the debugger needs our own engine", offerAgain: true)
                     continue
                 }
+                // What a debugger changed while it looked at the guest reaches the vCPU first.
+                do { try kvm.endInspection() } catch {
+                    switcher.handBack("KVM refused what the debugger changed (\(error))")
+                    continue
+                }
                 if kvm.waitingForInterrupt { idle(until: nextDeadline); continue }
                 let slice = nextDeadline > now ? min(nextDeadline - now, 10_000_000) : 0
                 switch kvm.run(forNanoseconds: slice) {
@@ -245,6 +250,18 @@ public final class Machine {
     public var onEngineSwitch: ((EngineSwitch) -> Void)? {
         get { switcher.onSwitch }
         set { switcher.onSwitch = newValue }
+    }
+
+    /// A debugger stopped the machine (machine thread): while KVM runs the
+    /// guest, `cpu.state` holds the state of the hand-over until it is read
+    /// back. This reads it (the guest stays in KVM); what the debugger then
+    /// changes in `cpu.state` reaches the vCPU before KVM runs again, or our
+    /// engine, if the debugger's needs bring the guest back.
+    public func synchronizeStateForDebugger() {
+        guard switcher.engine == .kvm, let kvm = switcher.kvm else { return }
+        do { try kvm.inspect() } catch {
+            EngineSwitcher.say("cannot read the guest state from KVM for the debugger (\(error)); it shows an older state")
+        }
     }
 
     // MARK: - Pausing (on the machine's thread, e.g. through `hostRequests`)

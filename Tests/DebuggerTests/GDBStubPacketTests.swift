@@ -53,6 +53,24 @@ final class GDBStubPacketTests: XCTestCase {
         XCTAssertEqual(t.machine.cpu.state.pointee.eflags, 0x003F_7FD7)
     }
 
+    /// gdb's `G` writes back every register it read. For a 64-bit guest
+    /// (one KVM runs) the i386 view holds the low halves: written back
+    /// unchanged they keep the upper halves (a kernel's RSP and RIP at
+    /// FFFFFFFF8…); a new value is zero-extended, as a 32-bit MOV does.
+    func testGPacketKeepsTheUpperHalvesOfUnchangedRegisters() {
+        let s = t.machine.cpu.state
+        s.pointee.gpr.4 = 0xFFFF_FFFF_8100_0FF0
+        s.pointee.gpr.3 = 0x0000_0001_0000_0002
+        s.pointee.rip = 0xFFFF_FFFF_8100_1234
+        let all = reply("g")
+        XCTAssertEqual(reply("G" + all), "OK")
+        XCTAssertEqual(s.pointee.gpr.4, 0xFFFF_FFFF_8100_0FF0)
+        XCTAssertEqual(s.pointee.gpr.3, 0x0000_0001_0000_0002)
+        XCTAssertEqual(s.pointee.rip, 0xFFFF_FFFF_8100_1234)
+        XCTAssertEqual(reply("P3=05000000"), "OK")
+        XCTAssertEqual(s.pointee.gpr.3, 5)
+    }
+
     /// 32-bit paging built by hand (SDM vol. 3, 4.3): linear 0x00400000 →
     /// PDE 1 → page table → frame 0x20000. Unmapped linear addresses answer
     /// E14; memory writes land in the frame.

@@ -17,13 +17,14 @@ final class HandoverBreakTests: XCTestCase {
     static let guestSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("MachineTests/Guests/handover.asm").path
 
-    func assembleGuest() throws -> String {
+    /// The guest image, assembled with `defines` (nasm -D).
+    static func assembleGuest(defines: [String] = []) throws -> String {
         guard access("/dev/kvm", R_OK | W_OK) == 0 else { throw XCTSkip("no usable /dev/kvm on this host: the hand-over to KVM cannot be tested here") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/nasm") else { throw XCTSkip("nasm is not installed (apt-get install nasm)") }
-        let out = NSTemporaryDirectory() + "novabox-handover-break-\(getpid()).bin"
+        let out = NSTemporaryDirectory() + "novabox-handover-break-\(getpid())\(defines.joined()).bin"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/nasm")
-        p.arguments = ["-f", "bin", "-o", out, HandoverBreakTests.guestSource]
+        p.arguments = ["-f", "bin", "-o", out] + defines.map { "-D" + $0 } + [HandoverBreakTests.guestSource]
         try p.run()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, "nasm")
@@ -31,7 +32,7 @@ final class HandoverBreakTests: XCTestCase {
     }
 
     func testBreakHandoverStopsAtBothSwitchesOfTheLongModeGuest() throws {
-        let image = try assembleGuest()
+        let image = try HandoverBreakTests.assembleGuest()
         defer { unlink(image) }
         let log = NSTemporaryDirectory() + "novabox-handover-break-\(getpid()).log"
         defer { unlink(log) }

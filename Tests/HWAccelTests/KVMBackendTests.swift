@@ -112,6 +112,54 @@ final class KVMBackendTests: XCTestCase {
                       "FXSAVE image, x87 registers rotated by TOP and back")
     }
 
+    /// A debugger's look at a guest that stays in KVM: what it changed after
+    /// the state was read goes back to the vCPU, and only that. The
+    /// exception KVM was delivering and the interrupt shadow are still
+    /// there afterwards (a whole reload would drop them), and the registers
+    /// it did not touch keep their values.
+    func testWriteBackAfterALookChangesOnlyWhatTheDebuggerChanged() throws {
+        let kvm = try openKVM()
+        let vm = try KVMVirtualMachine(system: kvm)
+        let memory = mmap(nil, KVMSelfTest.memorySize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+        defer { munmap(memory, KVMSelfTest.memorySize) }
+        try vm.setRegions([GuestMemoryRegion(guestPhysical: 0, size: KVMSelfTest.memorySize, host: memory, readOnly: false)])
+        var state = KVMSelfTest.prepare(.longMode, memory)
+        state.gpr = (1, 2, 3, 4, 0x8000, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+        state.eflags = 0x202
+        state.interruptShadow = true
+        try KVMStateTransfer.load(state, tsc: 0, into: vm.vcpu)
+        // KVM is in the middle of delivering #GP(18h) when the debugger looks.
+        var events = kvm_vcpu_events()
+        XCTAssertEqual(vm.vcpu.control(NOVABOX_KVM_GET_VCPU_EVENTS, &events), 0)
+        events.exception.injected = 1
+        events.exception.nr = 13
+        events.exception.has_error_code = 1
+        events.exception.error_code = 0x18
+        XCTAssertEqual(vm.vcpu.control(NOVABOX_KVM_SET_VCPU_EVENTS, &events), 0)
+        var read = CPUState()
+        XCTAssertEqual(try KVMStateTransfer.store(from: vm.vcpu, into: &read).pending, .exception(13, errorCode: 0x18))
+
+        // The debugger writes RBX, CR2 and a byte of XMM1.
+        var changed = read
+        changed.gpr.3 = 0x1234_5678
+        changed.cr2 = 0xCAFE_0000
+        withUnsafeMutableBytes(of: &changed.fpu.area) { $0[160 + 16] = 0x5A }
+        try KVMStateTransfer.writeBack(changed, changedFrom: read, into: vm.vcpu)
+
+        var back = CPUState()
+        XCTAssertEqual(try KVMStateTransfer.store(from: vm.vcpu, into: &back).pending, .exception(13, errorCode: 0x18),
+                       "the exception is still being delivered")
+        XCTAssertTrue(back.interruptShadow, "the interrupt shadow is kept")
+        XCTAssertTrue(withUnsafeBytes(of: changed.gpr) { a in withUnsafeBytes(of: back.gpr) { b in a.elementsEqual(b) } }, "RBX written, the rest as read")
+        XCTAssertEqual(back.rip, read.rip)
+        XCTAssertEqual(back.eflags, read.eflags)
+        XCTAssertEqual(back.cr2, 0xCAFE_0000)
+        XCTAssertEqual([back.cr0, back.cr3, back.cr4, back.efer], [read.cr0, read.cr3, read.cr4, read.efer])
+        XCTAssertEqual(back.segments.1, read.segments.1)
+        XCTAssertTrue(withUnsafeBytes(of: changed.fpu.area) { a in withUnsafeBytes(of: back.fpu.area) { b in a.prefix(464).elementsEqual(b.prefix(464)) } },
+                      "XMM1's byte written, the rest of the FXSAVE image as read")
+    }
+
     /// The dirty log of a writable slot, as KVM keeps it: a guest store
     /// reports its page, pages only read or executed are not reported, a
     /// collection clears the log, and a slot taken away hands its log over

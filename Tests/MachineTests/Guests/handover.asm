@@ -10,6 +10,9 @@
 ; over to KVM at that switch) and with 32-bit paging otherwise, or always
 ; with -DFORCE32. Both paths run the same checks and print the same text.
 ;
+; With -DPEEK, the long-mode path first runs a section for the debugger
+; (see there) and prints its results before "PG".
+;
 ; Results: [9000h] timer ticks seen, [9004h] CR2 of the page fault,
 ; [9008h] the value read back through the page the handler mapped (it
 ; lands at physical 400000h).
@@ -246,6 +249,37 @@ lm64:
     mov ss, ax
     mov rsp, 0x80000
     lidt [ROMBASE + idt64_desc]
+%ifdef PEEK
+    ; For the debugger's view of a guest in KVM (DebuggerTests/
+    ; KVMInspectionTests), with interrupts still off: three steps of a
+    ; linear congruential generator in EBX, each followed by an OUT to port
+    ; 80h (where the test stops the machine) and EBX in hex on E9h; then
+    ; LOOP spins from 2^40, days even on real hardware, until a debugger
+    ; writes a small count to ECX.
+    mov ebx, 0x600D
+    mov ebp, 3
+.step:
+    imul ebx, ebx, 1103515245
+    add ebx, 12345
+    out 0x80, al
+    mov ecx, 8
+.digit:
+    rol ebx, 4
+    mov eax, ebx
+    and eax, 0xF
+    mov al, [ROMBASE + hexdigits + rax]
+    out 0xE9, al
+    dec ecx
+    jnz .digit
+    mov al, ' '
+    out 0xE9, al
+    dec ebp
+    jnz .step
+    mov rcx, 1 << 40
+.spin:
+    loop .spin
+    PUTS "SPUN "
+%endif
     CHECKS leave64
 
 leave64:
@@ -274,6 +308,11 @@ pf64:
     pop rax
     add rsp, 8
     iretq
+
+%ifdef PEEK
+hexdigits:
+    db "0123456789abcdef"
+%endif
 
     align 8
 gdt:
