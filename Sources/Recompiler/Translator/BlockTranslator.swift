@@ -126,11 +126,12 @@ struct BlockTranslator {
     /// writable expand-up data — every offset reads and writes. A block's
     /// key records this (so the block runs only while it holds: every
     /// instruction that loads a segment register ends its block).
+    @inline(__always)
     static func flatSegments(of segments: (SegmentRegister) -> SegmentDescriptorCache) -> UInt32 {
         var flat: UInt32 = 0
-        for seg in SegmentRegister.allCases {
-            let s = segments(seg)
-            if s.base == 0 && s.limit == 0xFFFF_FFFF && s.attributes & 0x9E == 0x92 { flat |= 1 << UInt32(seg.rawValue) }
+        for k in 0..<6 { // every SegmentRegister, without allocating `allCases` per dispatch
+            let s = segments(SegmentRegister(rawValue: k)!)
+            if s.base == 0 && s.limit == 0xFFFF_FFFF && s.attributes & 0x9E == 0x92 { flat |= 1 << UInt32(k) }
         }
         return flat
     }
@@ -437,6 +438,13 @@ struct BlockTranslator {
         return table
     }()
 
+    /// R11 holds an image of all six guest flags just computed (where
+    /// they were composed rather than left by one host instruction).
+    mutating func flagsComputedInR11() {
+        flagsPending = .inR11
+        flagsInHost = false
+    }
+
     /// The last host instruction computed the guest's flags.
     mutating func flagsProduced() {
         flagsInHost = true
@@ -586,10 +594,14 @@ struct BlockTranslator {
                                        readModifyWrite: Bool,
                                        afterStore: (inout BlockTranslator) -> Void = { _ in }) {
         if readModifyWrite {
-            precondition(!loadedWithFlagsPending && flagsPending == .inHost,
+            precondition(!loadedWithFlagsPending && flagsPending != .none,
                          "a read-modify-write writes the flags back before its load, and produces its own")
-            emit.pushFlags()
-            emit.pop(.r13)
+            if flagsPending == .inR11 {
+                emit.movReg64(.r13, .r11)
+            } else {
+                emit.pushFlags()
+                emit.pop(.r13)
+            }
             flagsPending = .none
         } else {
             setFlagsAside()
@@ -613,9 +625,12 @@ struct BlockTranslator {
         if readModifyWrite { restoreFlagsFromR13() }
     }
 
+    /// The read-modify-write's flags, kept in R13 through the store, are
+    /// the guest's now (in R11, set aside as after any memory access).
     private mutating func restoreFlagsFromR13() {
-        setHostFlags(fromImageIn: .r13)
-        flagsProduced()
+        emit.movReg64(.r11, .r13)
+        flagsPending = .inR11
+        flagsInHost = false
     }
 
     // MARK: - Instructions
@@ -890,8 +905,11 @@ struct BlockTranslator {
         let size = Int(o.size)
         loadForUpdate(o, i, size: size, eip: eip)
         if byCL { loadGuestRegister(1, size: 1, into: .rcx) }
-        loadFlagsIntoHost()
         let immediateCount = count.kind == .constant ? count.register : UInt8(truncatingIfNeeded: i.immediate)
+        let shift = operation == .shl || operation == .shr || operation == .sar
+        // A shift by a count known not to be 0 sets all six flags; anything
+        // else may keep some of the guest's.
+        if !(shift && !byCL && immediateCount & 0x1F != 0) { loadFlagsIntoHost() }
         if byCL {
             emit.shiftByCL(operation, size: size, .rax)
         } else {
@@ -899,24 +917,23 @@ struct BlockTranslator {
         }
         // AF after a shift is undefined; the reference (the interpreter,
         // after the P6) clears it when the count is not 0, where this
-        // host may set it. Rotates leave AF alone on both.
-        if operation == .shl || operation == .shr || operation == .sar {
+        // host may set it: the flags go to R11 and lose AF there. Rotates
+        // leave AF alone on both.
+        if shift && (byCL || immediateCount & 0x1F != 0) {
+            emit.pushFlags()
+            emit.pop(.r11)
+            var countZero: X86Emitter.Label?
             if byCL {
-                emit.pushFlags()
-                emit.pop(.r11)
                 emit.test(size: 1, .rcx, immediate: 0x1F)
-                let countZero = emit.jump(if: .zero)
-                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
-                emit.bind(countZero)
-                setHostFlags(fromImageIn: .r11)
-            } else if immediateCount & 0x1F != 0 {
-                emit.pushFlags()
-                emit.pop(.r11)
-                emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
-                setHostFlags(fromImageIn: .r11)
+                countZero = emit.jump(if: .zero)
             }
+            emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
+            if let countZero { emit.bind(countZero) }
+            flagsPending = .inR11
+            flagsInHost = false
+        } else {
+            flagsProduced()
         }
-        flagsProduced()
         writeBack(o, i, size: size, eip: eip, next: next)
         return true
     }
@@ -968,14 +985,14 @@ struct BlockTranslator {
         }
         emit.signedMultiply(size: size, .rax, .rcx)
         emit.pushFlags()
-        emit.pop(.r11)
-        emit.alu(.and, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
+        emit.pop(.r10)
+        emit.alu(.and, size: 4, .r10, immediate: EFLAGS.cf | EFLAGS.of)
+        // SF, ZF, PF of the result, AF clear (TEST's), CF and OF of the multiply.
         emit.test(size: size, .rax, .rax)
         emit.pushFlags()
-        emit.pop(.r10)
-        emit.alu(.or, size: 4, .r10, .r11)
-        setHostFlags(fromImageIn: .r10)
-        flagsProduced()
+        emit.pop(.r11)
+        emit.alu(.or, size: 4, .r11, .r10)
+        flagsComputedInR11()
         storeGuestRegister(dst.register, size: size, from: .rax)
         return true
     }
@@ -1301,6 +1318,9 @@ struct BlockTranslator {
     }
 
     static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
+        // RDTSC changes nothing a block depends on, and the helper makes
+        // the instruction count (guest time) exact for it.
+        if i.op == .rdtsc { return false }
         if i.endsCodeBlock { return true }
         switch i.op {
         // Segment loads: the block's key says which segments are flat.

@@ -38,8 +38,7 @@ extension BlockTranslator {
         let insignificant = emit.jump(if: .zero)
         emit.alu(.or, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
         emit.bind(insignificant)
-        setHostFlags(fromImageIn: .r11)
-        flagsProduced()
+        flagsComputedInR11()
         if size == 1 {
             storeGuestRegister(0, size: 2, from: .rax)
         } else {
