@@ -68,6 +68,8 @@ public final class Machine {
         cpu = CPU(state: stateStorage.pointer, memory: memory, io: ports)
         do {
             recompiler = configuration.engine == .recompiler ? try Recompiler(cpu: cpu) : nil
+            // Real time: where a batch ends changes nothing the guest can see.
+            recompiler?.exactBudget = configuration.instructionCountShift != nil
         } catch {
             throw MachineError("\(error)")
         }
@@ -142,9 +144,11 @@ public final class Machine {
 
     // MARK: - Running
 
-    /// Instructions per batch between device polls. Small enough that timer
-    /// interrupts arrive within a few microseconds of guest time.
-    static let batch = 4096
+    /// Instructions per batch between device polls: timer interrupts arrive
+    /// within some 30 µs of guest time at the recompiler's speed (timer
+    /// ticks are milliseconds apart). Instruction-count time keeps the 4096 it was
+    /// recorded with, so deterministic runs stay what they were.
+    var batch: Int { recompiler?.exactBudget == false ? 16384 : 4096 }
 
     /// Runs until the guest clock reaches `guestSeconds` (default: the
     /// configured `-timeout`), a reset with `-no-reboot`, or `stop()`.
@@ -210,7 +214,7 @@ public final class Machine {
                 idle(until: nextDeadline)
                 continue
             }
-            let budget = Int(min(UInt64(Machine.batch), remaining))
+            let budget = Int(min(UInt64(batch), remaining))
             let n = recompiler?.run(budget) ?? cpu.run(budget)
             remaining -= UInt64(n)
             if switcher.wantsHandOver && (!debuggerHoldsGuest || cpu.state.pointee.efer & EFER.lma != 0) {

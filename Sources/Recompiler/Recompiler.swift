@@ -12,7 +12,10 @@ import MMU
 /// A block runs only when its whole length fits the budget (otherwise the
 /// interpreter takes the rest of it), so a run retires exactly the
 /// instructions the interpreter would, and the machine's timer deadlines,
-/// which bound the budget, hold the same. With debug hooks or an
+/// which bound the budget, hold the same. Where time follows the host's
+/// clock, nothing depends on where a run ends: with `exactBudget` off, a
+/// run that has retired something ends before a block that does not fit
+/// (the next run takes it whole) instead of interpreting the rest. With debug hooks or an
 /// instruction tracer attached, everything goes through the interpreter,
 /// except when the debugger's only checks are code breakpoints
 /// (`breakpoints`, BreakpointBlocks.swift).
@@ -77,6 +80,10 @@ public final class Recompiler {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
+
+    /// A run retires its whole budget (see the type's comment): for
+    /// instruction-count time and the debugger's step counts.
+    public var exactBudget = true
 
     /// Exceptions delivered from inside blocks (each counts as one step of
     /// the budget, as in `CPU.run`).
@@ -185,7 +192,7 @@ public final class Recompiler {
                 continue
             }
             if Int(block.pointee.instructionCount) > count - done {
-                done += cpu.run(count - done)
+                if exactBudget || done == 0 { done += cpu.run(count - done) }
                 break
             }
             s.pointee.interruptShadow = false
