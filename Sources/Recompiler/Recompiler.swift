@@ -260,6 +260,8 @@ public final class Recompiler {
             let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
             guard let pa = try? cpu.physicalAddress(linear, fetch) else { return nil }
             physical = pa
+            // Links and jump-cache entries to this block rely on the page's translation.
+            cpu.noteCodeEntry(linear: linear)
         } else {
             physical = linear & memory.a20Mask
         }
@@ -457,7 +459,7 @@ public final class Recompiler {
         var lines = ["recompiler: \(blocksRun) blocks entered from the dispatcher, \(cache.translations) translated, "
                      + "\(chainedExits) exits chained, \(cache.flushes) flushes, "
                      + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries; "
-                     + "\(cpu.pagingEpoch.pointee) TLB flushes (paging epochs)"]
+                     + "\(cpu.pagingEpoch.pointee) paging epochs (TLB flushes links depend on)"]
         if translatedInstructions > 0 {
             lines.append("translation: \(translatedInstructions) guest instructions in "
                          + "\(translationNanoseconds / 1_000_000) ms (\(translationNanoseconds / translatedInstructions) ns each); "

@@ -93,6 +93,10 @@ public final class CPU {
     /// (the recompiler's links between pages) is sure of it while this
     /// holds the value it had then.
     public var pagingEpoch: UnsafePointer<UInt64> { UnsafePointer(tlb.epoch) }
+    /// An engine relies on how the page holding `linear` translates (it
+    /// links to or caches a jump to code there): INVLPG of that page must
+    /// raise the paging epoch.
+    public func noteCodeEntry(linear: UInt32) { tlb.noteCodeEntry(linear) }
     /// Linear page → host memory for generated code (HostTLB.swift).
     public var hostTLB: HostTLB { tlb.host }
     /// Instructions decoded once and run many times (DecodedBlockCache.swift).

@@ -40,10 +40,17 @@ final class TranslationLookasideBuffer {
     private var holdsLargePages = false
     /// PDPTE registers, loaded at MOV CR3/CR0/CR4 in PAE mode.
     var pageDirectoryPointers = PageDirectoryPointers()
-    /// Raised by every flush, whole or one page: while it holds still, a
-    /// linear address translates as it did (the guest must invalidate a
-    /// translation it changes). At a fixed address, for generated code.
+    /// Raised by every whole flush, and by INVLPG of a page that holds code
+    /// an engine jumps to (`codeEntryPages`): while it holds still, such a
+    /// page translates as it did (the guest must invalidate a translation
+    /// it changes). At a fixed address, for generated code.
     let epoch: UnsafeMutablePointer<UInt64>
+    /// A bit per linear page: an engine has looked a block up there (ever:
+    /// clearing them per flush would cost more than it saves). INVLPG of
+    /// any other page (kmap, fixmap and vmalloc work: data) leaves the
+    /// epoch, and with it the links between translated pages, alone.
+    private let codeEntryPages: UnsafeMutablePointer<UInt64>
+    private static let codeEntryWords = (1 << 20) / 64
 
     init(memory: PhysicalMemory) {
         host = HostTLB(memory: memory)
@@ -51,11 +58,30 @@ final class TranslationLookasideBuffer {
         entries.initialize(repeating: Entry(tag: 0, frame: 0, flags: 0), count: TranslationLookasideBuffer.entryCount)
         epoch = .allocate(capacity: 1)
         epoch.initialize(to: 0)
+        codeEntryPages = .allocate(capacity: TranslationLookasideBuffer.codeEntryWords)
+        codeEntryPages.initialize(repeating: 0, count: TranslationLookasideBuffer.codeEntryWords)
     }
 
     deinit {
         entries.deallocate()
         epoch.deallocate()
+        codeEntryPages.deallocate()
+    }
+
+    /// An engine relies on how the page holding `linear` translates now.
+    @inline(__always)
+    func noteCodeEntry(_ linear: UInt32) {
+        codeEntryPages[Int(linear >> 18)] |= 1 << UInt64((linear >> 12) & 63)
+    }
+
+    private func raiseEpoch() { epoch.pointee &+= 1 }
+
+    /// Whether an engine relies on a page in the `pages` pages from `first`
+    /// (a multiple of 64 when more than one).
+    private func holdsCodeEntries(first: UInt32, pages: Int) -> Bool {
+        if pages == 1 { return codeEntryPages[Int(first >> 6)] & 1 << UInt64(first & 63) != 0 }
+        for word in Int(first >> 6)..<Int(first >> 6) + pages / 64 where codeEntryPages[word] != 0 { return true }
+        return false
     }
 
     @inline(__always)
@@ -82,7 +108,7 @@ final class TranslationLookasideBuffer {
     }
 
     func flushAll() {
-        epoch.pointee &+= 1
+        raiseEpoch()
         for k in 0..<TranslationLookasideBuffer.entryCount { entries[k].tag = 0 }
         holdsLargePages = false
         host.flush()
@@ -90,7 +116,7 @@ final class TranslationLookasideBuffer {
 
     /// MOV CR3 and task switches: global translations survive.
     func flushNonGlobal() {
-        epoch.pointee &+= 1
+        raiseEpoch()
         for k in 0..<TranslationLookasideBuffer.entryCount where entries[k].flags & TranslationLookasideBuffer.global == 0 {
             entries[k].tag = 0
         }
@@ -99,10 +125,13 @@ final class TranslationLookasideBuffer {
 
     /// INVLPG: the page holding `linear`, global or not.
     func flush(page linear: UInt32) {
-        epoch.pointee &+= 1
-        // The host TLB keeps 4 KiB pieces of large pages, each in its own
-        // slot: INVLPG of a large page must reach all of them.
-        if holdsLargePages { host.flush() }
+        // The page may be a piece of a large page (4 MiB, or 2 MiB with
+        // PAE), whose other pieces the TLBs keep in slots of their own.
+        let region: (first: UInt32, pages: Int) = holdsLargePages ? ((linear >> 22) << 10, 1024) : (linear >> 12, 1)
+        if holdsCodeEntries(first: region.first, pages: region.pages) { raiseEpoch() }
+        if holdsLargePages {
+            for page in region.first..<region.first + UInt32(region.pages) { host.drop(page: page << 12) }
+        }
         drop(page: linear)
     }
 
