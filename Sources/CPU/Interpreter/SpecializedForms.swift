@@ -44,13 +44,13 @@ enum SpecializedForm: UInt8 {
     /// (`BoundaryChecks`).
     var boundaryChecks: BoundaryChecks {
         switch self {
-        case .generic: return [.instructionPointer, .interruptShadow, .codeEpoch]
+        case .generic: return [.instructionPointer, .interruptShadow, .memoryAccess, .machineState]
         case .aluRR4, .aluRR2, .aluRR1, .aluRI4, .aluRI2, .aluRI1, .movRR4, .movRR2, .movRR1, .movRI4, .movRI2, .movRI1,
              .incDecR4, .incDecR2, .incDecR1, .shiftRI4, .shiftRI2, .shiftRI1, .shiftR14, .shiftR12, .shiftR11,
              .shiftRC4, .shiftRC2, .shiftRC1, .jcc4, .jcc2, .jmp4, .jmp2, .jmpR4, .jmpR2, .lea4, .lea2:
             return []
         default: // memory operands, PUSH/POP, CALL/RET
-            return [.codeEpoch]
+            return [.memoryAccess]
         }
     }
 
@@ -168,17 +168,23 @@ extension Instruction {
 
 /// What can have changed after an instruction, besides what every
 /// boundary checks (interrupts, stop requests): a specialized form moves
-/// EIP only by ending its block, never sets the interrupt shadow, and
-/// without a memory operand cannot change code or the memory map (MMIO
-/// accesses can: a device may remap memory or toggle A20).
+/// EIP only by ending its block, never sets the interrupt shadow, never
+/// changes what the next fetch means (CS, CPL, paging, TF, the mode), and
+/// without a memory operand cannot change code, the memory map (MMIO
+/// accesses can: a device may remap memory or toggle A20) or a TLB entry
+/// (only accesses fill it).
 struct BoundaryChecks: OptionSet {
     let rawValue: UInt8
     /// EIP may not be at the next instruction (a REP instruction resuming).
     static let instructionPointer = BoundaryChecks(rawValue: 1)
     /// STI, MOV SS, POP SS set the shadow for one instruction.
     static let interruptShadow = BoundaryChecks(rawValue: 2)
-    /// Memory was accessed: cached code or the memory map may have changed.
-    static let codeEpoch = BoundaryChecks(rawValue: 4)
+    /// Memory was accessed: cached code, the memory map or the TLB entry
+    /// of the code page may have changed.
+    static let memoryAccess = BoundaryChecks(rawValue: 4)
+    /// The state the next block's lookup depends on may have changed: the
+    /// block loop goes through the full lookup after it.
+    static let machineState = BoundaryChecks(rawValue: 8)
 }
 
 /// The code that runs one instruction of a form: a plain function pointer
