@@ -62,6 +62,7 @@ extension CPU {
             // the first and those after an instruction that may set it.
             s.pointee.interruptShadow = false
             while true {
+                let blockEIP = eip
                 let first = blocks.pool + Int(block.pointee.first)
                 let stop = first + min(Int(block.pointee.count), limit - done)
                 var cached = first
@@ -103,9 +104,15 @@ extension CPU {
                 done += cached - first
                 // On to the next block without the full lookup only where
                 // the outer loop would find nothing to do but that lookup.
-                guard !checks.contains(.machineState), done < limit, Int(block.pointee.count) == cached - first,
-                      let successor = chain.successor(at: eip, in: self) else { continue nextLookup }
-                block = successor
+                guard !checks.contains(.machineState), done < limit, Int(block.pointee.count) == cached - first else {
+                    continue nextLookup
+                }
+                // A block that jumps to its own start (a tight loop) is
+                // still valid: a write to its code would have ended the run.
+                if eip != blockEIP {
+                    guard let successor = chain.successor(at: eip, in: self) else { continue nextLookup }
+                    block = successor
+                }
             }
         }
         return done
