@@ -18,17 +18,18 @@
 ///   interrupt shadow STI or a load of SS may have set;
 /// - interrupts, stop requests and the debugger's boundary hook after
 ///   every instruction, as `run` and `step` do (with the hook active,
-///   `run` steps, so the hook sees each boundary). They share one byte,
-///   `boundaryAttention`, with what the instruction's form asks to check
-///   (`BoundaryChecks`), so an instruction that needs nothing costs one
-///   test.
+///   `run` steps, so the hook sees each boundary). Those three share one
+///   byte, `boundaryAttention`; with the byte of what the instruction's
+///   form asks to check (`BoundaryChecks`), an instruction that needs
+///   nothing costs two tests.
 /// CS, CPL, paging, TF and mode changes end a block
 /// (`DecodedBlockCache.endsBlock`), so the next block is looked up under
 /// the new state. A block that ends in a specialized form (a near jump,
 /// call or return, or a full block) changed none of that state, so when
 /// the next EIP lies in the same page the next block is found from the
-/// physical page already known (`chainedBlock`): a loop runs block after
-/// block without the full lookup and its translation.
+/// physical page already known (`BlockChain.successor`), or is the same
+/// block again: a loop runs block after block without the full lookup
+/// and its translation.
 extension CPU {
     /// Runs decoded blocks from CS:EIP until `limit` instructions are
     /// retired or an instruction boundary needs `step` (an interrupt to
