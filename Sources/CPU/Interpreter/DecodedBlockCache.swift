@@ -81,6 +81,19 @@ final class DecodedBlockCache {
         return slots + Int(key >> 19) // 13 bits: slotCount
     }
 
+    /// The block decoded at `physical` in this decode mode from code page
+    /// `codePage` as it is now, or nil (never decoded, evicted, or the
+    /// page rewritten or remapped since).
+    @inline(__always)
+    func lookup(_ physical: UInt32, default32: Bool, codePage: Int,
+                memory: PhysicalMemory) -> UnsafeMutablePointer<Block>? {
+        let block = slot(physical, default32)
+        guard block.pointee.physical == physical, block.pointee.default32 == default32,
+              block.pointee.codePage == Int32(codePage),
+              block.pointee.generation == memory.codeGenerations[codePage] else { return nil }
+        return block
+    }
+
     /// Drops every block (RESET, or the pool is full).
     func flush() {
         for k in 0..<DecodedBlockCache.slotCount { slots[k].physical = DecodedBlockCache.empty }

@@ -25,6 +25,11 @@ enum SpecializedForm: UInt8 {
          aluMR4, aluMR2, aluMR1, aluMI4, aluMI2, aluMI1
     case movRR4, movRR2, movRR1, movRI4, movRI2, movRI1, movRM4, movRM2, movRM1,
          movMR4, movMR2, movMR1, movMI4, movMI2, movMI1
+    /// The commonest of them, 32-bit with a register destination, with
+    /// the operation known too (see `commonOperations`): they run without
+    /// the switch on the operation.
+    case addRR4, addRI4, addRM4, orRR4, orRI4, orRM4, andRR4, andRI4, andRM4,
+         subRR4, subRI4, subRM4, xorRR4, xorRI4, xorRM4, cmpRR4, cmpRI4, cmpRM4
 
     // One-operand forms in 32, 16 and 8 bits.
     case incDecR4, incDecR2, incDecR1, incDecM4, incDecM2, incDecM1
@@ -44,15 +49,19 @@ enum SpecializedForm: UInt8 {
     /// (`BoundaryChecks`).
     var boundaryChecks: BoundaryChecks {
         switch self {
-        case .generic: return [.instructionPointer, .interruptShadow, .codeEpoch]
-        case .aluRR4, .aluRR2, .aluRR1, .aluRI4, .aluRI2, .aluRI1, .movRR4, .movRR2, .movRR1, .movRI4, .movRI2, .movRI1,
+        case .generic: return [.instructionPointer, .interruptShadow, .memoryAccess, .machineState]
+        case .aluRR4, .aluRR2, .aluRR1, .aluRI4, .aluRI2, .aluRI1, .addRR4, .addRI4, .orRR4, .orRI4, .andRR4, .andRI4,
+             .subRR4, .subRI4, .xorRR4, .xorRI4, .cmpRR4, .cmpRI4, .movRR4, .movRR2, .movRR1, .movRI4, .movRI2, .movRI1,
              .incDecR4, .incDecR2, .incDecR1, .shiftRI4, .shiftRI2, .shiftRI1, .shiftR14, .shiftR12, .shiftR11,
              .shiftRC4, .shiftRC2, .shiftRC1, .jcc4, .jcc2, .jmp4, .jmp2, .jmpR4, .jmpR2, .lea4, .lea2:
             return []
         default: // memory operands, PUSH/POP, CALL/RET
-            return [.codeEpoch]
+            return [.memoryAccess]
         }
     }
+
+    /// The operations of the per-operation ALU forms, in their order.
+    private static let commonOperations: [Op] = [.add, .or, .and, .sub, .xor, .cmp]
 
     /// Offsets of the shapes within a two-operand family (× 3 sizes).
     private static let shapeBase: [(Operand.Kind, Operand.Kind)] = [
@@ -76,7 +85,12 @@ enum SpecializedForm: UInt8 {
         let d = i.operands.0, s = i.operands.1
         switch i.op {
         case .add, .or, .adc, .sbb, .and, .sub, .xor, .cmp, .test:
-            return twoOperand(first: .aluRR4, d, s)
+            let form = twoOperand(first: .aluRR4, d, s)
+            // aluRR4, aluRI4, aluRM4 are 3 apart; their per-operation
+            // forms are consecutive.
+            guard form == .aluRR4 || form == .aluRI4 || form == .aluRM4,
+                  let k = commonOperations.firstIndex(of: i.op) else { return form }
+            return offset(.addRR4, UInt8(k) * 3 + (form.rawValue - SpecializedForm.aluRR4.rawValue) / 3)
         case .mov:
             return twoOperand(first: .movRR4, d, s)
         case .inc, .dec:
@@ -161,24 +175,30 @@ extension Instruction {
     /// `restating` for a two-operand form: both operands `size` bytes,
     /// except an immediate source, whose own size the form leaves open.
     @inline(always)
-    func restating(_ destination: Operand.Kind, _ source: Operand.Kind, size: UInt8) -> Instruction {
-        restating(destination, size: size, source, sourceSize: source == .immediate ? nil : size)
+    func restating(op: Op? = nil, _ destination: Operand.Kind, _ source: Operand.Kind, size: UInt8) -> Instruction {
+        restating(op: op, destination, size: size, source, sourceSize: source == .immediate ? nil : size)
     }
 }
 
 /// What can have changed after an instruction, besides what every
 /// boundary checks (interrupts, stop requests): a specialized form moves
-/// EIP only by ending its block, never sets the interrupt shadow, and
-/// without a memory operand cannot change code or the memory map (MMIO
-/// accesses can: a device may remap memory or toggle A20).
+/// EIP only by ending its block, never sets the interrupt shadow, never
+/// changes what the next fetch means (CS, CPL, paging, TF, the mode), and
+/// without a memory operand cannot change code, the memory map (MMIO
+/// accesses can: a device may remap memory or toggle A20) or a TLB entry
+/// (only accesses fill it).
 struct BoundaryChecks: OptionSet {
     let rawValue: UInt8
     /// EIP may not be at the next instruction (a REP instruction resuming).
     static let instructionPointer = BoundaryChecks(rawValue: 1)
     /// STI, MOV SS, POP SS set the shadow for one instruction.
     static let interruptShadow = BoundaryChecks(rawValue: 2)
-    /// Memory was accessed: cached code or the memory map may have changed.
-    static let codeEpoch = BoundaryChecks(rawValue: 4)
+    /// Memory was accessed: cached code, the memory map or the TLB entry
+    /// of the code page may have changed.
+    static let memoryAccess = BoundaryChecks(rawValue: 4)
+    /// The state the next block's lookup depends on may have changed: the
+    /// block loop goes through the full lookup after it.
+    static let machineState = BoundaryChecks(rawValue: 8)
 }
 
 /// The code that runs one instruction of a form: a plain function pointer
@@ -209,6 +229,24 @@ extension SpecializedForm {
         case .aluMI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .immediate, size: 4)) }
         case .aluMI2: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .immediate, size: 2)) }
         case .aluMI1: return { try $0.executeBinaryALU($1.pointee.instruction.restating(.memory, .immediate, size: 1)) }
+        case .addRR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .add, .register, .register, size: 4)) }
+        case .addRI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .add, .register, .immediate, size: 4)) }
+        case .addRM4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .add, .register, .memory, size: 4)) }
+        case .orRR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .or, .register, .register, size: 4)) }
+        case .orRI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .or, .register, .immediate, size: 4)) }
+        case .orRM4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .or, .register, .memory, size: 4)) }
+        case .andRR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .and, .register, .register, size: 4)) }
+        case .andRI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .and, .register, .immediate, size: 4)) }
+        case .andRM4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .and, .register, .memory, size: 4)) }
+        case .subRR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .sub, .register, .register, size: 4)) }
+        case .subRI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .sub, .register, .immediate, size: 4)) }
+        case .subRM4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .sub, .register, .memory, size: 4)) }
+        case .xorRR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .xor, .register, .register, size: 4)) }
+        case .xorRI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .xor, .register, .immediate, size: 4)) }
+        case .xorRM4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .xor, .register, .memory, size: 4)) }
+        case .cmpRR4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .cmp, .register, .register, size: 4)) }
+        case .cmpRI4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .cmp, .register, .immediate, size: 4)) }
+        case .cmpRM4: return { try $0.executeBinaryALU($1.pointee.instruction.restating(op: .cmp, .register, .memory, size: 4)) }
 
         case .movRR4: return { try $0.executeMove($1.pointee.instruction.restating(.register, .register, size: 4)) }
         case .movRR2: return { try $0.executeMove($1.pointee.instruction.restating(.register, .register, size: 2)) }
