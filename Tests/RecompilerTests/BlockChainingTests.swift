@@ -103,4 +103,32 @@ final class BlockChainingTests: XCTestCase {
         XCTAssertEqual(translated.cpu.reg32(0), 300 + 2 * 700)
         XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
     }
+
+    /// A block that jumps back to its own start (linked when it is emitted,
+    /// past the code check): it runs without the dispatcher, and budgets
+    /// of 5 still end it exactly where the interpreter is.
+    func testSelfLoopKeepsItsBudget() {
+        let selfLoop: [UInt8] = [0xB9, 0xE8, 0x03, 0x00, 0x00,   // 0: mov ecx, 1000
+                                 0x01, 0xC8,                     // 5: add eax, ecx
+                                 0x49,                           // 7: dec ecx
+                                 0x75, 0xFB,                     // 8: jnz 5
+                                 0xF4]                           // 10: hlt
+        let reference = EngineBench(), translated = EngineBench()
+        for bench in [reference, translated] { bench.flat32(code: selfLoop) }
+        reference.run(recompiled: false, limit: 100_000)
+        translated.run(recompiled: true, limit: 100_000)
+        assertSameState(reference, translated, "self loop")
+        XCTAssertLessThan(translated.recompiler.blocksRun, 10, "the loop ran without returning to the dispatcher")
+        let stepped = EngineBench(), budgeted = EngineBench()
+        for bench in [stepped, budgeted] { bench.flat32(code: selfLoop) }
+        while !stepped.state.pointee.halted {
+            let n = budgeted.recompiler.run(5)
+            for _ in 0..<n { stepped.cpu.step() }
+            XCTAssertEqual(budgeted.cpu.instructionCount, stepped.cpu.instructionCount)
+            XCTAssertEqual(budgeted.cpu.eip, stepped.cpu.eip)
+            XCTAssertEqual(budgeted.cpu.reg32(1), stepped.cpu.reg32(1))
+            if n == 0 || budgeted.cpu.eip != stepped.cpu.eip { break }
+        }
+        XCTAssertTrue(budgeted.state.pointee.halted)
+    }
 }

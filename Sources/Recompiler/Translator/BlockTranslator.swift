@@ -77,6 +77,9 @@ import MMU
 /// its own first instruction. A stale block's chain entry is overwritten,
 /// once its key is translated again, with a jump to the new translation's
 /// (`Recompiler.translate`), so the jumps linked to it need no relinking.
+/// A jump back to the block's own start is linked when it is emitted, to
+/// the budget check: whatever could make the running block stale makes it
+/// leave before.
 ///
 /// Block layout: the settled exit; the not-here exit; the entry (saves
 /// registers, pins pointers); the chain entry (checks); the body.
@@ -153,6 +156,8 @@ struct BlockTranslator {
     /// Where the block's entry point and chain entry are.
     private(set) var entry = 0
     private(set) var chainEntry = 0
+    /// Where a jump to the block's own start enters, and that EIP.
+    private var loopEntry = (offset: 0, eip: UInt32(0))
     /// The budget check's immediate, known once the block is complete.
     private var budgetField = 0
 
@@ -211,8 +216,8 @@ struct BlockTranslator {
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
         epilogue()
-        // Keeps the chain state's last exit: the predecessor whose jump led
-        // here gets relinked (to this block's new translation, if it was stale).
+        // Back to the dispatcher at this block's start: the budget is spent,
+        // or the code is stale (the dispatcher translates it again).
         let notHere = emit.count
         writeBackFlags(fromR11: true)
         emit.movImm32(.rax, eip)
@@ -230,12 +235,15 @@ struct BlockTranslator {
         // Entered from a predecessor, R11 holds the guest flags (newer
         // than CPUState's, maybe): see `chainFlags`.
         chainEntry = emit.count
-        budgetField = emit.alu64(.sub, base: .r15, BlockTranslator.chainBudget, immediate: 0)
-        emit.jump(if: .sign, to: notHere)
         emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.generation)))
         emit.movImm64(.r10, validity.expectedGeneration)
         emit.alu(.cmp, size: 8, .r10, base: .rax, 0)
         emit.jump(if: .notZero, to: notHere)
+        // A jump back to this block's start comes here: whatever could make
+        // the code stale while it runs makes it leave first.
+        loopEntry = (emit.count, eip)
+        budgetField = emit.alu64(.sub, base: .r15, BlockTranslator.chainBudget, immediate: 0)
+        emit.jump(if: .sign, to: notHere)
         flagsPending = .inR11
         flagsInHost = false
     }
@@ -270,6 +278,10 @@ struct BlockTranslator {
         }
         chainFlags()
         if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
+        if eip == loopEntry.eip {
+            emit.jump(to: loopEntry.offset)
+            return
+        }
         if let pageGuard, (pageGuard.csBase &+ eip) >> 12 != pageGuard.linearPage {
             emit.movImm64(.rax, UInt64(UInt(bitPattern: pageGuard.epoch)))
             emit.movLoad(size: 8, .rax, base: .rax, 0)
@@ -480,6 +492,10 @@ struct BlockTranslator {
         let hasIndex = o.kind == .memory && i.index != Instruction.noRegister
         guard hasBase || hasIndex else {
             emit.movImm32(dst, i.displacement & mask)
+            return
+        }
+        if hasBase && !hasIndex && i.displacement == 0 && i.addressSize == 4 {
+            loadGuestRegister(i.base, size: 4, into: dst)
             return
         }
         if hasBase { loadGuestRegister(i.base, size: 4, into: .rax) }
