@@ -63,7 +63,7 @@ public final class Recompiler {
     /// adding instructions while less than `instructionReserve` is left
     /// (the longest instruction with its exits stays well inside it).
     static let scratchCapacity = 64 << 10
-    static let instructionReserve = 1 << 10
+    static let instructionReserve = 4 << 10
 
     private let scratch: UnsafeMutablePointer<UInt8>
     /// The recompiler as the helpers' context argument.
@@ -325,7 +325,7 @@ public final class Recompiler {
             generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation))
         var length = 0, count = 0, ended = false
         while count < Recompiler.maximumInstructions && length < room
-                && translator.emit.count < Recompiler.scratchCapacity - Recompiler.instructionReserve {
+                && translator.emit.count + translator.coldPathRoom < Recompiler.scratchCapacity - Recompiler.instructionReserve {
             let eip = key.eip &+ UInt32(length)
             if let stops = breakpoints, stops.stopsBefore(linear: key.csBase &+ eip, physical: key.physical &+ UInt32(length)) { break }
             let i = Decoder.decode(bytes + length, count: min(room - length, 15), default32: default32)

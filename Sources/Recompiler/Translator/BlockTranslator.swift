@@ -248,8 +248,10 @@ struct BlockTranslator {
         flagsInHost = false
     }
 
-    /// Completes the budget check once the block's length is known.
+    /// Emits the slow paths and completes the budget check once the
+    /// block's length is known.
     mutating func finishBlock(instructionCount: Int) {
+        emitColdPaths()
         emit.patchInt32(at: budgetField, Int32(instructionCount))
     }
 
@@ -540,19 +542,54 @@ struct BlockTranslator {
         flagsPending = aside
     }
 
-    /// Emits the inline access with `slowPath` beside it for what the
-    /// inline checks turn away. Layout: jump to the inline path; the slow path (the checks jump
-    /// back to it, so it needs no forward labels) ending in a jump past
-    /// the inline path; the inline path.
+    /// Emits the inline access; `slowPath`, for what its checks turn away,
+    /// goes after the block's body (`emitColdPaths`), so the inline path
+    /// runs straight through.
     private mutating func withInlineAccess(segment: SegmentRegister, size: Int, write: Bool,
-                                          slowPath: (inout BlockTranslator) -> Void) {
-        let toInline = emit.jump()
-        let slow = emit.count
-        slowPath(&self)
-        let toDone = emit.jump()
-        emit.bind(toInline)
-        emitInlineAccess(segment: segment, size: size, write: write, slow: slow)
-        emit.bind(toDone)
+                                          slowPath: @escaping (inout BlockTranslator) -> Void) {
+        let state = TranslationState(unsynced: unsynced, flagsInHost: flagsInHost, flagsPending: flagsPending,
+                                     loadedWithFlagsPending: loadedWithFlagsPending)
+        var checks: [X86Emitter.Label] = []
+        emitInlineAccess(segment: segment, size: size, write: write, slow: &checks)
+        coldPaths.append(ColdPath(checks: checks, rejoin: emit.count, state: state, body: slowPath))
+    }
+
+    /// What a slow path's code depends on of the translator's state where
+    /// its access is.
+    struct TranslationState {
+        let unsynced: Int
+        let flagsInHost: Bool
+        let flagsPending: PendingFlags
+        let loadedWithFlagsPending: Bool
+    }
+
+    /// A slow path waiting for the end of the body: the checks' jumps to
+    /// it, where it rejoins the inline path, and the state it starts from.
+    struct ColdPath {
+        let checks: [X86Emitter.Label]
+        let rejoin: Int
+        let state: TranslationState
+        let body: (inout BlockTranslator) -> Void
+    }
+    private var coldPaths: [ColdPath] = []
+    /// Room a slow path takes at most (the longest: a store's, with the
+    /// exit when it changed code); the translating loop keeps it free.
+    static let coldPathReserve = 384
+    var coldPathRoom: Int { coldPaths.count * BlockTranslator.coldPathReserve }
+
+    /// The slow paths, after the body, each ending in a jump back to its
+    /// inline path.
+    private mutating func emitColdPaths() {
+        for path in coldPaths {
+            let start = emit.count
+            (unsynced, flagsInHost, flagsPending, loadedWithFlagsPending) =
+                (path.state.unsynced, path.state.flagsInHost, path.state.flagsPending, path.state.loadedWithFlagsPending)
+            for check in path.checks { emit.bind(check) }
+            path.body(&self)
+            emit.jump(to: path.rejoin)
+            precondition(emit.count - start <= BlockTranslator.coldPathReserve, "a slow path outgrew its reserve")
+        }
+        coldPaths = []
     }
 
     /// The inline access: offset in ESI; loads leave the value in RAX,
@@ -562,7 +599,7 @@ struct BlockTranslator {
     /// one host-TLB compare (the tag against the page of the access's
     /// last byte, so an access crossing the page end misses) and the
     /// entry's addend make the host address.
-    private mutating func emitInlineAccess(segment: SegmentRegister, size: Int, write: Bool, slow: Int) {
+    private mutating func emitInlineAccess(segment: SegmentRegister, size: Int, write: Bool, slow: inout [X86Emitter.Label]) {
         if memoryPath.flatSegments & 1 << UInt32(segment.rawValue) != 0 {
             emit.movReg32(.rax, .rsi)
         } else {
@@ -571,13 +608,13 @@ struct BlockTranslator {
             emit.movLoad(size: 2, .rax, base: .rbx, cache + BlockTranslator.segmentAttributes)
             emit.alu(.and, size: 4, .rax, immediate: write ? 0x9E : 0x9C)
             emit.alu(.cmp, size: 4, .rax, immediate: write ? 0x92 : 0x90)
-            emit.jump(if: .notZero, to: slow)
+            slow.append(emit.jump(if: .notZero))
             // offset + size − 1 ≤ limit, in 64 bits (no wrap).
             emit.movReg32(.rax, .rsi)
             emit.alu64(.add, .rax, immediate: Int32(size - 1))
             emit.movLoad(size: 4, .rdx, base: .rbx, cache + BlockTranslator.segmentLimit)
             emit.alu64(.cmp, .rax, .rdx)
-            emit.jump(if: .above, to: slow)
+            slow.append(emit.jump(if: .above))
             emit.movLoad(size: 4, .rax, base: .rbx, cache + BlockTranslator.segmentBase)
             emit.alu(.add, size: 4, .rax, .rsi)
         }
@@ -590,7 +627,7 @@ struct BlockTranslator {
         let tag = write ? HostTLB.writeTagOffset : HostTLB.readTagOffset
         emit.movImm64(.r9, UInt64(UInt(bitPattern: memoryPath.hostTLB + tag)))
         emit.alu(.cmp, size: 4, .r10, base: .r9, index: .rdx, 0)
-        emit.jump(if: .notZero, to: slow)
+        slow.append(emit.jump(if: .notZero))
         emit.alu(.add, size: 8, .rax, base: .r9, index: .rdx, Int32(HostTLB.addendOffset - tag))
         if write {
             emit.movStore(size: size, base: .rax, 0, .rcx)
@@ -608,7 +645,7 @@ struct BlockTranslator {
     /// (on both the inline and the helper path, and before a leave).
     mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
                                        readModifyWrite: Bool,
-                                       afterStore: (inout BlockTranslator) -> Void = { _ in }) {
+                                       afterStore: @escaping (inout BlockTranslator) -> Void = { _ in }) {
         if readModifyWrite {
             precondition(!loadedWithFlagsPending && flagsPending != .none,
                          "a read-modify-write writes the flags back before its load, and produces its own")
