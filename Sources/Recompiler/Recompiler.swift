@@ -41,8 +41,9 @@ import MMU
 /// changes (TLB and CR3 changes end blocks, back in this loop). Exits to
 /// another page are chained too, but check on the way that the CPU's
 /// paging epoch still has the value it had when they were linked (no TLB
-/// flush since, so the target page maps where it did); if not, they come
-/// back here and are linked again.
+/// flush since that could remap a page this loop looked code up in —
+/// `CPU.noteCodeEntry` — so the target page maps where it did); if not,
+/// they come back here and are linked again.
 public final class Recompiler {
     public let cpu: CPU
     let memory: PhysicalMemory

@@ -7,7 +7,8 @@
 /// and limit and the mode bits of `TranslationCache.Key`, numbered once by
 /// `context`), so it matches exactly the key the dispatcher would build
 /// but for the physical address, and with the CPU's paging epoch when it
-/// was filled: while no TLB flush happened since, the linear address still
+/// was filled: while the epoch holds (no TLB flush since that could remap
+/// a page the dispatcher looked code up in), the linear address still
 /// reaches the block's physical page. Whether that page's code is still
 /// what was translated the chain entry checks, as on any chained jump. The
 /// dispatcher fills an entry for each block it finds; a flush of the
