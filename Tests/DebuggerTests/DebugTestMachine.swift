@@ -1,4 +1,5 @@
 import Glibc
+import XCTest
 import Machine
 @testable import Debugger
 
@@ -100,5 +101,28 @@ final class MonitorClient {
         _ = Array((line + "\n").utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let reply = read(untilSuffix: MonitorPort.prompt)
         return reply.hasSuffix(MonitorPort.prompt) ? String(reply.dropLast(MonitorPort.prompt.count)) : reply
+    }
+}
+
+extension DebugTestMachine {
+    /// A machine that must hand its guest to KVM (host time, as KVM keeps
+    /// it), configured further by `configure`; skips where KVM is not
+    /// usable or does not run long mode, which the guests given to it here
+    /// switch to.
+    static func handingOverToKVM(bios: String? = nil, noReboot: Bool = false,
+                                 configure: (inout MachineConfiguration) -> Void) throws -> DebugTestMachine {
+        let t: DebugTestMachine
+        do {
+            t = try DebugTestMachine(bios: bios, noReboot: noReboot) { config in
+                config.acceleration = .kvm
+                config.instructionCountShift = nil
+                configure(&config)
+            }
+        } catch {
+            throw XCTSkip("KVM or the firmware is not usable here: \(error)")
+        }
+        try XCTSkipUnless(t.machine.cpu.cpuid.query(0x8000_0001).edx & 1 << 29 != 0,
+                          "this host's KVM does not run long mode: the guest would never be handed over")
+        return t
     }
 }

@@ -36,19 +36,10 @@ final class HandoverBreakTests: XCTestCase {
         defer { unlink(image) }
         let log = NSTemporaryDirectory() + "novabox-handover-break-\(getpid()).log"
         defer { unlink(log) }
-        let t: DebugTestMachine
-        do {
-            t = try DebugTestMachine(bios: image, noReboot: true) { config in
-                config.acceleration = .kvm
-                config.instructionCountShift = nil   // KVM keeps host time
-                config.debugConsole = .file(log)
-                config.ramSize = 16 << 20
-            }
-        } catch {
-            throw XCTSkip("KVM is not usable here: \(error)")
+        let t = try DebugTestMachine.handingOverToKVM(bios: image, noReboot: true) { config in
+            config.debugConsole = .file(log)
+            config.ramSize = 16 << 20
         }
-        try XCTSkipUnless(t.machine.cpu.cpuid.query(0x8000_0001).edx & 1 << 29 != 0,
-                          "this host's KVM does not run long mode: the guest would never be handed over")
         // Set from gdb (`monitor break handover`, a qRcmd packet); the stops
         // reach every port, the monitor's included.
         let command = Array("break handover".utf8).map { hex($0, 2) }.joined()

@@ -27,19 +27,10 @@ final class KVMInspectionTests: XCTestCase {
         defer { unlink(image) }
         let log = NSTemporaryDirectory() + "novabox-kvm-inspection-\(getpid()).log"
         defer { unlink(log) }
-        let t: DebugTestMachine
-        do {
-            t = try DebugTestMachine(bios: image, noReboot: true) { config in
-                config.acceleration = .kvm
-                config.instructionCountShift = nil   // KVM keeps host time
-                config.debugConsole = .file(log)
-                config.ramSize = 16 << 20
-            }
-        } catch {
-            throw XCTSkip("KVM is not usable here: \(error)")
+        let t = try DebugTestMachine.handingOverToKVM(bios: image, noReboot: true) { config in
+            config.debugConsole = .file(log)
+            config.ramSize = 16 << 20
         }
-        try XCTSkipUnless(t.machine.cpu.cpuid.query(0x8000_0001).edx & 1 << 29 != 0,
-                          "this host's KVM does not run long mode: the guest would never be handed over")
         t.start()
         defer { t.finish() }
         let monitor = try XCTUnwrap(MonitorClient(path: t.monitorPath))
@@ -160,21 +151,12 @@ final class KVMInspectionTests: XCTestCase {
         let kernel = images + "/live-amd64.vmlinuz"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: kernel), "no guest image at \(kernel) (scripts/images.sh builds it)")
         let commandLine = try String(contentsOfFile: images + "/live-amd64.cmdline", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let t: DebugTestMachine
-        do {
-            t = try DebugTestMachine { config in
-                config.kernelPath = kernel
-                config.initrdPath = images + "/live-amd64.initrd"
-                config.kernelCommandLine = commandLine
-                config.ramSize = 256 << 20
-                config.acceleration = .kvm
-                config.instructionCountShift = nil   // KVM keeps host time
-            }
-        } catch {
-            throw XCTSkip("KVM or the firmware is not usable here: \(error)")
+        let t = try DebugTestMachine.handingOverToKVM { config in
+            config.kernelPath = kernel
+            config.initrdPath = images + "/live-amd64.initrd"
+            config.kernelCommandLine = commandLine
+            config.ramSize = 256 << 20
         }
-        try XCTSkipUnless(t.machine.cpu.cpuid.query(0x8000_0001).edx & 1 << 29 != 0,
-                          "this host's KVM does not run long mode: the kernel would never be handed over")
         t.start()
         defer { t.finish() }
         let m = try XCTUnwrap(MonitorClient(path: t.monitorPath))
