@@ -144,8 +144,7 @@ extension BlockTranslator {
         emit.pop(.r11)
         emit.alu(.or, size: 4, .r11, .r10)
         emit.alu(.or, size: 4, .r11, .r9)
-        setHostFlags(fromImageIn: .r11)
-        flagsProduced()
+        flagsComputedInR11()
         writeBack(d, i, size: 4, eip: eip, next: next)
         // Both ways on with the guest's flags in `CPUState`.
         writeBackFlags()
