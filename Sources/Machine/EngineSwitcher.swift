@@ -35,12 +35,15 @@ public struct EngineSwitch: Sendable, CustomStringConvertible {
 ///
 /// The interpreter does not run long mode: it carries a 64-bit guest to
 /// the `mov cr0` that activates it (EFER.LMA), where the hand-over
-/// happens. The CPUID identity is chosen once per run, so every engine
-/// reports the same processor:
+/// happens. The CPUID identity is chosen once per run (with one exception
+/// below), so every engine reports the same processor:
 /// - `kvm`: the whole x86-64 identity (long mode, SSE, NX), since KVM is
 ///   to run the guest once it pages; our engine only carries it to the
-///   switch. (A 32-bit guest that KVM then refuses meets those features
-///   in our engine.)
+///   switch. A 32-bit guest that KVM then refuses stays in our engine, so
+///   from that refusal on it is shown our engine's own processor (`tcg`'s):
+///   a kernel reads its features once paging is on (Linux in
+///   `early_cpu_init`), after the switch, and would otherwise set up SSE
+///   our engine does not have (CR4.OSXMMEXCPT, #GP).
 /// - `auto`: from the self-tests of all three kinds (KVMAssessment, run
 ///   on their own thread from machine start and awaited at the guest's
 ///   first CPUID): long mode only when KVM will take the guest there, SSE
@@ -142,7 +145,12 @@ final class EngineSwitcher {
             try kvm!.enter()
         } catch {
             refusedKinds.insert(kind)
-            note("KVM refused the guest's \(kind.rawValue) state at eip \(hex(state.rip, 8)) (\(error)); continuing in our own engine")
+            var identity = ""
+            if kind != .longMode && cpu.cpuid.x86_64Baseline {
+                cpu.cpuid = CPUIDTable()
+                identity = ", which shows the guest its own processor from now on (no long mode, no SSE)"
+            }
+            note("KVM refused the guest's \(kind.rawValue) state at eip \(hex(state.rip, 8)) (\(error)); continuing in our own engine" + identity)
             return
         }
         waitForCR0Change = nil

@@ -30,6 +30,8 @@ final class EngineSwitchTests: XCTestCase {
         let staleCode: (rewritten: UInt64, untouched: UInt64)
         let switches: [EngineSwitch]
         let summary: String?
+        /// What CPUID leaf 1 and 8000_0001h report at the end (EDX).
+        let features: (standard: UInt32, extended: UInt32)
     }
 
     func requireKVM() throws {
@@ -69,7 +71,8 @@ final class EngineSwitchTests: XCTestCase {
                    atFaultPage: machine.memory.read(0x40_0000, size: 4),
                    vgaText: [machine.memory.read(0xB8000, size: 2), machine.memory.read(0xB8002, size: 2)],
                    staleCode: (generation(EngineSwitchTests.rewrittenCode), generation(EngineSwitchTests.untouchedCode)),
-                   switches: machine.engineSwitches, summary: machine.engineSummary)
+                   switches: machine.engineSwitches, summary: machine.engineSummary,
+                   features: (machine.cpu.cpuid.query(1).edx, machine.cpu.cpuid.query(0x8000_0001).edx))
     }
 
     func assertSameResults(_ run: Run, as reference: Run, file: StaticString = #filePath, line: UInt = #line) {
@@ -117,7 +120,9 @@ final class EngineSwitchTests: XCTestCase {
 
     /// A 32-bit paging guest forced onto KVM: on hosts whose KVM refuses
     /// 32-bit paging the hand-over is declined and the interpreter
-    /// finishes the guest; elsewhere KVM runs it. Either way, same results.
+    /// finishes the guest, which from then on sees the processor our
+    /// engine is (as with -accel tcg: no SSE, no long mode); elsewhere KVM
+    /// runs it. Either way, same results.
     func testThirtyTwoBitGuestForcedOntoKVMStillFinishes() throws {
         try requireKVM()
         let image = try assemble(force32: true)
@@ -127,6 +132,8 @@ final class EngineSwitchTests: XCTestCase {
         assertSameResults(forced, as: reference)
         if forced.switches.isEmpty {
             XCTAssertTrue(forced.summary?.contains("1 hand-over(s) declined") ?? false, forced.summary ?? "no summary")
+            XCTAssertEqual(forced.features.standard, reference.features.standard, "CPUID 1 EDX after the refusal: our engine's")
+            XCTAssertEqual(forced.features.extended, reference.features.extended, "CPUID 8000_0001h EDX: no long mode")
         } else {
             XCTAssertTrue(forced.switches[0].reason.contains("32-bit paging"), "\(forced.switches)")
         }

@@ -9,7 +9,8 @@ import XCTest
 /// console, `-no-reboot` turns the guest's `reboot -f` into a clean exit of
 /// novabox (disks flushed, the VGA text screen written), and `-icount`
 /// gives deterministic guest time, so the guest's own timeouts do not
-/// depend on how busy the host is. Every wait is bounded in wall time; a
+/// depend on how busy the host is (except where KVM may run the guest,
+/// which keeps host time). Every wait is bounded in wall time; a
 /// wait that runs out throws an error carrying the tail of the serial log,
 /// which is what someone debugging the boot needs first.
 final class GuestSession {
@@ -35,15 +36,18 @@ final class GuestSession {
     private let input: FileHandle
     private let serial = Transcript()
     private let errors = Transcript()
+    /// What novabox said on stderr so far.
+    var messages: String { errors.text }
     private var commandCount = 0
     private let started = Date()
 
-    /// Starts `novabox` with `arguments` plus the headless console options above.
-    init(name: String, arguments: [String]) throws {
+    /// Starts `novabox` with `arguments` plus the headless console options
+    /// above; `hostTime` leaves out -icount (for KVM).
+    init(name: String, arguments: [String], hostTime: Bool = false) throws {
         self.name = name
         textScreenPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("novabox-\(name)-\(getpid()).screen").path
-        let options = ["-display", "none", "-serial", "stdio", "-icount", "2", "-no-reboot",
+        let options = ["-display", "none", "-serial", "stdio"] + (hostTime ? [] : ["-icount", "2"]) + ["-no-reboot",
                        "-timeout", "\(GuestSession.guestTimeLimit)", "-text-screen", textScreenPath]
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process = try NovaboxCommand.start(options + arguments, stdout: stdout, stderr: stderr, stdin: stdin)
