@@ -301,9 +301,7 @@ public final class PhysicalMemory {
     /// writes only to RAM that holds no cached code (nil: everything whose
     /// writes someone must hear of, or that drops them).
     public func directAccessPointers(page: UInt32) -> (read: UnsafeMutablePointer<UInt8>?, write: UnsafeMutablePointer<UInt8>?) {
-        let w = writeRoutes[Int(page)]
-        let plainRAM = w & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 && codeLines[Int(w)] == 0
-        return (route(readRoutes[Int(page)], page << 12), plainRAM ? ram + (Int(w) << PhysicalMemory.pageShift) : nil)
+        (hostPointer(forReading: page << 12), quietRAMPointer(forWriting: page << 12))
     }
 
     // MARK: - Routes to host memory

@@ -272,11 +272,12 @@ public final class Recompiler {
             | BlockTranslator.flatSegments { cpu.segment($0).pointee } << TranslationCache.flatSegmentsShift
         let key = TranslationCache.Key(physical: physical, eip: eip, csBase: csBase, csLimit: limit, mode: mode)
         let block: UnsafeMutablePointer<TranslationCache.Block>
-        if let found = cache.lookup(key), found.pointee.codePage == Int32(codePage)
+        let found = cache.lookup(key)
+        if let found, found.pointee.codePage == Int32(codePage)
             && found.pointee.generation == memory.codeGenerations[codePage] {
             block = found
         } else {
-            let stale = cache.lookup(key)?.pointee.chainEntry, flushes = cache.flushes
+            let stale = found?.pointee.chainEntry, flushes = cache.flushes
             block = translate(key, codePage: codePage)
             // Blocks linked to the stale translation reach the new one
             // (unless translating flushed them all).

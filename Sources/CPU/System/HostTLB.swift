@@ -87,7 +87,8 @@ public final class HostTLB {
     /// The page holding `linear`, in both tables.
     func drop(page linear: UInt32) {
         let page = linear & 0xFFFF_F000
-        for e in [slot(linear, user: false), slot(linear, user: true)] {
+        for user in 0..<2 { // supervisor, user: no array per call (INVLPG of a large page calls this 1024 times)
+            let e = slot(linear, user: user == 1)
             if e.pointee.readTag == page { e.pointee.readTag = HostTLB.invalid }
             if e.pointee.writeTag == page { e.pointee.writeTag = HostTLB.invalid }
         }

@@ -74,8 +74,6 @@ final class TranslationLookasideBuffer {
         codeEntryPages[Int(linear >> 18)] |= 1 << UInt64((linear >> 12) & 63)
     }
 
-    private func raiseEpoch() { epoch.pointee &+= 1 }
-
     /// Whether an engine relies on a page in the `pages` pages from `first`
     /// (a multiple of 64 when more than one).
     private func holdsCodeEntries(first: UInt32, pages: Int) -> Bool {
@@ -108,7 +106,7 @@ final class TranslationLookasideBuffer {
     }
 
     func flushAll() {
-        raiseEpoch()
+        epoch.pointee &+= 1
         for k in 0..<TranslationLookasideBuffer.entryCount { entries[k].tag = 0 }
         holdsLargePages = false
         host.flush()
@@ -116,7 +114,7 @@ final class TranslationLookasideBuffer {
 
     /// MOV CR3 and task switches: global translations survive.
     func flushNonGlobal() {
-        raiseEpoch()
+        epoch.pointee &+= 1
         for k in 0..<TranslationLookasideBuffer.entryCount where entries[k].flags & TranslationLookasideBuffer.global == 0 {
             entries[k].tag = 0
         }
@@ -128,7 +126,7 @@ final class TranslationLookasideBuffer {
         // The page may be a piece of a large page (4 MiB, or 2 MiB with
         // PAE), whose other pieces the TLBs keep in slots of their own.
         let region: (first: UInt32, pages: Int) = holdsLargePages ? ((linear >> 22) << 10, 1024) : (linear >> 12, 1)
-        if holdsCodeEntries(first: region.first, pages: region.pages) { raiseEpoch() }
+        if holdsCodeEntries(first: region.first, pages: region.pages) { epoch.pointee &+= 1 }
         if holdsLargePages {
             for page in region.first..<region.first + UInt32(region.pages) { host.drop(page: page << 12) }
         }

@@ -219,7 +219,8 @@ struct BlockTranslator {
         // Back to the dispatcher at this block's start: the budget is spent,
         // or the code is stale (the dispatcher translates it again).
         let notHere = emit.count
-        writeBackFlags(fromR11: true)
+        flagsPending = .inR11 // the chain entry's: see below
+        writeBackFlags()
         emit.movImm32(.rax, eip)
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
         emit.movImm32(.rax, 0)
@@ -410,8 +411,7 @@ struct BlockTranslator {
     /// byte with the bit cleared and set, read from `overflowByteTables`.
     /// Flags set aside in R11 are merged with plain ALU work (the host's
     /// flags hold nothing of the guest's then).
-    mutating func writeBackFlags(fromR11: Bool = false) {
-        if fromR11 { flagsPending = .inR11 }
+    mutating func writeBackFlags() {
         switch flagsPending {
         case .none: return
         case .inR11:
