@@ -1,3 +1,4 @@
+import Glibc
 import Machine
 
 /// A command-line mistake: one line for the user, exit code 2.
@@ -35,6 +36,9 @@ struct CommandLineOptions {
       -vga-bios FILE        VGA option ROM (default \(MachineConfiguration.defaultVGABIOS))
       -no-reboot            stop instead of resetting when the guest resets or triple-faults
       -icount SHIFT         deterministic time: 2^SHIFT ns per guest instruction
+      -rtc base=utc|localtime|DATE[THH:MM:SS]
+                            what the real-time clock shows at power-on (default
+                            the host's UTC time); a fixed date makes -icount runs repeat
       -accel auto|kvm|tcg[,device=PATH]
                             KVM after the guest turns paging on: auto (default) when
                             KVM's self-test shows it correct and faster, kvm always
@@ -136,6 +140,7 @@ struct CommandLineOptions {
                     throw UsageError("-icount \(text): give a shift from 0 to 10 (ns per instruction = 2^shift)")
                 }
                 o.configuration.instructionCountShift = shift
+            case "-rtc": o.configuration.clockBase = try parseClockBase(try value(flag))
             case "-engine":
                 let name = try value(flag)
                 guard let engine = MachineStatus.Engine.selectable.first(where: { $0.name == name })?.engine else {
@@ -256,6 +261,37 @@ struct CommandLineOptions {
         }
         guard let n = Int(text), n > 0, n <= 1 << 20 else { return nil }
         return n << 20
+    }
+
+    /// `-rtc base=utc|localtime|YYYY-MM-DD[THH:MM:SS]`, as QEMU spells it;
+    /// nil means the host's clock as it is when the machine starts (utc).
+    static func parseClockBase(_ text: String) throws(UsageError) -> Int64? {
+        let base = text.split(separator: ",").first { $0.hasPrefix("base=") }.map { String($0.dropFirst(5)) }
+        guard let base else { throw UsageError("-rtc \(text): give base=utc, base=localtime or base=2006-06-17T16:01:21") }
+        switch base {
+        case "utc": return nil
+        case "localtime":
+            var now = time(nil), local = tm()
+            localtime_r(&now, &local)
+            return Int64(now) + Int64(local.tm_gmtoff)
+        default:
+            let parts = base.split(separator: "T", omittingEmptySubsequences: false)
+            let date = parts[0].split(separator: "-").compactMap { Int32($0) }
+            let clock = parts.count > 1 ? parts[1].split(separator: ":").compactMap { Int32($0) } : [0, 0, 0]
+            guard parts.count <= 2, date.count == 3, clock.count == 3,
+                  (1970...2099).contains(date[0]), (1...12).contains(date[1]), (1...31).contains(date[2]),
+                  (0...23).contains(clock[0]), (0...59).contains(clock[1]), (0...59).contains(clock[2]) else {
+                throw UsageError("-rtc \(text): write the start time as 2006-06-17T16:01:21 (UTC), or base=utc")
+            }
+            var fields = tm()
+            fields.tm_year = date[0] - 1900
+            fields.tm_mon = date[1] - 1
+            fields.tm_mday = date[2]
+            fields.tm_hour = clock[0]
+            fields.tm_min = clock[1]
+            fields.tm_sec = clock[2]
+            return Int64(timegm(&fields))
+        }
     }
 
     static func characterTarget(_ flag: String, _ v: String) throws(UsageError) -> MachineConfiguration.CharacterTarget {

@@ -74,7 +74,7 @@ public final class Machine {
             throw MachineError("\(error)")
         }
         board = Motherboard(memory: memory, ioBus: ioBus, clock: clock, bios: bios, vgaBIOS: vgaBIOS,
-                            ramSize: configuration.ramSize)
+                            ramSize: configuration.ramSize, clockBase: configuration.clockBase)
         switcher = try EngineSwitcher(configuration, cpu: cpu, trace: trace)
         ports.afterAccess = { [unowned self] in self.cpu.interruptRequested = self.board.interruptPending }
         cpu.interruptController = board

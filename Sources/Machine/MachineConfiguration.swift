@@ -17,6 +17,10 @@ public struct MachineConfiguration {
     public var noReboot = false
     /// `-icount SHIFT`: time advances 2^SHIFT ns per guest instruction.
     public var instructionCountShift: Int? = nil
+    /// `-rtc base=`: seconds since 1970 the real-time clock shows at power-on;
+    /// the host's clock when nil. Fixed, it makes a deterministic run repeat
+    /// exactly, since firmware and kernel copy the time into guest RAM.
+    public var clockBase: Int64? = nil
     /// `-engine interp|rec`: what runs the guest's instructions. The
     /// recompiler, as DESIGN.md wants; the interpreter stays the reference
     /// and takes over for single steps, breakpoints and tracing.

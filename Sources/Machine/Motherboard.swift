@@ -44,12 +44,12 @@ public final class Motherboard: InterruptAcknowledge {
         didSet { rtc.configure(ramBelow4G: UInt64(ramSize), bootOrder: bootOrder, checkFloppySignature: false) }
     }
 
-    init(memory: PhysicalMemory, ioBus: IOBus, clock: MachineClock, bios: [UInt8], vgaBIOS: [UInt8], ramSize: Int) {
+    init(memory: PhysicalMemory, ioBus: IOBus, clock: MachineClock, bios: [UInt8], vgaBIOS: [UInt8], ramSize: Int, clockBase: Int64?) {
         self.memory = memory
         self.ramSize = ramSize
         pit = ProgrammableIntervalTimer(clock: clock, irq0: InterruptLine(pic, 0))
         portB = SystemControlPortB(pit: pit, clock: clock)
-        rtc = RealTimeClock(clock: clock, irq: InterruptLine(pic, 8))
+        rtc = RealTimeClock(clock: clock, irq: InterruptLine(pic, 8), startTime: clockBase)
         ps2 = PS2Controller(keyboardIRQ: InterruptLine(pic, 1), mouseIRQ: InterruptLine(pic, 12))
         uart = UART16550(base: 0x3F8, irq: InterruptLine(pic, 4), clock: clock)
         firmwareConfig = FirmwareConfig(memory: memory, ramSize: UInt64(ramSize))

@@ -35,6 +35,12 @@ final class CommandLineTests: XCTestCase {
         try assertOneLineError(["-m", "1K"], mentions: ["out of range"])
     }
 
+    func testClockBaseThatIsNotADate() throws {
+        try assertOneLineError(["-rtc", "base=yesterday"], mentions: ["-rtc base=yesterday", "2006-06-17T16:01:21"])
+        try assertOneLineError(["-rtc", "base=2006-13-01"], mentions: ["-rtc base=2006-13-01"])
+        try assertOneLineError(["-rtc", "clock=vm"], mentions: ["base=utc"])
+    }
+
     func testUnknownFlag() throws {
         try assertOneLineError(["-frobnicate"], mentions: ["unknown option -frobnicate", "-help"])
     }

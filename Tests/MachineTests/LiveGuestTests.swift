@@ -45,7 +45,7 @@ final class LiveGuestTests: XCTestCase {
         try GuestImages.requireReleaseBuild()
         let iso = try GuestImages.path("\(LiveGuestTests.image).iso")
         let checkSum = try GuestImages.checkFileSHA256(LiveGuestTests.image)
-        let guest = try boot("live-cd", ["-cdrom", iso])
+        let guest = try boot("live-cd", ["-cdrom", iso, "-rtc", "base=2006-06-17T16:01:21"])
         let boot = guest.console
 
         // The way there: isolinux on COM1 (its SERIAL line), then the kernel.
@@ -60,6 +60,9 @@ final class LiveGuestTests: XCTestCase {
         XCTAssertTrue(lines(answer).contains("42"), "echo $((6*7)) printed '\(answer)'")
         let machine = try guest.run("uname -m")
         XCTAssertTrue(lines(machine).contains { ["i586", "i686"].contains($0) }, "uname -m says '\(machine)'")
+        // The kernel set its clock from the RTC that -rtc started.
+        let date = try guest.run("date -u +%Y-%m-%dT%H")
+        XCTAssertTrue(lines(date).contains("2006-06-17T16"), "the guest's date after -rtc base=2006-06-17T16:01:21 is '\(date)'")
         let cpuinfo = try guest.run("cat /proc/cpuinfo")
         XCTAssertTrue(cpuinfo.contains("fpu\t\t: yes"), "the kernel found no FPU:\n\(cpuinfo)")
 

@@ -20,6 +20,10 @@ final class RecompilerBootTests: XCTestCase {
         config.serial = .none
         config.debugConsole = log.map { .file($0) } ?? .none
         config.instructionCountShift = 2
+        // Both engines' machines start at the same clock time: SeaBIOS and
+        // Linux copy it into RAM, and two machines made a moment apart can
+        // straddle a second.
+        config.clockBase = 1_150_560_081
         config.noReboot = true
         config.engine = engine
         return config
