@@ -80,6 +80,7 @@ struct CommandLineOptions {
     Tracing:
       -d CATEGORIES         comma-separated: \(TraceOptions.categories.map(\.name).joined(separator: ", ")), all
       -D FILE               write the trace to FILE instead of stderr
+      -perfmap              name translated code for perf in /tmp/perf-<pid>.map
 
     \(DebugOptions.usage)
 
@@ -140,6 +141,7 @@ struct CommandLineOptions {
                     throw UsageError("-icount \(text): give a shift from 0 to 10 (ns per instruction = 2^shift)")
                 }
                 o.configuration.instructionCountShift = shift
+            case "-perfmap": o.configuration.perfMap = true
             case "-rtc": o.configuration.clockBase = try parseClockBase(try value(flag))
             case "-engine":
                 let name = try value(flag)

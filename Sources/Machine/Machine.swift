@@ -70,6 +70,7 @@ public final class Machine {
             recompiler = configuration.engine == .recompiler ? try Recompiler(cpu: cpu) : nil
             // Real time: where a batch ends changes nothing the guest can see.
             recompiler?.exactBudget = configuration.instructionCountShift != nil
+            if configuration.perfMap { recompiler?.perfMap = try PerfMap() }
         } catch {
             throw MachineError("\(error)")
         }

@@ -25,6 +25,8 @@ public struct MachineConfiguration {
     /// recompiler, as DESIGN.md wants; the interpreter stays the reference
     /// and takes over for single steps, breakpoints and tracing.
     public var engine: MachineStatus.Engine = .recompiler
+    /// `-perfmap`: name translated blocks for `perf` in /tmp/perf-<pid>.map.
+    public var perfMap = false
     /// `-d` categories and `-D` file.
     public var trace: TraceOptions = TraceOptions()
     /// Ends the run after this much guest time (seconds).

@@ -130,6 +130,9 @@ public final class Recompiler {
         didSet { if breakpoints != oldValue { flush() } }
     }
 
+    /// `-perfmap`: where translations are named for `perf`.
+    public var perfMap: PerfMap?
+
     public init(cpu: CPU) throws {
         self.cpu = cpu
         memory = cpu.memory
@@ -345,6 +348,8 @@ public final class Recompiler {
             if !ended { translator.endBlock(continuingAt: (key.eip &+ UInt32(length)) & ipMask) }
             translator.finishBlock(instructionCount: count)
             if let installed = install(translator.emit.count) {
+                perfMap?.record(code: installed, size: translator.emit.count, csBase: key.csBase, eip: key.eip,
+                                instructions: count)
                 block.code = installed + translator.entry
                 block.chainEntry = installed + translator.chainEntry
             }

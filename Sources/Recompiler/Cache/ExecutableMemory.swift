@@ -1,8 +1,7 @@
 import Glibc
 
-/// The host memory translated blocks run from: one anonymous shared memory
-/// object (memfd) mapped twice for the life of the recompiler, filled from
-/// the bottom.
+/// The host memory translated blocks run from: shared anonymous memory
+/// mapped twice for the life of the recompiler, filled from the bottom.
 ///
 /// Pages are never writable and executable at once (W^X) in either
 /// mapping: code runs from a read-execute view (`base`) and the recompiler
@@ -29,22 +28,28 @@ final class ExecutableMemory {
         }
     }
 
-    /// glibc's memfd_create, which the Glibc module does not export
-    /// (declared only under _GNU_SOURCE): looked up by name once.
-    private typealias MemfdCreate = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
-    private static let memfdCreate: MemfdCreate? = dlsym(nil, "memfd_create").map { unsafeBitCast($0, to: MemfdCreate.self) }
-    private static let closeOnExec: UInt32 = 1 // MFD_CLOEXEC
+    /// glibc's mremap, which Swift cannot import (it is variadic; the
+    /// optional fifth argument is read only with MREMAP_FIXED, unused here):
+    /// looked up by name once.
+    private typealias Mremap = @convention(c) (UnsafeMutableRawPointer?, Int, Int, Int32) -> UnsafeMutableRawPointer?
+    private static let mremap: Mremap? = dlsym(nil, "mremap").map { unsafeBitCast($0, to: Mremap.self) }
+    private static let mayMove: Int32 = 1 // MREMAP_MAYMOVE
 
+    /// Shared anonymous memory, viewed a second time by mremap with an old
+    /// size of 0 (which maps the same pages again). Unlike a memfd's, its
+    /// views show in /proc/PID/maps as anonymous (`/dev/zero (deleted)`),
+    /// so `perf` names the code in them from `-perfmap`'s file.
     init(capacity: Int) throws(Failure) {
-        guard let create = ExecutableMemory.memfdCreate else { throw .cannotMap(capacity) }
-        let fd = create("novabox-translated-code", ExecutableMemory.closeOnExec)
-        guard fd >= 0 else { throw .cannotMap(capacity) }
-        // Both views keep the object alive; the descriptor is not needed after.
-        defer { close(fd) }
-        guard ftruncate(fd, off_t(capacity)) == 0,
-              let w = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0), w != MAP_FAILED
+        guard let remap = ExecutableMemory.mremap,
+              let w = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              w != MAP_FAILED
         else { throw .cannotMap(capacity) }
-        guard let x = mmap(nil, capacity, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE, fd, 0), x != MAP_FAILED else {
+        guard let x = remap(w, 0, capacity, ExecutableMemory.mayMove), x != MAP_FAILED else {
+            munmap(w, capacity)
+            throw .cannotMap(capacity)
+        }
+        guard mprotect(x, capacity, PROT_READ | PROT_EXEC) == 0 else {
+            munmap(x, capacity)
             munmap(w, capacity)
             throw .cannotMap(capacity)
         }
