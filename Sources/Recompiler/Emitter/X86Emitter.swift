@@ -7,7 +7,7 @@
 /// It writes into a fixed scratch buffer (a block is assembled there, then
 /// copied into executable memory as a whole), never allocates, and knows
 /// only the encodings the translator needs: 8/16/32/64-bit loads and
-/// stores at [base + disp], register ALU forms, LEA, PUSHFQ/POPFQ, calls
+/// stores at [base + disp], register ALU forms, LEA, LAHF/SAHF, calls
 /// through a register and rel32 jumps with forward labels.
 struct X86Emitter {
     /// Host general registers in encoding order.
@@ -176,9 +176,12 @@ struct X86Emitter {
     }
 
     /// dst ← low 16 bits of dst, zero-extended (16-bit address wrap).
-    mutating func zeroExtend16(_ dst: Register) {
-        rex(w: false, reg: dst.rawValue, base: dst.rawValue)
-        byte(0x0F); byte(0xB7); registerOperand(reg: dst.rawValue, rm: dst)
+    mutating func zeroExtend16(_ dst: Register) { zeroExtend16(dst, from: dst) }
+
+    /// dst ← low 16 bits of src, zero-extended.
+    mutating func zeroExtend16(_ dst: Register, from src: Register) {
+        rex(w: false, reg: dst.rawValue, base: src.rawValue)
+        byte(0x0F); byte(0xB7); registerOperand(reg: dst.rawValue, rm: src)
     }
 
     /// dst ← base + index·2^scale + disp, 32-bit (no flags).
@@ -356,6 +359,7 @@ struct X86Emitter {
     /// The low byte of `dst` ← 1 if the guest condition `code` holds, else 0.
     mutating func setByte(ifGuestCondition code: UInt8, _ dst: Register) {
         checkByteRegister(dst)
+        rex(w: false, base: dst.rawValue)
         byte(0x0F); byte(0x90 | code & 0xF); registerOperand(reg: 0, rm: dst)
     }
 
@@ -480,7 +484,14 @@ struct X86Emitter {
     mutating func setCarry() { byte(0xF9) }
     mutating func complementCarry() { byte(0xF5) }
 
-    mutating func pushFlags() { byte(0x9C) }
+    /// LAHF: AH ← SF, ZF, AF, PF, CF (the low byte of RFLAGS).
+    mutating func loadFlagsIntoAH() { byte(0x9F) }
+
+    /// [base + disp] ← AH (no REX prefix: with one, AH cannot be named).
+    mutating func storeAH(base: Register, _ disp: Int32) {
+        precondition(base.rawValue < 8, "AH is addressable only without REX")
+        byte(0x88); memoryOperand(reg: 4, base: base, disp)
+    }
 
     /// SAHF: SF, ZF, AF, PF, CF ← AH (OF and the rest untouched).
     mutating func storeAHIntoFlags() { byte(0x9E) }

@@ -124,10 +124,9 @@ extension BlockTranslator {
             emit.test(size: 1, .rcx, immediate: 0x1F)
             unchanged = emit.jump(if: .zero)
         }
+        emit.movImm32(.r10, 0)
         emit.doubleShift32(left: left, .rax, .rdx, count: byCL ? nil : immediateCount)
-        emit.pushFlags()
-        emit.pop(.r10)
-        emit.alu(.and, size: 4, .r10, immediate: EFLAGS.cf)
+        emit.setByte(ifGuestCondition: 2, .r10) // CF
         emit.movReg32(.r9, .rax)
         emit.shiftRight32(.r9, by: left ? 31 : 30)
         if left {
@@ -140,8 +139,7 @@ extension BlockTranslator {
         }
         emit.shift(.shl, size: 4, .r9, count: 11) // OF
         emit.test(size: 4, .rax, .rax)
-        emit.pushFlags()
-        emit.pop(.r11)
+        captureFlags(into: .r11, savingRAXIn: .rdx)
         emit.alu(.or, size: 4, .r11, .r10)
         emit.alu(.or, size: 4, .r11, .r9)
         flagsComputedInR11()

@@ -26,8 +26,7 @@ extension BlockTranslator {
         }
         emit.multiply64(.rax, .rcx)
         emit.test(size: size, .rax, .rax)
-        emit.pushFlags()
-        emit.pop(.r11)
+        captureFlags(into: .r11, savingRAXIn: .r9)
         // R10 ← the high half; the significance test leaves ZF clear when it carries some.
         emit.movReg64(.r10, .rax)
         emit.shiftRight64(.r10, by: UInt8(8 * size))
