@@ -237,8 +237,12 @@ struct BlockTranslator {
         // than CPUState's, maybe): see `chainFlags`.
         chainEntry = emit.count
         emit.movImm64(.rax, UInt64(UInt(bitPattern: validity.generation)))
-        emit.movImm64(.r10, validity.expectedGeneration)
-        emit.alu(.cmp, size: 8, .r10, base: .rax, 0)
+        if validity.expectedGeneration <= UInt64(Int32.max) { // nearly always: one instruction less
+            emit.alu64(.cmp, base: .rax, 0, immediate: Int32(validity.expectedGeneration))
+        } else {
+            emit.movImm64(.r10, validity.expectedGeneration)
+            emit.alu(.cmp, size: 8, .r10, base: .rax, 0)
+        }
         emit.jump(if: .notZero, to: notHere)
         // A jump back to this block's start comes here: whatever could make
         // the code stale while it runs makes it leave first.
