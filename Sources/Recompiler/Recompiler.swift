@@ -297,8 +297,8 @@ public final class Recompiler {
 
     // MARK: - Translation
 
-    /// Translates the block for `key` and records it (with no code when its
-    /// first instruction cannot be taken from this page).
+    /// Translates the block for `key` and records it (with no code when a
+    /// breakpoint stops before its first instruction).
     private func translate(_ key: TranslationCache.Key, codePage: Int) -> UnsafeMutablePointer<TranslationCache.Block> {
         let started = Recompiler.monotonicNanoseconds()
         defer { translationNanoseconds &+= Recompiler.monotonicNanoseconds() &- started }
@@ -334,7 +334,19 @@ public final class Recompiler {
             let eip = key.eip &+ UInt32(length)
             if let stops = breakpoints, stops.stopsBefore(linear: key.csBase &+ eip, physical: key.physical &+ UInt32(length)) { break }
             let i = Decoder.decode(bytes + length, count: min(room - length, 15), default32: default32)
-            if i.op == .incomplete { break }
+            if i.op == .incomplete {
+                // A first instruction that runs past the page end (or the
+                // CS limit, or the IP wrap) is the interpreter's, fetched
+                // anew each time; a block holding just that keeps it off
+                // the dispatcher (a kernel boot ran one 600 000 times).
+                if count == 0 {
+                    translator.interpretAcrossPageEnd(eip: eip)
+                    length = room
+                    count = 1
+                    ended = true
+                }
+                break
+            }
             let next = (eip &+ UInt32(i.length)) & ipMask
             ended = translator.translate(i, eip: eip, next: next)
             length += Int(i.length)
@@ -435,9 +447,11 @@ public final class Recompiler {
             exceptionsInBlocks += 1
             return false
         }
-        var next = eip &+ RuntimeHelpers.length(descriptor)
+        // Length 0: the block goes on wherever the instruction went.
+        let length = RuntimeHelpers.length(descriptor)
+        var next = eip &+ length
         if !cpu.segment(.cs).pointee.is32Bit { next &= 0xFFFF }
-        return UInt32(truncatingIfNeeded: state.pointee.rip) == next && !blockMustLeave
+        return (length == 0 || UInt32(truncatingIfNeeded: state.pointee.rip) == next) && !blockMustLeave
     }
 
     /// Delivers the #DE of a DIV/IDIV whose divisor is 0 or whose quotient
@@ -475,7 +489,7 @@ public final class Recompiler {
         let fallbacks = fallbackCounts
         let total = fallbacks.reduce(0) { $0 + $1.count }
         lines.append("interpreter fallback: \(total) instructions" + (fallbacks.isEmpty ? "" : ":"))
-        for (op, n) in fallbacks.prefix(20) { lines.append("  \(op)\t\(n)") }
+        for (op, n) in fallbacks.prefix(20) { lines.append("  \(op == .incomplete ? "(across a page end)" : "\(op)")\t\(n)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -1302,12 +1302,12 @@ struct BlockTranslator {
     }
 
     /// Leaves the block for the EIP in RAX (known only at run time: not
-    /// linked), counting this instruction: straight to the target's chain
-    /// entry when the jump cache has it for this context and paging epoch,
-    /// else back to the dispatcher.
-    private mutating func exitToTargetInRAX() {
+    /// linked), counting this instruction unless the interpreter did:
+    /// straight to the target's chain entry when the jump cache has it for
+    /// this context and paging epoch, else back to the dispatcher.
+    private mutating func exitToTargetInRAX(countingThisInstruction: Bool = true) {
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
-        unsynced += 1
+        if countingThisInstruction { unsynced += 1 }
         chainFlags(savingRAXIn: .r9)
         let j = jumpLookup
         // RCX ← the entry: index (linear ^ linear >> 12) & mask, times 24.
@@ -1388,6 +1388,21 @@ struct BlockTranslator {
         emit.test(size: 4, .rax, .rax)
         emit.jump(if: .notZero, to: settledExit)
         return false
+    }
+
+    /// The whole block for an instruction at `eip` that the page does not
+    /// hold entirely: the interpreter fetches and runs it, and the block
+    /// goes on to wherever it went through the jump cache (a fault, or
+    /// something the machine must see first, leaves for the dispatcher).
+    mutating func interpretAcrossPageEnd(eip: UInt32) {
+        writeBackFlags()
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: 0, op: .incomplete))
+        callHelper(helpers.interpret)
+        unsynced = 0
+        emit.test(size: 4, .rax, .rax)
+        emit.jump(if: .notZero, to: settledExit)
+        emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.ripOffset)
+        exitToTargetInRAX(countingThisInstruction: false)
     }
 
     static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
