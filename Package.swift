@@ -19,7 +19,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "MMU", swiftSettings: optimize),
-        .target(name: "CPU", dependencies: ["MMU"], swiftSettings: optimize),
+        .systemLibrary(name: "CHostFlags"),
+        .target(name: "CPU", dependencies: ["MMU", "CHostFlags"], swiftSettings: optimize),
         .target(name: "Devices", dependencies: ["MMU"], swiftSettings: optimize),
         .systemLibrary(name: "CKVM"),
         .target(name: "HWAccel", dependencies: ["CKVM", "CPU", "MMU"], swiftSettings: optimize),
