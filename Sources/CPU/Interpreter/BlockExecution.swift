@@ -33,7 +33,7 @@
 extension CPU {
     /// Runs decoded blocks from CS:EIP until `limit` instructions are
     /// retired or an instruction boundary needs `step` (an interrupt to
-    /// deliver, TF, a halted CPU, the debugger's hook, uncacheable code:
+    /// deliver, TF, a halted CPU, the debugger's hook, a tracer, uncacheable code:
     /// MMIO, an instruction crossing a page end, CS:EIP that faults).
     /// Returns the instructions retired, a faulting one included; 0 means:
     /// call `step`.
@@ -41,7 +41,8 @@ extension CPU {
         let s = state
         var done = 0
         nextLookup: while done < limit && !stopRequested {
-            if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted || debugHooksActive
+            // A tracer sees each instruction through `step`.
+            if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted || debugHooksActive || onInstruction != nil
                 || (interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow) {
                 break
             }
@@ -56,9 +57,6 @@ extension CPU {
             let tlbTag = tlbEntry.pointee.tag, tlbFrame = tlbEntry.pointee.frame
             let tlbNeed = TranslationLookasideBuffer.requirement(MemoryAccess(write: false, user: s.pointee.cpl == 3))
             let epoch = memory.codeEpoch
-            // Looked at once per lookup (a tracer attached mid-block sees
-            // the next lookup on); testing for nil retains nothing.
-            let tracing = onInstruction != nil
             // `step` clears the shadow before each instruction; here only
             // the first and those after an instruction that may set it.
             s.pointee.interruptShadow = false
@@ -70,7 +68,6 @@ extension CPU {
                 var checks: BoundaryChecks = []
                 repeat {
                     currentEIP = eip
-                    if tracing, let trace = onInstruction { trace(eip, cached.pointee.instruction) }
                     let next = (eip &+ UInt32(cached.pointee.instruction.length)) & ipMask
                     s.pointee.rip = UInt64(next)
                     do {
@@ -85,8 +82,11 @@ extension CPU {
                     // keeping it across it.
                     checks = cached.pointee.checks
                     cached += 1
-                    eip = UInt32(truncatingIfNeeded: s.pointee.rip)
+                    // Only a generic instruction (it has checks) or the
+                    // block's last one can leave EIP elsewhere.
+                    eip = next
                     if checks.rawValue != 0 || boundaryAttention {
+                        eip = UInt32(truncatingIfNeeded: s.pointee.rip)
                         let stale = checks.contains(.instructionPointer) && eip != next
                             || checks.contains(.memoryAccess)
                                 && (memory.codeEpoch != epoch
@@ -102,6 +102,7 @@ extension CPU {
                         if checks.contains(.interruptShadow) && cached != stop { s.pointee.interruptShadow = false }
                     }
                 } while cached != stop
+                eip = UInt32(truncatingIfNeeded: s.pointee.rip)
                 done += cached - first
                 // On to the next block without the full lookup only where
                 // the outer loop would find nothing to do but that lookup.
