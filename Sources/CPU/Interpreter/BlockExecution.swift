@@ -8,20 +8,21 @@
 /// `step`'s boundary work, and what `step` re-derives for every
 /// instruction is checked here only as often as it can change:
 /// - the CS limit once per block (the whole block must lie inside it);
-/// - the physical address once per block, then after each instruction
-///   that accesses memory (only those can): no code write, memory-map
-///   change or A20 toggle (`PhysicalMemory.codeEpoch`), and with paging
-///   on, the TLB entry the next fetch would hit is still the one the block
-///   came from;
+/// - the physical address once per block, then after each generic
+///   instruction and each data access that left the fast path (only
+///   those can change it; `CPU.noteFullPathAccess`): no code write,
+///   memory-map change or A20 toggle (`PhysicalMemory.codeEpoch`), and
+///   with paging on, the TLB entry the next fetch would hit is still the
+///   one the block came from;
 /// - that EIP is where the block goes on (after generic instructions: a
 ///   REP instruction that stops part-way resumes itself), and the
 ///   interrupt shadow STI or a load of SS may have set;
 /// - interrupts, stop requests and the debugger's boundary hook after
 ///   every instruction, as `run` and `step` do (with the hook active,
-///   `run` steps, so the hook sees each boundary). Those three share one
-///   byte, `boundaryAttention`; with the byte of what the instruction's
-///   form asks to check (`BoundaryChecks`), an instruction that needs
-///   nothing costs two tests.
+///   `run` steps, so the hook sees each boundary). Those three and the
+///   full-path data access share one byte, `boundaryAttention`; with the
+///   byte of what the instruction's form asks to check (`BoundaryChecks`),
+///   an instruction that needs nothing costs two tests.
 /// CS, CPL, paging, TF and mode changes end a block
 /// (`DecodedBlockCache.endsBlock`), so the next block is looked up under
 /// the new state. A block that ends in a specialized form (a near jump,
@@ -88,7 +89,7 @@ extension CPU {
                     if checks.rawValue != 0 || boundaryAttention {
                         eip = UInt32(truncatingIfNeeded: s.pointee.rip)
                         let stale = checks.contains(.instructionPointer) && eip != next
-                            || checks.contains(.memoryAccess)
+                            || (checks.contains(.memoryAccess) || boundaryAttention)
                                 && (memory.codeEpoch != epoch
                                     || paging && (tlbEntry.pointee.tag != tlbTag || tlbEntry.pointee.frame != tlbFrame
                                                   || tlbEntry.pointee.flags & tlbNeed != tlbNeed))
@@ -99,6 +100,7 @@ extension CPU {
                             done += cached - first
                             continue nextLookup
                         }
+                        answerFullPathAccess()
                         if checks.contains(.interruptShadow) && cached != stop { s.pointee.interruptShadow = false }
                     }
                 } while cached != stop

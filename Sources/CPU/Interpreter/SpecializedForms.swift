@@ -53,18 +53,11 @@ enum SpecializedForm: UInt8 {
 
     /// What the block loop must re-check after an instruction of this form
     /// (`BoundaryChecks`).
+    /// A form's data accesses (memory operands, the stack) go through
+    /// `read`/`write`, whose fast path changes nothing the loop checks and
+    /// whose full path raises `boundaryAttention`; so forms need no check.
     var boundaryChecks: BoundaryChecks {
-        switch self {
-        case .generic: return [.instructionPointer, .interruptShadow, .memoryAccess, .machineState]
-        case .aluRR4, .aluRR2, .aluRR1, .aluRI4, .aluRI2, .aluRI1, .addRR4, .addRI4, .orRR4, .orRI4, .andRR4, .andRI4,
-             .subRR4, .subRI4, .xorRR4, .xorRI4, .cmpRR4, .cmpRI4, .movRR4, .movRR2, .movRR1, .movRI4, .movRI2, .movRI1,
-             .incDecR4, .incDecR2, .incDecR1, .shiftRI4, .shiftRI2, .shiftRI1, .shiftR14, .shiftR12, .shiftR11,
-             .shiftRC4, .shiftRC2, .shiftRC1, .shlRI4, .shrRI4, .sarRI4, .jcc2, .jmp4, .jmp2, .jmpR4, .jmpR2, .lea4, .lea2,
-             .jo4, .jno4, .jb4, .jae4, .je4, .jne4, .jbe4, .ja4, .js4, .jns4, .jp4, .jnp4, .jl4, .jge4, .jle4, .jg4:
-            return []
-        default: // memory operands, PUSH/POP, CALL/RET
-            return [.memoryAccess]
-        }
+        self == .generic ? [.instructionPointer, .interruptShadow, .memoryAccess, .machineState] : []
     }
 
     /// The operations of the per-operation ALU forms, in their order.
@@ -195,20 +188,21 @@ extension Instruction {
 }
 
 /// What can have changed after an instruction, besides what every
-/// boundary checks (interrupts, stop requests): a specialized form moves
-/// EIP only by ending its block, never sets the interrupt shadow, never
-/// changes what the next fetch means (CS, CPL, paging, TF, the mode), and
-/// without a memory operand cannot change code, the memory map (MMIO
-/// accesses can: a device may remap memory or toggle A20) or a TLB entry
-/// (only accesses fill it).
+/// boundary checks (interrupts, stop requests, a data access's full
+/// path): a specialized form moves EIP only by ending its block, never
+/// sets the interrupt shadow, never changes what the next fetch means
+/// (CS, CPL, paging, TF, the mode), and changes code, the memory map
+/// (MMIO accesses can: a device may remap memory or toggle A20) or a TLB
+/// entry only through a data access's full path.
 struct BoundaryChecks: OptionSet {
     let rawValue: UInt8
     /// EIP may not be at the next instruction (a REP instruction resuming).
     static let instructionPointer = BoundaryChecks(rawValue: 1)
     /// STI, MOV SS, POP SS set the shadow for one instruction.
     static let interruptShadow = BoundaryChecks(rawValue: 2)
-    /// Memory was accessed: cached code, the memory map or the TLB entry
-    /// of the code page may have changed.
+    /// Memory may have been accessed other than through `read`/`write`:
+    /// cached code, the memory map or the TLB entry of the code page may
+    /// have changed.
     static let memoryAccess = BoundaryChecks(rawValue: 4)
     /// The state the next block's lookup depends on may have changed: the
     /// block loop goes through the full lookup after it.
