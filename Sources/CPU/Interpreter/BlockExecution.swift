@@ -50,7 +50,6 @@ extension CPU {
             var eip = UInt32(truncatingIfNeeded: s.pointee.rip)
             guard var block = blockAtInstructionPointer(eip) else { break }
             let chain = BlockChain(cpu: self, eip: eip, block: block)
-            let ipMask: UInt32 = chain.default32 ? 0xFFFF_FFFF : 0xFFFF
             // With paging on, the fetch of every instruction would hit this
             // TLB entry (a chain never leaves its page).
             let paging = pagingEnabled
@@ -69,7 +68,8 @@ extension CPU {
                 var checks: BoundaryChecks = []
                 repeat {
                     currentEIP = eip
-                    let next = (eip &+ UInt32(cached.pointee.instruction.length)) & ipMask
+                    // No wrap to mask: see `fitsCodeSegment`.
+                    let next = eip &+ UInt32(cached.pointee.instruction.length)
                     s.pointee.rip = UInt64(next)
                     do {
                         try cached.pointee.handler(self, cached)
@@ -150,12 +150,14 @@ extension CPU {
     }
 
     /// Whether the whole block at `eip` lies inside the CS limit (and, for
-    /// 16-bit code, below the IP wrap); otherwise `step` takes its
-    /// instructions one at a time. A block of no instructions never runs.
+    /// 16-bit code, ends below 10000h, so no instruction in it moves IP
+    /// past the wrap and the block loop adds lengths unmasked); otherwise
+    /// `step` takes its instructions one at a time. A block of no
+    /// instructions never runs.
     @inline(__always)
     func fitsCodeSegment(_ block: UnsafeMutablePointer<DecodedBlockCache.Block>, eip: UInt32, limit: UInt32) -> Bool {
         let end = UInt64(eip) + UInt64(block.pointee.length)
-        return block.pointee.count > 0 && end - 1 <= UInt64(limit) && (block.pointee.default32 || end <= 0x1_0000)
+        return block.pointee.count > 0 && end - 1 <= UInt64(limit) && (block.pointee.default32 || end < 0x1_0000)
     }
 }
 
