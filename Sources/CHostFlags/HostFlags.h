@@ -31,24 +31,24 @@ NOVABOX_INLINE uint32_t novabox_flags_from_lahf(uint32_t ax, _Bool of) {
 // `a OP b`, with the guest's carry (bit 0 of `carry`) loaded into the
 // host's CF first for ADC and SBB. The operation's result is not
 // returned: the semantic functions compute it themselves.
-#define NOVABOX_ALU_FLAGS(name, setCarry, operation, carryInput)                                      \
-    NOVABOX_INLINE uint32_t novabox_##name##_flags(uint32_t a, uint32_t b, uint32_t carry, int size) { \
-        uint32_t ax;                                                                                    \
-        _Bool of;                                                                                        \
-        if (size == 1)                                                                                  \
-            __asm__(setCarry operation "b %b[b], %b[a]\n\tlahf"                           \
-                    : [a] "+r"(a), "=a"(ax), "=@cco"(of) : [b] "r"(b), [c] carryInput(carry) : "cc"); \
-        else if (size == 2)                                                                             \
-            __asm__(setCarry operation "w %w[b], %w[a]\n\tlahf"                           \
-                    : [a] "+r"(a), "=a"(ax), "=@cco"(of) : [b] "r"(b), [c] carryInput(carry) : "cc"); \
-        else                                                                                            \
-            __asm__(setCarry operation "l %k[b], %k[a]\n\tlahf"                           \
-                    : [a] "+r"(a), "=a"(ax), "=@cco"(of) : [b] "r"(b), [c] carryInput(carry) : "cc"); \
-        return novabox_flags_from_lahf(ax, of);                                                         \
+#define NOVABOX_ALU_FLAGS(name, setCarry, operation, carryInput)                                               \
+    NOVABOX_INLINE uint32_t novabox_##name##_flags(uint32_t a, uint32_t b, uint32_t carry, int size) {         \
+        uint32_t ax;                                                                                           \
+        _Bool of;                                                                                              \
+        if (size == 1)                                                                                         \
+            __asm__(setCarry operation "b %b[b], %b[a]\n\tlahf"                                                \
+                    : [a] "+r"(a), "=a"(ax), "=@cco"(of) : [b] "r"(b), [c] carryInput(carry) : "cc");          \
+        else if (size == 2)                                                                                    \
+            __asm__(setCarry operation "w %w[b], %w[a]\n\tlahf"                                                \
+                    : [a] "+r"(a), "=a"(ax), "=@cco"(of) : [b] "r"(b), [c] carryInput(carry) : "cc");          \
+        else                                                                                                   \
+            __asm__(setCarry operation "l %k[b], %k[a]\n\tlahf"                                                \
+                    : [a] "+r"(a), "=a"(ax), "=@cco"(of) : [b] "r"(b), [c] carryInput(carry) : "cc");          \
+        return novabox_flags_from_lahf(ax, of);                                                                \
     }
 
-// ADD and SUB take no carry: their `carry` is an unused immediate (pass 0),
-// so no register is spent on it.
+// ADD and SUB ignore `carry` (callers pass 0): it becomes an unused
+// immediate operand, so no register is spent on it.
 #define NOVABOX_NO_CARRY(carry) "i"(0)
 #define NOVABOX_CARRY(carry) "r"(carry)
 NOVABOX_ALU_FLAGS(add, "", "add", NOVABOX_NO_CARRY)
