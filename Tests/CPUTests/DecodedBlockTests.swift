@@ -262,6 +262,24 @@ final class DecodedBlockTests: XCTestCase {
         XCTAssertEqual(cpu.reg32(0), 0xAAAA_1234, "decoded as 16-bit code")
     }
 
+    /// 16-bit code whose last instruction ends at 10000h: IP wraps to 0
+    /// (SDM vol. 1, 3.6: the instruction pointer is 16 bits wide), where
+    /// the HLT is. The block loop adds instruction lengths without masking
+    /// IP, so it must leave such a block to `step`.
+    func testSixteenBitCodeRunningIntoTheIPWrap() {
+        bench.flat32(code: [0xF4], eip: 0x10_0000)             // CS:0000: hlt
+        memory.copyIn(0x10_FFFE, [0x40, 0x40])                 // CS:FFFE: inc ax; inc ax
+        cpu.segment(.cs).pointee.attributes &= ~0x4000         // D = 0
+        cpu.segment(.cs).pointee.base = 0x10_0000
+        cpu.segment(.cs).pointee.limit = 0xFFFF
+        cpu.setReg32(0, 0)
+        restart(at: 0xFFFE)
+        runUntilHalted()
+        XCTAssertTrue(bench.exceptions.isEmpty, "no #GP: IP wrapped inside the limit")
+        XCTAssertEqual(cpu.reg32(0), 2)
+        XCTAssertEqual(cpu.eip, 1, "halted after the HLT at CS:0")
+    }
+
     /// A block that runs past the CS limit: the instructions inside it run,
     /// the first one outside raises #GP(0) at its own EIP.
     func testBlockReachingPastTheCodeSegmentLimit() {

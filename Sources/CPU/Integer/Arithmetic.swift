@@ -47,7 +47,7 @@ extension CPU {
             let a = try read(d, i)
             let r = (0 &- a) & CPU.mask(size)
             try write(d, i, r)
-            setSubFlags(0, a, r, size) // CF = (source ≠ 0)
+            setSubFlags(0, a, size) // CF = (source ≠ 0)
         case .not:
             let d = i.operands.0
             try write(d, i, ~(try read(d, i)) & CPU.mask(Int(d.size)))
@@ -100,23 +100,23 @@ extension CPU {
         case .add:
             let r = (a &+ b) & m
             try write(d, i, r)
-            setAddFlags(a, b, r, size)
+            setAddFlags(a, b, size)
         case .adc:
             let carry = state.pointee.eflags & EFLAGS.cf
             let r = (a &+ b &+ carry) & m
             try write(d, i, r)
-            setAddFlags(a, b, r, size, carryIn: carry)
+            setAddFlags(a, b, size, carryIn: carry)
         case .sub:
             let r = (a &- b) & m
             try write(d, i, r)
-            setSubFlags(a, b, r, size)
+            setSubFlags(a, b, size)
         case .sbb:
             let borrow = state.pointee.eflags & EFLAGS.cf
             let r = (a &- b &- borrow) & m
             try write(d, i, r)
-            setSubFlags(a, b, r, size, borrowIn: borrow)
+            setSubFlags(a, b, size, borrowIn: borrow)
         case .cmp:
-            setSubFlags(a, b, (a &- b) & m, size)
+            setSubFlags(a, b, size)
         case .and:
             let r = a & b
             try write(d, i, r)
@@ -141,17 +141,13 @@ extension CPU {
         let d = i.operands.0
         let size = Int(d.size)
         let a = try read(d, i)
-        let carry = state.pointee.eflags & EFLAGS.cf
         if i.op == .inc {
-            let r = (a &+ 1) & CPU.mask(size)
-            try write(d, i, r)
-            setAddFlags(a, 1, r, size)
+            try write(d, i, (a &+ 1) & CPU.mask(size))
+            setAddFlags(a, 1, size, mask: EFLAGS.arithmetic & ~EFLAGS.cf)
         } else {
-            let r = (a &- 1) & CPU.mask(size)
-            try write(d, i, r)
-            setSubFlags(a, 1, r, size)
+            try write(d, i, (a &- 1) & CPU.mask(size))
+            setSubFlags(a, 1, size, mask: EFLAGS.arithmetic & ~EFLAGS.cf)
         }
-        state.pointee.eflags = state.pointee.eflags & ~EFLAGS.cf | carry
     }
 
     /// A value of `size` bytes (zero-extended in a UInt32) as a signed number.

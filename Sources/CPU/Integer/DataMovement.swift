@@ -48,7 +48,7 @@ extension CPU {
                 try write(d, i, sum)
                 try write(s, i, a)
             }
-            setAddFlags(a, b, sum, size)
+            setAddFlags(a, b, size)
         case .cmpxchg:
             try compareExchange(i)
         case .cmpxchg8b:
@@ -126,14 +126,13 @@ extension CPU {
         let size = Int(d.size)
         let accumulator = register(0, size: size)
         let old = try read(d, i)
-        let difference = (accumulator &- old) & CPU.mask(size)
         if accumulator == old {
             try write(d, i, try read(i.operands.1, i))
         } else {
             try write(d, i, old)
             setRegister(0, size: size, old)
         }
-        setSubFlags(accumulator, old, difference, size)
+        setSubFlags(accumulator, old, size)
     }
 
     /// CMPXCHG8B m64: compare EDX:EAX with m64; equal: ZF = 1, m64 ←

@@ -61,7 +61,7 @@ extension CPU {
             let al = oldAL &+ product
             setReg16(0, UInt16(al))
             // Flags of the 8-bit addition AL + AH·imm8.
-            setAddFlags(UInt32(oldAL), UInt32(product), UInt32(al), 1)
+            setAddFlags(UInt32(oldAL), UInt32(product), 1)
         }
     }
 }

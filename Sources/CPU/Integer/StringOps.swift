@@ -78,7 +78,7 @@ extension CPU {
             // Flags of [source] − ES:[(E)DI].
             let a = try read(source, stringIndex(6, a32), size: size)
             let b = try read(.es, stringIndex(7, a32), size: size)
-            setSubFlags(a, b, (a &- b) & CPU.mask(size), size)
+            setSubFlags(a, b, size)
             advanceStringIndex(6, by: delta, a32)
             advanceStringIndex(7, by: delta, a32)
         case .stos:
@@ -91,7 +91,7 @@ extension CPU {
             // Flags of accumulator − ES:[(E)DI].
             let a = register(0, size: size)
             let b = try read(.es, stringIndex(7, a32), size: size)
-            setSubFlags(a, b, (a &- b) & CPU.mask(size), size)
+            setSubFlags(a, b, size)
             advanceStringIndex(7, by: delta, a32)
         case .ins:
             // Check the destination before reading the port: a port read

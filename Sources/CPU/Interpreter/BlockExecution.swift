@@ -8,20 +8,21 @@
 /// `step`'s boundary work, and what `step` re-derives for every
 /// instruction is checked here only as often as it can change:
 /// - the CS limit once per block (the whole block must lie inside it);
-/// - the physical address once per block, then after each instruction
-///   that accesses memory (only those can): no code write, memory-map
-///   change or A20 toggle (`PhysicalMemory.codeEpoch`), and with paging
-///   on, the TLB entry the next fetch would hit is still the one the block
-///   came from;
+/// - the physical address once per block, then after each generic
+///   instruction and each data access that left the fast path (only
+///   those can change it; `CPU.noteFullPathAccess`): no code write,
+///   memory-map change or A20 toggle (`PhysicalMemory.codeEpoch`), and
+///   with paging on, the TLB entry the next fetch would hit is still the
+///   one the block came from;
 /// - that EIP is where the block goes on (after generic instructions: a
 ///   REP instruction that stops part-way resumes itself), and the
 ///   interrupt shadow STI or a load of SS may have set;
 /// - interrupts, stop requests and the debugger's boundary hook after
 ///   every instruction, as `run` and `step` do (with the hook active,
-///   `run` steps, so the hook sees each boundary). Those three share one
-///   byte, `boundaryAttention`; with the byte of what the instruction's
-///   form asks to check (`BoundaryChecks`), an instruction that needs
-///   nothing costs two tests.
+///   `run` steps, so the hook sees each boundary). Those three and the
+///   full-path data access share one byte, `boundaryAttention`; with the
+///   byte of what the instruction's form asks to check (`BoundaryChecks`),
+///   an instruction that needs nothing costs two tests.
 /// CS, CPL, paging, TF and mode changes end a block
 /// (`DecodedBlockCache.endsBlock`), so the next block is looked up under
 /// the new state. A block that ends in a specialized form (a near jump,
@@ -33,7 +34,7 @@
 extension CPU {
     /// Runs decoded blocks from CS:EIP until `limit` instructions are
     /// retired or an instruction boundary needs `step` (an interrupt to
-    /// deliver, TF, a halted CPU, the debugger's hook, uncacheable code:
+    /// deliver, TF, a halted CPU, the debugger's hook, a tracer, uncacheable code:
     /// MMIO, an instruction crossing a page end, CS:EIP that faults).
     /// Returns the instructions retired, a faulting one included; 0 means:
     /// call `step`.
@@ -41,14 +42,14 @@ extension CPU {
         let s = state
         var done = 0
         nextLookup: while done < limit && !stopRequested {
-            if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted || debugHooksActive
+            // A tracer sees each instruction through `step`.
+            if s.pointee.eflags & EFLAGS.tf != 0 || s.pointee.halted || debugHooksActive || onInstruction != nil
                 || (interruptRequested && s.pointee.eflags & EFLAGS.if != 0 && !s.pointee.interruptShadow) {
                 break
             }
             var eip = UInt32(truncatingIfNeeded: s.pointee.rip)
             guard var block = blockAtInstructionPointer(eip) else { break }
             let chain = BlockChain(cpu: self, eip: eip, block: block)
-            let ipMask: UInt32 = chain.default32 ? 0xFFFF_FFFF : 0xFFFF
             // With paging on, the fetch of every instruction would hit this
             // TLB entry (a chain never leaves its page).
             let paging = pagingEnabled
@@ -56,9 +57,6 @@ extension CPU {
             let tlbTag = tlbEntry.pointee.tag, tlbFrame = tlbEntry.pointee.frame
             let tlbNeed = TranslationLookasideBuffer.requirement(MemoryAccess(write: false, user: s.pointee.cpl == 3))
             let epoch = memory.codeEpoch
-            // Looked at once per lookup (a tracer attached mid-block sees
-            // the next lookup on); testing for nil retains nothing.
-            let tracing = onInstruction != nil
             // `step` clears the shadow before each instruction; here only
             // the first and those after an instruction that may set it.
             s.pointee.interruptShadow = false
@@ -70,8 +68,8 @@ extension CPU {
                 var checks: BoundaryChecks = []
                 repeat {
                     currentEIP = eip
-                    if tracing, let trace = onInstruction { trace(eip, cached.pointee.instruction) }
-                    let next = (eip &+ UInt32(cached.pointee.instruction.length)) & ipMask
+                    // No wrap to mask: see `fitsCodeSegment`.
+                    let next = eip &+ UInt32(cached.pointee.instruction.length)
                     s.pointee.rip = UInt64(next)
                     do {
                         try cached.pointee.handler(self, cached)
@@ -85,10 +83,13 @@ extension CPU {
                     // keeping it across it.
                     checks = cached.pointee.checks
                     cached += 1
-                    eip = UInt32(truncatingIfNeeded: s.pointee.rip)
+                    // Only a generic instruction (it has checks) or the
+                    // block's last one can leave EIP elsewhere.
+                    eip = next
                     if checks.rawValue != 0 || boundaryAttention {
+                        eip = UInt32(truncatingIfNeeded: s.pointee.rip)
                         let stale = checks.contains(.instructionPointer) && eip != next
-                            || checks.contains(.memoryAccess)
+                            || (checks.contains(.memoryAccess) || boundaryAttention)
                                 && (memory.codeEpoch != epoch
                                     || paging && (tlbEntry.pointee.tag != tlbTag || tlbEntry.pointee.frame != tlbFrame
                                                   || tlbEntry.pointee.flags & tlbNeed != tlbNeed))
@@ -99,9 +100,11 @@ extension CPU {
                             done += cached - first
                             continue nextLookup
                         }
+                        answerFullPathAccess()
                         if checks.contains(.interruptShadow) && cached != stop { s.pointee.interruptShadow = false }
                     }
                 } while cached != stop
+                eip = UInt32(truncatingIfNeeded: s.pointee.rip)
                 done += cached - first
                 // On to the next block without the full lookup only where
                 // the outer loop would find nothing to do but that lookup.
@@ -147,12 +150,14 @@ extension CPU {
     }
 
     /// Whether the whole block at `eip` lies inside the CS limit (and, for
-    /// 16-bit code, below the IP wrap); otherwise `step` takes its
-    /// instructions one at a time. A block of no instructions never runs.
+    /// 16-bit code, ends below 10000h, so no instruction in it moves IP
+    /// past the wrap and the block loop adds lengths unmasked); otherwise
+    /// `step` takes its instructions one at a time. A block of no
+    /// instructions never runs.
     @inline(__always)
     func fitsCodeSegment(_ block: UnsafeMutablePointer<DecodedBlockCache.Block>, eip: UInt32, limit: UInt32) -> Bool {
         let end = UInt64(eip) + UInt64(block.pointee.length)
-        return block.pointee.count > 0 && end - 1 <= UInt64(limit) && (block.pointee.default32 || end <= 0x1_0000)
+        return block.pointee.count > 0 && end - 1 <= UInt64(limit) && (block.pointee.default32 || end < 0x1_0000)
     }
 }
 

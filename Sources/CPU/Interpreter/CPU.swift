@@ -75,12 +75,31 @@ public final class CPU {
     public var ignoreNumericError = false
 
     /// Whether an instruction boundary needs a closer look: a stop request,
-    /// the INTR line or the debugger's hook. Kept by those properties'
-    /// observers, so the block loop tests one byte per instruction.
+    /// the INTR line or the debugger's hook, kept by those properties'
+    /// observers; or a data access that took the full path
+    /// (`noteFullPathAccess`). The block loop tests this one byte per
+    /// instruction.
     private(set) var boundaryAttention = false
 
+    /// A data access left the fast path since the block loop last looked:
+    /// it may have written cached code, reached a device that remaps
+    /// memory or toggles A20, or filled the TLB, which the block loop must
+    /// look at after the instruction. (The fast path can do none of that.)
+    private var fullPathAccess = false
+
+    func noteFullPathAccess() {
+        fullPathAccess = true
+        boundaryAttention = true
+    }
+
+    /// The block loop has looked at the state after a full-path access.
+    func answerFullPathAccess() {
+        fullPathAccess = false
+        updateBoundaryAttention()
+    }
+
     private func updateBoundaryAttention() {
-        boundaryAttention = stopRequested || interruptRequested || debugHooksActive
+        boundaryAttention = stopRequested || interruptRequested || debugHooksActive || fullPathAccess
     }
 
     /// Exceptions being delivered (for #DF and triple-fault detection).

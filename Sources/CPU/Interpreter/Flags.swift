@@ -1,3 +1,5 @@
+import CHostFlags
+
 /// EFLAGS bits and the arithmetic flag computations every ALU instruction
 /// shares. Flags are kept materialized in `CPUState.eflags`.
 public enum EFLAGS {
@@ -27,26 +29,15 @@ extension CPU {
     @inline(always) static func signBit(_ size: Int) -> UInt32 { 1 << UInt32(size * 8 - 1) }
     @inline(always) static func mask(_ size: Int) -> UInt32 { size == 4 ? 0xFFFF_FFFF : (1 << UInt32(size * 8)) - 1 }
 
-    // The flag helpers run after nearly every ALU instruction, so they are
-    // written without branches: each flag is computed in its EFLAGS bit
-    // position and the six are merged with one masked store. Callers pass
-    // constant sizes often enough that the masks and shifts fold away.
-
-    /// PF of the low byte of `result`: set when it has an even number of
-    /// ones. LLVM lowers this popcount-parity idiom to the host's own
-    /// parity flag (a TEST and SETP on x86): no table, no lazy global.
-    @inline(always)
-    static func parityFlag(_ result: UInt32) -> UInt32 {
-        UInt8(truncatingIfNeeded: result).nonzeroBitCount & 1 == 0 ? EFLAGS.pf : 0
-    }
+    // The flag helpers run after nearly every ALU instruction, so the host
+    // computes the flags: it runs the same operation and its own flags
+    // register answers (CHostFlags). Callers pass constant sizes, so one
+    // operand width's code remains at each.
 
     /// PF, ZF, SF of `result` (already truncated to `size`).
     @inline(always)
     func resultFlags(_ result: UInt32, _ size: Int) -> UInt32 {
-        let zf: UInt32 = result == 0 ? EFLAGS.zf : 0
-        // The sign bit moved down to bit 7, where SF lives.
-        let sf = result >> UInt32(size * 8 - 8) & EFLAGS.sf
-        return CPU.parityFlag(result) | zf | sf
+        novabox_result_flags(result, Int32(size))
     }
 
     /// Replaces the bits of `mask` in EFLAGS with `value`.
@@ -55,30 +46,19 @@ extension CPU {
         state.pointee.eflags = (state.pointee.eflags & ~mask) | (value & mask)
     }
 
-    /// OF from the bit of `overflowBits` at the operand's sign position.
+    /// Sets the flags of `mask` (INC and DEC leave CF out) to those of
+    /// `a + b + carryIn` at `size` (carryIn 0 or 1).
     @inline(always)
-    static func overflowFlag(_ overflowBits: UInt32, _ size: Int) -> UInt32 {
-        (overflowBits >> UInt32(size * 8 - 1) & 1) << 11
+    func setAddFlags(_ a: UInt32, _ b: UInt32, _ size: Int, carryIn: UInt32 = 0, mask: UInt32 = EFLAGS.arithmetic) {
+        let flags = carryIn == 0 ? novabox_add_flags(a, b, 0, Int32(size)) : novabox_adc_flags(a, b, carryIn, Int32(size))
+        setFlags(flags, mask: mask)
     }
 
-    /// Flags of `a + b + carry` = `result` at `size`.
+    /// `setAddFlags` for `a - b - borrowIn`.
     @inline(always)
-    func setAddFlags(_ a: UInt32, _ b: UInt32, _ result: UInt32, _ size: Int, carryIn: UInt32 = 0) {
-        let m = CPU.mask(size)
-        let cf: UInt32 = UInt64(a & m) + UInt64(b & m) + UInt64(carryIn) > UInt64(m) ? EFLAGS.cf : 0
-        let af = (a ^ b ^ result) & EFLAGS.af
-        let of = CPU.overflowFlag((a ^ result) & (b ^ result), size)
-        setFlags(resultFlags(result & m, size) | cf | af | of, mask: EFLAGS.arithmetic)
-    }
-
-    /// Flags of `a - b - borrow` = `result` at `size`.
-    @inline(always)
-    func setSubFlags(_ a: UInt32, _ b: UInt32, _ result: UInt32, _ size: Int, borrowIn: UInt32 = 0) {
-        let m = CPU.mask(size)
-        let cf: UInt32 = UInt64(a & m) < UInt64(b & m) + UInt64(borrowIn) ? EFLAGS.cf : 0
-        let af = (a ^ b ^ result) & EFLAGS.af
-        let of = CPU.overflowFlag((a ^ b) & (a ^ result), size)
-        setFlags(resultFlags(result & m, size) | cf | af | of, mask: EFLAGS.arithmetic)
+    func setSubFlags(_ a: UInt32, _ b: UInt32, _ size: Int, borrowIn: UInt32 = 0, mask: UInt32 = EFLAGS.arithmetic) {
+        let flags = borrowIn == 0 ? novabox_sub_flags(a, b, 0, Int32(size)) : novabox_sbb_flags(a, b, borrowIn, Int32(size))
+        setFlags(flags, mask: mask)
     }
 
     /// Flags of a logical operation: CF = OF = 0, AF cleared (undefined on

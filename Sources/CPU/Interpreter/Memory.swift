@@ -171,6 +171,7 @@ extension CPU {
     /// The full path of `read`: every segment and paging check.
     @inline(never)
     func readChecked(_ seg: SegmentRegister, _ offset: UInt32, size: Int) throws(CPUFault) -> UInt32 {
+        noteFullPathAccess()
         let la = try linearAddress(seg, offset, size: size, write: false)
         return try readLinear(la, size: size, dataAccess(write: false))
     }
@@ -178,6 +179,7 @@ extension CPU {
     /// The full path of `write`.
     @inline(never)
     func writeChecked(_ seg: SegmentRegister, _ offset: UInt32, size: Int, value: UInt32) throws(CPUFault) {
+        noteFullPathAccess()
         let la = try linearAddress(seg, offset, size: size, write: true)
         try writeLinear(la, size: size, value: value, dataAccess(write: true))
     }

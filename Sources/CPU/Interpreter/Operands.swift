@@ -6,7 +6,8 @@ extension CPU {
     public func effectiveAddress(_ i: Instruction) -> UInt32 {
         var ea = i.displacement
         if i.base != Instruction.noRegister { ea &+= reg32(i.base) }
-        if i.index != Instruction.noRegister { ea &+= reg32(i.index) << UInt32(i.scale) }
+        // The scale is 0…3: a plain shift, without Swift's over-shift check.
+        if i.index != Instruction.noRegister { ea &+= reg32(i.index) &<< UInt32(i.scale) }
         return i.addressSize == 2 ? ea & 0xFFFF : ea
     }
 

@@ -36,9 +36,15 @@ enum SpecializedForm: UInt8 {
     /// Shifts and rotates of a register by an immediate count, by the
     /// implied 1, by CL.
     case shiftRI4, shiftRI2, shiftRI1, shiftR14, shiftR12, shiftR11, shiftRC4, shiftRC2, shiftRC1
+    /// The commonest of them, 32-bit by an immediate, with the operation
+    /// known (see `commonShifts`).
+    case shlRI4, shrRI4, sarRI4
 
     // Near control transfers and the stack, by operand size (32, 16).
-    case jcc4, jcc2, jmp4, jmp2, call4, call2, ret4, ret2
+    case jcc2, jmp4, jmp2, call4, call2, ret4, ret2
+    /// Jcc with a 32-bit operand size by condition code, in condition-code
+    /// order (0 = O … 15 = G): the flag test is known too.
+    case jo4, jno4, jb4, jae4, je4, jne4, jbe4, ja4, js4, jns4, jp4, jnp4, jl4, jge4, jle4, jg4
     /// Indirect JMP/CALL through a register or memory; RET imm16.
     case jmpR4, jmpR2, jmpM4, jmpM2, callR4, callR2, callM4, callM2, retI4, retI2
     case pushR4, pushR2, popR4, popR2, pushI4, pushI2, pushM4, pushM2, leave4, leave2
@@ -47,21 +53,17 @@ enum SpecializedForm: UInt8 {
 
     /// What the block loop must re-check after an instruction of this form
     /// (`BoundaryChecks`).
+    /// A form's data accesses (memory operands, the stack) go through
+    /// `read`/`write`, whose fast path changes nothing the loop checks and
+    /// whose full path raises `boundaryAttention`; so forms need no check.
     var boundaryChecks: BoundaryChecks {
-        switch self {
-        case .generic: return [.instructionPointer, .interruptShadow, .memoryAccess, .machineState]
-        case .aluRR4, .aluRR2, .aluRR1, .aluRI4, .aluRI2, .aluRI1, .addRR4, .addRI4, .orRR4, .orRI4, .andRR4, .andRI4,
-             .subRR4, .subRI4, .xorRR4, .xorRI4, .cmpRR4, .cmpRI4, .movRR4, .movRR2, .movRR1, .movRI4, .movRI2, .movRI1,
-             .incDecR4, .incDecR2, .incDecR1, .shiftRI4, .shiftRI2, .shiftRI1, .shiftR14, .shiftR12, .shiftR11,
-             .shiftRC4, .shiftRC2, .shiftRC1, .jcc4, .jcc2, .jmp4, .jmp2, .jmpR4, .jmpR2, .lea4, .lea2:
-            return []
-        default: // memory operands, PUSH/POP, CALL/RET
-            return [.memoryAccess]
-        }
+        self == .generic ? [.instructionPointer, .interruptShadow, .memoryAccess, .machineState] : []
     }
 
     /// The operations of the per-operation ALU forms, in their order.
     private static let commonOperations: [Op] = [.add, .or, .and, .sub, .xor, .cmp]
+    /// The operations of the per-operation shift forms, in their order.
+    private static let commonShifts: [Op] = [.shl, .shr, .sar]
 
     /// Offsets of the shapes within a two-operand family (× 3 sizes).
     private static let shapeBase: [(Operand.Kind, Operand.Kind)] = [
@@ -101,7 +103,9 @@ enum SpecializedForm: UInt8 {
         case .rol, .ror, .rcl, .rcr, .shl, .shr, .sal, .sar:
             guard d.kind == .register, let k = sizeIndex(d.size) else { return .generic }
             switch s.kind {
-            case .immediate: return offset(.shiftRI4, k)
+            case .immediate:
+                if k == 0, let n = commonShifts.firstIndex(of: i.op) { return offset(.shlRI4, UInt8(n)) }
+                return offset(.shiftRI4, k)
             case .constant: return offset(.shiftR14, k)
             case .register: return offset(.shiftRC4, k)
             default: return .generic
@@ -110,7 +114,8 @@ enum SpecializedForm: UInt8 {
             guard i.operandSize == 4 || i.operandSize == 2 else { return .generic }
             let k: UInt8 = i.operandSize == 4 ? 0 : 1
             switch d.kind {
-            case .relative: return offset(i.op == .jcc ? .jcc4 : i.op == .jmp ? .jmp4 : .call4, k)
+            case .relative where i.op == .jcc: return k == 0 ? offset(.jo4, i.condition & 15) : .jcc2
+            case .relative: return offset(i.op == .jmp ? .jmp4 : .call4, k)
             case .register where i.op != .jcc && d.size == i.operandSize: return offset(i.op == .jmp ? .jmpR4 : .callR4, k)
             case .memory where i.op != .jcc && d.size == i.operandSize: return offset(i.op == .jmp ? .jmpM4 : .callM4, k)
             default: return .generic
@@ -157,13 +162,15 @@ enum SpecializedForm: UInt8 {
 extension Instruction {
     /// This instruction with facts its form established restated as
     /// constants: the operand kinds, and where given the op, the operand
-    /// sizes and the operand size attribute. The value is unchanged; the
+    /// sizes, the operand size attribute and the condition code. The value is unchanged; the
     /// compiler can now see it.
     @inline(always)
     func restating(op: Op? = nil, _ destination: Operand.Kind, size: UInt8? = nil,
-                   _ source: Operand.Kind? = nil, sourceSize: UInt8? = nil, operandSize: UInt8? = nil) -> Instruction {
+                   _ source: Operand.Kind? = nil, sourceSize: UInt8? = nil, operandSize: UInt8? = nil,
+                   condition: UInt8? = nil) -> Instruction {
         var known = self
         if let op { known.op = op }
+        if let condition { known.condition = condition }
         known.operands.0 = Operand(destination, size: size ?? operands.0.size, register: operands.0.register)
         if let source {
             known.operands.1 = Operand(source, size: sourceSize ?? operands.1.size, register: operands.1.register)
@@ -181,20 +188,21 @@ extension Instruction {
 }
 
 /// What can have changed after an instruction, besides what every
-/// boundary checks (interrupts, stop requests): a specialized form moves
-/// EIP only by ending its block, never sets the interrupt shadow, never
-/// changes what the next fetch means (CS, CPL, paging, TF, the mode), and
-/// without a memory operand cannot change code, the memory map (MMIO
-/// accesses can: a device may remap memory or toggle A20) or a TLB entry
-/// (only accesses fill it).
+/// boundary checks (interrupts, stop requests, a data access's full
+/// path): a specialized form moves EIP only by ending its block, never
+/// sets the interrupt shadow, never changes what the next fetch means
+/// (CS, CPL, paging, TF, the mode), and changes code, the memory map
+/// (MMIO accesses can: a device may remap memory or toggle A20) or a TLB
+/// entry only through a data access's full path.
 struct BoundaryChecks: OptionSet {
     let rawValue: UInt8
     /// EIP may not be at the next instruction (a REP instruction resuming).
     static let instructionPointer = BoundaryChecks(rawValue: 1)
     /// STI, MOV SS, POP SS set the shadow for one instruction.
     static let interruptShadow = BoundaryChecks(rawValue: 2)
-    /// Memory was accessed: cached code, the memory map or the TLB entry
-    /// of the code page may have changed.
+    /// Memory may have been accessed other than through `read`/`write`:
+    /// cached code, the memory map or the TLB entry of the code page may
+    /// have changed.
     static let memoryAccess = BoundaryChecks(rawValue: 4)
     /// The state the next block's lookup depends on may have changed: the
     /// block loop goes through the full lookup after it.
@@ -280,8 +288,26 @@ extension SpecializedForm {
         case .shiftRC4: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 4, .register)) }
         case .shiftRC2: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 2, .register)) }
         case .shiftRC1: return { try $0.executeShiftRotate($1.pointee.instruction.restating(.register, size: 1, .register)) }
+        case .shlRI4: return { try $0.executeShiftRotate($1.pointee.instruction.restating(op: .shl, .register, size: 4, .immediate)) }
+        case .shrRI4: return { try $0.executeShiftRotate($1.pointee.instruction.restating(op: .shr, .register, size: 4, .immediate)) }
+        case .sarRI4: return { try $0.executeShiftRotate($1.pointee.instruction.restating(op: .sar, .register, size: 4, .immediate)) }
 
-        case .jcc4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4)) }
+        case .jo4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 0)) }
+        case .jno4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 1)) }
+        case .jb4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 2)) }
+        case .jae4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 3)) }
+        case .je4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 4)) }
+        case .jne4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 5)) }
+        case .jbe4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 6)) }
+        case .ja4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 7)) }
+        case .js4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 8)) }
+        case .jns4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 9)) }
+        case .jp4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 10)) }
+        case .jnp4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 11)) }
+        case .jl4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 12)) }
+        case .jge4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 13)) }
+        case .jle4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 14)) }
+        case .jg4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 4, condition: 15)) }
         case .jcc2: return { try $0.executeControl($1.pointee.instruction.restating(op: .jcc, .relative, operandSize: 2)) }
         case .jmp4: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .relative, operandSize: 4)) }
         case .jmp2: return { try $0.executeControl($1.pointee.instruction.restating(op: .jmp, .relative, operandSize: 2)) }
