@@ -42,8 +42,10 @@ import MMU
 /// another page are chained too, but check on the way that the CPU's
 /// paging epoch still has the value it had when they were linked (no TLB
 /// flush since that could remap a page this loop looked code up in —
-/// `CPU.noteCodeEntry` — so the target page maps where it did); if not,
-/// they come back here and are linked again.
+/// `CPU.noteCodeEntry` — so the target page maps where it did; for a
+/// target on a global page, only flushes that drop global translations
+/// count, so MOV CR3 leaves those links alone); if not, they come back
+/// here and are linked again.
 public final class Recompiler {
     public let cpu: CPU
     let memory: PhysicalMemory
@@ -221,13 +223,19 @@ public final class Recompiler {
     /// target, under the same CS and mode — unless translating that block
     /// flushed the cache, taking the exit's block with it. An exit to
     /// another page (`epoch`: where it keeps its recorded epoch) records
-    /// the paging epoch under which the target was looked up.
+    /// the paging epoch under which the target was looked up, and which
+    /// epoch: the global pages' when the target's page translates globally.
     private func link(exit: UInt, epoch: UInt) {
         let flushes = cache.flushes
         guard let successor = blockAtInstructionPointer(), cache.flushes == flushes,
               let target = successor.pointee.chainEntry,
               let field = UnsafeRawPointer(bitPattern: exit) else { return }
-        if let recorded = UnsafeRawPointer(bitPattern: epoch) { code.patch(field: recorded, cpu.pagingEpoch.pointee) }
+        if let recorded = UnsafeRawPointer(bitPattern: epoch) {
+            let linear = UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ UInt32(truncatingIfNeeded: state.pointee.rip)
+            let counter = cpu.pagingEpoch(forCodeAt: linear)
+            code.patch(field: recorded - BlockTranslator.linkEpochCounterDistance, UInt64(UInt(bitPattern: counter)))
+            code.patch(field: recorded, counter.pointee)
+        }
         code.patchJump(field: field, to: target)
         chainedExits += 1
     }
@@ -291,7 +299,7 @@ public final class Recompiler {
         guard block.pointee.code != nil, let chainEntry = block.pointee.chainEntry else { return nil }
         // For translated RETs and indirect jumps to find it next time.
         jumps.record(linear: linear, tag: JumpCache.tag(eip: eip, context: block.pointee.context),
-                     epoch: cpu.pagingEpoch.pointee, chainEntry: chainEntry)
+                     epochCounter: paging ? cpu.pagingEpoch(forCodeAt: linear) : cpu.pagingEpoch, chainEntry: chainEntry)
         return block
     }
 
@@ -325,7 +333,7 @@ public final class Recompiler {
                                             epoch: cpu.pagingEpoch) : nil,
                                          jumpLookup: BlockTranslator.JumpLookup(
                                             entries: UnsafeMutableRawPointer(jumps.entries), context: context,
-                                            csBase: key.csBase, epoch: cpu.pagingEpoch))
+                                            csBase: key.csBase))
         translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
             generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation))
         var length = 0, count = 0, ended = false

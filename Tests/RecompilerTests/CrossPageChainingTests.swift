@@ -29,8 +29,8 @@ final class CrossPageChainingTests: XCTestCase {
     func imm32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
 
     /// The jump to the routine: JMP rel32, or MOV EDX, routine; JMP EDX.
-    func jumpToRoutine(indirect: Bool) -> [UInt8] {
-        indirect ? [0xBA] + imm32(Self.routine) + [0xFF, 0xE2] : [0xE9] + rel32(from: Self.loop + 5, to: Self.routine)
+    func jumpToRoutine(indirect: Bool, from at: UInt32 = CrossPageChainingTests.loop) -> [UInt8] {
+        indirect ? [0xBA] + imm32(Self.routine) + [0xFF, 0xE2] : [0xE9] + rel32(from: at + 5, to: Self.routine)
     }
 
     /// Where the routine jumps back to.
@@ -101,5 +101,41 @@ final class CrossPageChainingTests: XCTestCase {
 
     func testIndirectJumpsFollowAnInvalidatedPTE() {
         check(remap: invalidatePTE, indirect: true, "JMP EDX, PTE rewrite and INVLPG")
+    }
+
+    /// Global pages (CR4.PGE, PTE bit G), as a kernel maps its code: a
+    /// loop reloads CR3 on every pass, as context switches do, and jumps
+    /// to a routine in another page and back, directly and through the
+    /// jump cache. A CR3 write keeps global translations, so the links
+    /// between the pages stay: each pass enters the dispatcher once (after
+    /// the MOV CR3), not once per jump.
+    func testLinksBetweenGlobalPagesSurviveCR3Writes() {
+        for indirect in [false, true] {
+            func bench() -> EngineBench {
+                let bench = EngineBench()
+                var code: [UInt8] = [0xB9] + imm32(200)                        //  0: mov ecx, 200
+                code += [0x0F, 0x20, 0xD8, 0x0F, 0x22, 0xD8]                   //  5: mov eax, cr3; mov cr3, eax
+                code += jumpToRoutine(indirect: indirect, from: 0x10_0000 + 11) // 11: to the routine
+                let back = UInt32(0x10_0000 + code.count)
+                code += [0x49, 0x75, UInt8(bitPattern: Int8(5 - (code.count + 2)))] // dec ecx; jnz 5
+                code += [0xF4]
+                bench.flat32(code: code)
+                bench.memory.copyIn(Self.firstCode, [0x83, 0xC3, 0x01, 0xE9] + rel32(from: Self.routine + 8, to: back)) // add ebx, 1; jmp back
+                bench.memory.copyIn(Self.firstDirectory, imm32(Self.firstTable | 3))
+                for page: UInt32 in 0..<1024 { bench.memory.copyIn(Self.firstTable + 4 * page, imm32(page << 12 | 0x103)) }
+                bench.memory.copyIn(Self.firstTable + 4 * (Self.routine >> 12), imm32(Self.firstCode | 0x103))
+                bench.state.pointee.cr3 = UInt64(Self.firstDirectory)
+                bench.state.pointee.cr4 |= 1 << 7 // PGE
+                bench.state.pointee.cr0 |= 0x8000_0000
+                return bench
+            }
+            let reference = bench(), translated = bench()
+            reference.run(recompiled: false, limit: 10_000)
+            translated.run(recompiled: true, limit: 10_000)
+            let context = indirect ? "JMP EDX between global pages" : "JMP between global pages"
+            assertSameState(reference, translated, context)
+            XCTAssertEqual(translated.cpu.reg32(3), 200, context)
+            XCTAssertLessThan(translated.recompiler.blocksRun, 300, "one dispatcher entry per pass: \(context)")
+        }
     }
 }

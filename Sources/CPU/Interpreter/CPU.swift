@@ -112,6 +112,9 @@ public final class CPU {
     /// (the recompiler's links between pages) is sure of it while this
     /// holds the value it had then.
     public var pagingEpoch: UnsafePointer<UInt64> { UnsafePointer(tlb.epoch) }
+    /// The paging epoch a link to code at `linear` depends on: the global
+    /// pages' (which MOV CR3 leaves) when its translation is global.
+    public func pagingEpoch(forCodeAt linear: UInt32) -> UnsafePointer<UInt64> { UnsafePointer(tlb.epoch(forCodeAt: linear)) }
     /// An engine relies on how the page holding `linear` translates (it
     /// links to or caches a jump to code there): INVLPG of that page must
     /// raise the paging epoch.

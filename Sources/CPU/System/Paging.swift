@@ -45,6 +45,12 @@ final class TranslationLookasideBuffer {
     /// page translates as it did (the guest must invalidate a translation
     /// it changes). At a fixed address, for generated code.
     let epoch: UnsafeMutablePointer<UInt64>
+    /// The same for pages whose translation is global: raised by what can
+    /// drop a global entry (a full flush, INVLPG of such a page), not by
+    /// MOV CR3. A kernel's code is global and a CR3 write per context
+    /// switch would otherwise send every link between its pages back
+    /// through the dispatcher.
+    let globalEpoch: UnsafeMutablePointer<UInt64>
     /// A bit per linear page: an engine has looked a block up there (ever:
     /// clearing them per flush would cost more than it saves). INVLPG of
     /// any other page (kmap, fixmap and vmalloc work: data) leaves the
@@ -58,6 +64,8 @@ final class TranslationLookasideBuffer {
         entries.initialize(repeating: Entry(tag: 0, frame: 0, flags: 0), count: TranslationLookasideBuffer.entryCount)
         epoch = .allocate(capacity: 1)
         epoch.initialize(to: 0)
+        globalEpoch = .allocate(capacity: 1)
+        globalEpoch.initialize(to: 0)
         codeEntryPages = .allocate(capacity: TranslationLookasideBuffer.codeEntryWords)
         codeEntryPages.initialize(repeating: 0, count: TranslationLookasideBuffer.codeEntryWords)
     }
@@ -65,6 +73,7 @@ final class TranslationLookasideBuffer {
     deinit {
         entries.deallocate()
         epoch.deallocate()
+        globalEpoch.deallocate()
         codeEntryPages.deallocate()
     }
 
@@ -80,6 +89,15 @@ final class TranslationLookasideBuffer {
         if pages == 1 { return codeEntryPages[Int(first >> 6)] & 1 << UInt64(first & 63) != 0 }
         for word in Int(first >> 6)..<Int(first >> 6) + pages / 64 where codeEntryPages[word] != 0 { return true }
         return false
+    }
+
+    /// The epoch that code at `linear` stays where it is under: the global
+    /// one when the TLB holds a global translation for its page.
+    func epoch(forCodeAt linear: UInt32) -> UnsafeMutablePointer<UInt64> {
+        let e = slot(linear).pointee
+        let global = e.tag == linear & 0xFFFF_F000 | TranslationLookasideBuffer.valid
+            && e.flags & TranslationLookasideBuffer.global != 0
+        return global ? globalEpoch : epoch
     }
 
     @inline(__always)
@@ -107,6 +125,7 @@ final class TranslationLookasideBuffer {
 
     func flushAll() {
         epoch.pointee &+= 1
+        globalEpoch.pointee &+= 1
         for k in 0..<TranslationLookasideBuffer.entryCount { entries[k].tag = 0 }
         holdsLargePages = false
         host.flush()
@@ -126,7 +145,10 @@ final class TranslationLookasideBuffer {
         // The page may be a piece of a large page (4 MiB, or 2 MiB with
         // PAE), whose other pieces the TLBs keep in slots of their own.
         let region: (first: UInt32, pages: Int) = holdsLargePages ? ((linear >> 22) << 10, 1024) : (linear >> 12, 1)
-        if holdsCodeEntries(first: region.first, pages: region.pages) { epoch.pointee &+= 1 }
+        if holdsCodeEntries(first: region.first, pages: region.pages) {
+            epoch.pointee &+= 1
+            globalEpoch.pointee &+= 1
+        }
         if holdsLargePages {
             for page in region.first..<region.first + UInt32(region.pages) { host.drop(page: page << 12) }
         }

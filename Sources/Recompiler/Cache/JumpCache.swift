@@ -6,10 +6,11 @@
 /// An entry is tagged with the EIP and the block's code context (CS base
 /// and limit and the mode bits of `TranslationCache.Key`, numbered once by
 /// `context`), so it matches exactly the key the dispatcher would build
-/// but for the physical address, and with the CPU's paging epoch when it
-/// was filled: while the epoch holds (no TLB flush since that could remap
-/// a page the dispatcher looked code up in), the linear address still
-/// reaches the block's physical page. Whether that page's code is still
+/// but for the physical address, and with the paging epoch the block's
+/// page depends on (`CPU.pagingEpoch(forCodeAt:)`: the counter and its
+/// value) when it was filled: while that holds (no TLB flush since that
+/// could remap a page the dispatcher looked code up in), the linear
+/// address still reaches the block's physical page. Whether that page's code is still
 /// what was translated the chain entry checks, as on any chained jump. The
 /// dispatcher fills an entry for each block it finds; a flush of the
 /// translated code empties the table.
@@ -19,6 +20,8 @@ final class JumpCache {
         var tag: UInt64
         var epoch: UInt64
         var chainEntry: UnsafeRawPointer?
+        /// The counter `epoch` was read from (never read while the tag is empty).
+        var epochCounter: UnsafePointer<UInt64>?
     }
 
     /// What a block's code depends on besides its bytes and their address.
@@ -39,7 +42,8 @@ final class JumpCache {
 
     init() {
         entries = .allocate(capacity: JumpCache.entryCount)
-        entries.initialize(repeating: Entry(tag: JumpCache.empty, epoch: 0, chainEntry: nil), count: JumpCache.entryCount)
+        entries.initialize(repeating: Entry(tag: JumpCache.empty, epoch: 0, chainEntry: nil, epochCounter: nil),
+                           count: JumpCache.entryCount)
     }
 
     deinit { entries.deallocate() }
@@ -64,8 +68,9 @@ final class JumpCache {
     }
 
     @inline(__always)
-    func record(linear: UInt32, tag: UInt64, epoch: UInt64, chainEntry: UnsafeRawPointer) {
-        entries[JumpCache.index(linear)] = Entry(tag: tag, epoch: epoch, chainEntry: chainEntry)
+    func record(linear: UInt32, tag: UInt64, epochCounter: UnsafePointer<UInt64>, chainEntry: UnsafeRawPointer) {
+        entries[JumpCache.index(linear)] = Entry(tag: tag, epoch: epochCounter.pointee, chainEntry: chainEntry,
+                                                 epochCounter: epochCounter)
     }
 
     func clear() {

@@ -65,9 +65,10 @@ import MMU
 /// With paging on, an exit to another linear page first compares the
 /// CPU's paging epoch with the one recorded when it was linked (a 64-bit
 /// immediate `linkEpochDistance` bytes before the jump's field, which the
-/// dispatcher patches with the link): after a TLB flush the successor's
-/// page may map elsewhere, so the exit returns to the dispatcher, which
-/// looks the target up again and relinks. An exit to an address known
+/// dispatcher patches with the link, along with which epoch: the global
+/// pages' for a successor on a global page): after a TLB flush the
+/// successor's page may map elsewhere, so the exit returns to the
+/// dispatcher, which looks the target up again and relinks. An exit to an address known
 /// only at run time (RET, JMP r/m) looks it up in the jump cache
 /// (JumpCache.swift) and, on a hit, jumps to that block's chain entry.
 /// A chain entry checks what the dispatcher's lookup would: the budget
@@ -98,13 +99,12 @@ struct BlockTranslator {
     let jumpLookup: JumpLookup
 
     /// What exits to a run-time address need for the jump cache: its
-    /// table, this block's code context (the tag's upper half), the CS
-    /// base (the table is indexed by linear address) and the paging epoch.
+    /// table, this block's code context (the tag's upper half) and the CS
+    /// base (the table is indexed by linear address).
     struct JumpLookup {
         let entries: UnsafeMutableRawPointer
         let context: UInt32
         let csBase: UInt32
-        let epoch: UnsafePointer<UInt64>
     }
 
     /// The block's linear page (it never crosses one) and where the CPU's
@@ -177,6 +177,10 @@ struct BlockTranslator {
     /// From a guarded exit's recorded epoch to its jump's field: the
     /// compare, the `jne` and the `jmp` opcode between them.
     static let linkEpochDistance = 18
+    /// From the epoch counter's address (the 64-bit immediate the exit
+    /// loads the epoch through, which linking may point at the global
+    /// pages' counter instead) to the recorded epoch.
+    static let linkEpochCounterDistance = 13
     /// The recorded epoch of an exit not linked yet: never the CPU's.
     static let unlinkedEpoch = UInt64.max
 
@@ -290,10 +294,12 @@ struct BlockTranslator {
             return
         }
         if let pageGuard, (pageGuard.csBase &+ eip) >> 12 != pageGuard.linearPage {
+            let counter = emit.count + 2
             emit.movImm64(.rax, UInt64(UInt(bitPattern: pageGuard.epoch)))
             emit.movLoad(size: 8, .rax, base: .rax, 0)
             emit.movImm64(.r10, BlockTranslator.unlinkedEpoch)
             let recorded = emit.count - 8
+            precondition(recorded - counter == BlockTranslator.linkEpochCounterDistance)
             emit.alu64(.cmp, .rax, .r10)
             let stale = emit.jump(if: .notZero)
             let link = emit.jump()
@@ -1310,15 +1316,14 @@ struct BlockTranslator {
         if countingThisInstruction { unsynced += 1 }
         chainFlags(savingRAXIn: .r9)
         let j = jumpLookup
-        // RCX ← the entry: index (linear ^ linear >> 12) & mask, times 24.
-        precondition(JumpCache.stride == 24)
+        // RCX ← the entry: index (linear ^ linear >> 12) & mask, times 32.
+        precondition(JumpCache.stride == 32)
         emit.lea32(.rcx, base: .rax, index: nil, scale: 0, Int32(bitPattern: j.csBase))
         emit.movReg32(.rdx, .rcx)
         emit.shiftRight32(.rdx, by: 12)
         emit.alu(.xor, size: 4, .rcx, .rdx)
         emit.alu(.and, size: 4, .rcx, immediate: UInt32(JumpCache.entryCount - 1))
-        emit.lea32(.rcx, base: .rcx, index: .rcx, scale: 1, 0)
-        emit.shiftLeft64(.rcx, by: 3)
+        emit.shiftLeft64(.rcx, by: 5)
         emit.movImm64(.rdx, UInt64(UInt(bitPattern: j.entries)))
         emit.alu64(.add, .rcx, .rdx)
         // Tag and epoch.
@@ -1327,7 +1332,8 @@ struct BlockTranslator {
         emit.movLoad(size: 8, .r10, base: .rcx, 0)
         emit.alu64(.cmp, .r10, .rdx)
         let miss = emit.jump(if: .notZero)
-        emit.movImm64(.rdx, UInt64(UInt(bitPattern: j.epoch)))
+        // The entry's epoch against the counter it was recorded from.
+        emit.movLoad(size: 8, .rdx, base: .rcx, 24)
         emit.movLoad(size: 8, .rdx, base: .rdx, 0)
         emit.movLoad(size: 8, .r10, base: .rcx, 8)
         emit.alu64(.cmp, .r10, .rdx)
