@@ -116,15 +116,24 @@ struct X86Emitter {
         memoryOperand(reg: dst.rawValue, base: base, disp)
     }
 
-    /// Loads `size` bytes (1, 2, 4) from [base + index·2^scale] into
-    /// `dst`, zero-extended.
-    mutating func movLoadIndexed(size: Int, _ dst: Register, base: Register, index: Register, scale: UInt8) {
+    /// Loads `size` bytes (1, 2, 4, 8) from [base + index·2^scale + disp]
+    /// into `dst`, zero-extended.
+    mutating func movLoadIndexed(size: Int, _ dst: Register, base: Register, index: Register, scale: UInt8, _ disp: Int32 = 0) {
         rex(w: size == 8, reg: dst.rawValue, index: index.rawValue, base: base.rawValue)
         switch size {
         case 1, 2: byte(0x0F); byte(size == 1 ? 0xB6 : 0xB7)
         default: byte(0x8B)
         }
-        indexedOperand(reg: dst.rawValue, base: base, index: index, scale: scale)
+        indexedOperand(reg: dst.rawValue, base: base, index: index, scale: scale, disp)
+    }
+
+    /// Stores the low `size` bytes (1, 2, 4) of `src` at [base + index].
+    mutating func movStoreIndexed(size: Int, base: Register, index: Register, _ src: Register) {
+        if size == 1 { checkByteRegister(src) }
+        if size == 2 { byte(0x66) }
+        rex(w: false, reg: src.rawValue, index: index.rawValue, base: base.rawValue)
+        byte(size == 1 ? 0x88 : 0x89)
+        indexedOperand(reg: src.rawValue, base: base, index: index, scale: 0)
     }
 
     /// Stores the low `size` bytes (1, 2, 4, 8) of `src` at [base + disp].

@@ -51,7 +51,9 @@ import MMU
 /// is exact while the helper runs (a memory helper takes it back when the
 /// access succeeds, so its slow path and the inline fast path join with
 /// the same count; the interpreter fallback keeps it).
-/// RBX = CPUState, R12 = context, R15 = the `ChainState`, R13/R14
+/// RBX = CPUState, R12 = context, R15 = the `ChainState`, RBP = the host
+/// TLB of the block's privilege class (one movabs per block entry instead
+/// of one per access); R13/R14
 /// survive helper calls (saved flags, a read-modify-write's offset); R11
 /// holds guest flags set aside (and at a chain entry, the guest flags);
 /// RAX, RCX, RDX, RSI, RDI, R9, R10 are scratch.
@@ -195,9 +197,10 @@ struct BlockTranslator {
     static let segmentBase = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.base)!)
     static let segmentLimit = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.limit)!)
     static let segmentAttributes = Int32(MemoryLayout<SegmentDescriptorCache>.offset(of: \SegmentDescriptorCache.attributes)!)
-    /// Callee-saved registers the block uses; five pushes after the return
-    /// address keep RSP 16-byte aligned at helper calls.
-    static let savedRegisters: [Register] = [.rbx, .r12, .r13, .r14, .r15]
+    /// Callee-saved registers the block uses; with the return address and
+    /// `frameAlignment` they keep RSP 16-byte aligned at helper calls.
+    static let savedRegisters: [Register] = [.rbx, .rbp, .r12, .r13, .r14, .r15]
+    static let frameAlignment: Int32 = 8
 
     init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, memoryPath: MemoryPath,
          pageGuard: PageGuard?, jumpLookup: JumpLookup) {
@@ -232,9 +235,15 @@ struct BlockTranslator {
 
         entry = emit.count
         for r in BlockTranslator.savedRegisters { emit.push(r) }
+        emit.alu64(.sub, .rsp, immediate: BlockTranslator.frameAlignment)
         emit.movReg64(.rbx, .rdi)
         emit.movReg64(.r12, .rsi)
         emit.movReg64(.r15, .rdx)
+        // The host TLB of the block's privilege class, for every inline
+        // access of the chain: a chained jump never changes the class
+        // (CPL is part of every block's key, and what changes CPL leaves
+        // through the dispatcher).
+        emit.movImm64(.rbp, UInt64(UInt(bitPattern: memoryPath.hostTLB)))
         emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
 
         // Entered from a predecessor, R11 holds the guest flags (newer
@@ -265,6 +274,7 @@ struct BlockTranslator {
     }
 
     private mutating func epilogue() {
+        emit.alu64(.add, .rsp, immediate: BlockTranslator.frameAlignment)
         for r in BlockTranslator.savedRegisters.reversed() { emit.pop(r) }
         emit.ret()
     }
@@ -621,16 +631,18 @@ struct BlockTranslator {
     }
 
     /// The inline access: offset in ESI; loads leave the value in RAX,
-    /// stores write ECX. Clobbers RAX, RDX, R9, R10 and the host flags.
+    /// stores write ECX. Clobbers RAX, RDX, R10 and the host flags.
     /// Through a flat segment the offset is the linear address; otherwise
     /// the segment's type and limit are checked and its base added. Then
     /// one host-TLB compare (the tag against the page of the access's
     /// last byte, so an access crossing the page end misses) and the
     /// entry's addend make the host address.
     private mutating func emitInlineAccess(segment: SegmentRegister, size: Int, write: Bool, slow: inout [X86Emitter.Label]) {
-        if memoryPath.flatSegments & 1 << UInt32(segment.rawValue) != 0 {
-            emit.movReg32(.rax, .rsi)
-        } else {
+        // The linear address: the offset itself through a flat segment,
+        // else (checked) base + offset in RAX.
+        let flat = memoryPath.flatSegments & 1 << UInt32(segment.rawValue) != 0
+        let linear: Register = flat ? .rsi : .rax
+        if !flat {
             let cache = BlockTranslator.segmentsOffset + Int32(segment.rawValue) * BlockTranslator.segmentStride
             // Present, S=1, data, not expand-down (and writable for a store).
             emit.movLoad(size: 2, .rax, base: .rbx, cache + BlockTranslator.segmentAttributes)
@@ -646,21 +658,30 @@ struct BlockTranslator {
             emit.movLoad(size: 4, .rax, base: .rbx, cache + BlockTranslator.segmentBase)
             emit.alu(.add, size: 4, .rax, .rsi)
         }
-        // RDX ← the entry's offset in the table.
-        emit.movReg32(.rdx, .rax)
+        // RDX ← the entry's offset in the table (RBP).
+        emit.movReg32(.rdx, linear)
         emit.shiftRight32(.rdx, by: UInt8(12 - HostTLB.entryShift))
         emit.alu(.and, size: 4, .rdx, immediate: UInt32((HostTLB.entryCount - 1) << HostTLB.entryShift))
-        emit.lea32(.r10, base: .rax, index: nil, scale: 0, Int32(size - 1))
+        emit.lea32(.r10, base: linear, index: nil, scale: 0, Int32(size - 1))
         emit.alu(.and, size: 4, .r10, immediate: 0xFFFF_F000)
         let tag = write ? HostTLB.writeTagOffset : HostTLB.readTagOffset
-        emit.movImm64(.r9, UInt64(UInt(bitPattern: memoryPath.hostTLB + tag)))
-        emit.alu(.cmp, size: 4, .r10, base: .r9, index: .rdx, 0)
+        emit.alu(.cmp, size: 4, .r10, base: .rbp, index: .rdx, Int32(tag))
         slow.append(emit.jump(if: .notZero))
-        emit.alu(.add, size: 8, .rax, base: .r9, index: .rdx, Int32(HostTLB.addendOffset - tag))
-        if write {
-            emit.movStore(size: size, base: .rax, 0, .rcx)
+        // Host address = linear + the entry's addend.
+        if flat {
+            emit.movLoadIndexed(size: 8, .rax, base: .rbp, index: .rdx, scale: 0, Int32(HostTLB.addendOffset))
+            if write {
+                emit.movStoreIndexed(size: size, base: .rax, index: .rsi, .rcx)
+            } else {
+                emit.movLoadIndexed(size: size, .rax, base: .rax, index: .rsi, scale: 0)
+            }
         } else {
-            emit.movLoad(size: size, .rax, base: .rax, 0)
+            emit.alu(.add, size: 8, .rax, base: .rbp, index: .rdx, Int32(HostTLB.addendOffset))
+            if write {
+                emit.movStore(size: size, base: .rax, 0, .rcx)
+            } else {
+                emit.movLoad(size: size, .rax, base: .rax, 0)
+            }
         }
     }
 
