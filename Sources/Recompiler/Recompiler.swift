@@ -451,15 +451,19 @@ public final class Recompiler {
         fallbackTally[RuntimeHelpers.op(descriptor)] &+= 1
         let eip = RuntimeHelpers.eip(descriptor)
         state.pointee.rip = UInt64(eip)
-        guard cpu.executeInstruction() else {
+        // Length 0: an instruction across a page end, which the block saw
+        // only up to there; it goes on wherever the instruction went,
+        // unless the instruction is one that ends blocks.
+        let length = RuntimeHelpers.length(descriptor)
+        var endsBlock = false
+        guard cpu.executeInstruction(decoded: { endsBlock = length == 0 && BlockTranslator.endsBlockWhenInterpreted($0) }) else {
             exceptionsInBlocks += 1
             return false
         }
-        // Length 0: the block goes on wherever the instruction went.
-        let length = RuntimeHelpers.length(descriptor)
         var next = eip &+ length
         if !cpu.segment(.cs).pointee.is32Bit { next &= 0xFFFF }
-        return (length == 0 || UInt32(truncatingIfNeeded: state.pointee.rip) == next) && !blockMustLeave
+        let onward = length == 0 ? !endsBlock : UInt32(truncatingIfNeeded: state.pointee.rip) == next
+        return onward && !blockMustLeave
     }
 
     /// Delivers the #DE of a DIV/IDIV whose divisor is 0 or whose quotient

@@ -205,12 +205,14 @@ public final class CPU {
     /// `step` does that work around it, and so does an engine that runs
     /// this one instruction on the interpreter (the recompiler's fallback).
     /// Returns false when the instruction raised an exception (delivered).
+    /// `decoded` sees the instruction before it runs.
     @discardableResult
-    public func executeInstruction() -> Bool {
+    public func executeInstruction(decoded: (Instruction) -> Void = { _ in }) -> Bool {
         let s = state
         currentEIP = UInt32(truncatingIfNeeded: s.pointee.rip)
         do {
             let i = try fetchAndDecode()
+            decoded(i)
             if let trace = onInstruction { trace(currentEIP, i) }
             // EIP moves past the instruction first, so it sees the next one's address.
             var next = currentEIP &+ UInt32(i.length)

@@ -1419,8 +1419,10 @@ struct BlockTranslator {
 
     /// The whole block for an instruction at `eip` that the page does not
     /// hold entirely: the interpreter fetches and runs it, and the block
-    /// goes on to wherever it went through the jump cache (a fault, or
-    /// something the machine must see first, leaves for the dispatcher).
+    /// goes on to wherever it went through the jump cache (a fault, an
+    /// instruction that ends blocks — it may have changed what the next
+    /// block's key holds — or something the machine must see first leaves
+    /// for the dispatcher).
     mutating func interpretAcrossPageEnd(eip: UInt32) {
         writeBackFlags()
         emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: 0, op: .incomplete))
