@@ -356,6 +356,8 @@ public final class Recompiler {
                 break
             }
             let next = (eip &+ UInt32(i.length)) & ipMask
+            translator.nextOverwritesFlags = nextOverwritesFlags(after: i, at: length, count: count, room: room,
+                                                                 bytes: bytes, key: key, emitted: translator)
             ended = translator.translate(i, eip: eip, next: next)
             length += Int(i.length)
             count += 1
@@ -379,6 +381,23 @@ public final class Recompiler {
         memory.watchCode(page: codePage, offset: Int(key.physical & 0xFFF),
                          count: count > 0 ? length : min(room, 15))
         return cache.record(block)
+    }
+
+    /// Whether the instruction after `i` (at `offset` in the block) will be
+    /// translated into this block too — room, length limit, no breakpoint
+    /// before it — and overwrites every flag `i` sets
+    /// (`BlockTranslator.overwritesFlags`).
+    private func nextOverwritesFlags(after i: Instruction, at offset: Int, count: Int, room: Int,
+                                     bytes: UnsafePointer<UInt8>, key: TranslationCache.Key,
+                                     emitted translator: BlockTranslator) -> Bool {
+        let start = offset + Int(i.length)
+        guard count + 1 < Recompiler.maximumInstructions, start < room,
+              translator.emit.count + translator.coldPathRoom + 2 * Recompiler.instructionReserve < Recompiler.scratchCapacity
+        else { return false }
+        if let stops = breakpoints,
+           stops.stopsBefore(linear: key.csBase &+ key.eip &+ UInt32(start), physical: key.physical &+ UInt32(start)) { return false }
+        let following = Decoder.decode(bytes + start, count: min(room - start, 15), default32: key.mode & 1 != 0)
+        return following.op != .incomplete && BlockTranslator.overwritesFlags(following)
     }
 
     /// Copies the assembled block into executable memory, flushing the

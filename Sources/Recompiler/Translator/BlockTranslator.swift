@@ -151,6 +151,11 @@ struct BlockTranslator {
     private var loadedWithFlagsPending = false
     /// Translated instructions retired since the last helper call.
     var unsynced = 0
+    /// The instruction after the one being translated is in the block and
+    /// sets all six arithmetic flags without reading them, faulting or
+    /// leaving (`overwritesFlags`): flags this one composes (IMUL, shifts)
+    /// are never seen, and it may leave the host's as they fall.
+    var nextOverwritesFlags = false
     /// Where the exit for "the state is already set" starts (a helper
     /// delivered an exception, or the interpreter ran an instruction that
     /// leaves the block).
@@ -1020,7 +1025,9 @@ struct BlockTranslator {
         // after the P6) clears it when the count is not 0, where this
         // host may set it: the flags go to R11 and lose AF there. Rotates
         // leave AF alone on both.
-        if shift && (byCL || immediateCount & 0x1F != 0) {
+        if shift && (byCL || immediateCount & 0x1F != 0) && nextOverwritesFlags && !isMemory(o) {
+            flagsProduced()
+        } else if shift && (byCL || immediateCount & 0x1F != 0) {
             captureFlags(into: .r11, savingRAXIn: .r9)
             var countZero: X86Emitter.Label?
             if byCL {
@@ -1082,6 +1089,12 @@ struct BlockTranslator {
         } else {
             loadRegisterOrMemory(i, a, eip: eip)
             loadSource(b, i, into: .rcx)
+        }
+        if nextOverwritesFlags {
+            emit.signedMultiply(size: size, .rax, .rcx)
+            flagsProduced()
+            storeGuestRegister(dst.register, size: size, from: .rax)
+            return true
         }
         emit.movImm32(.r10, 0)
         emit.signedMultiply(size: size, .rax, .rcx)
@@ -1432,6 +1445,24 @@ struct BlockTranslator {
         emit.jump(if: .notZero, to: settledExit)
         emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.ripOffset)
         exitToTargetInRAX(countingThisInstruction: false)
+    }
+
+    /// Whether `i` sets CF, PF, AF, ZF, SF and OF without reading any, and
+    /// can neither fault nor leave the block: register and immediate forms
+    /// of the plain ALU operations, NEG, two- and three-operand IMUL, and
+    /// shifts by a count known not to be 0.
+    static func overwritesFlags(_ i: Instruction) -> Bool {
+        let a = i.operands.0, b = i.operands.1
+        guard a.kind == .register else { return false }
+        let plain = b.kind == .register || b.kind == .immediate
+        switch i.op {
+        case .add, .sub, .and, .or, .xor, .cmp, .test: return plain
+        case .neg: return b.kind == .none
+        case .imul: return plain && b.kind != .none && (i.operands.2.kind == .none || i.operands.2.kind == .immediate)
+        case .shl, .sal, .shr, .sar:
+            return b.kind == .constant || (b.kind == .immediate && i.immediate & 0x1F != 0)
+        default: return false
+        }
     }
 
     static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
