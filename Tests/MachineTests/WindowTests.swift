@@ -587,20 +587,32 @@ final class XvfbSession {
         }
     }
 
+    /// Starts Xvfb on a display number no server holds. A number whose
+    /// socket or lock a previous server left behind is skipped, and a
+    /// server that exits at once (it found the display taken after all)
+    /// is retried on the next number: CI once ran window tests against a
+    /// stale socket with no server behind it.
     init() throws {
         var number = 100 + Int(getpid()) % 800
-        while FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") { number += 1 }
-        display = ":\(number)"
-        server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["Xvfb", display, "-screen", "0", "1600x1200x24", "-nolisten", "tcp"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        guard poll(seconds: 10, { FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") }) else {
-            server.terminate()
-            throw XCTSkip("Xvfb did not start on \(display)")
+        for _ in 0..<8 {
+            while ["/tmp/.X11-unix/X\(number)", "/tmp/.X\(number)-lock"].contains(where: FileManager.default.fileExists) { number += 1 }
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            server.arguments = ["Xvfb", ":\(number)", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            let started = poll(seconds: 10) { !server.isRunning || FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") }
+            // Still running a moment later: it holds the display.
+            if started && server.isRunning && !poll(seconds: 0.3, { !server.isRunning }) {
+                display = ":\(number)"
+                self.server = server
+                return
+            }
+            if server.isRunning { server.terminate() }
+            number += 1
         }
+        throw XCTSkip("Xvfb did not start (tried up to :\(number))")
     }
 
     func stop() {
