@@ -336,12 +336,26 @@ public final class Recompiler {
                                             csBase: key.csBase))
         translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
             generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation))
+        /// The instruction at `offset`, the block's `index`-th, decoded, if
+        /// the block takes it: under the length limit, inside `room`, no
+        /// breakpoint before it, and room for its code after `pending`
+        /// bytes still to come before it (the instruction being translated:
+        /// one `instructionReserve`). Decoded one ahead, so that an
+        /// instruction knows whether the next one overwrites its flags.
+        func admitted(at offset: Int, index: Int, pending: Int) -> Instruction? {
+            guard index < Recompiler.maximumInstructions, offset < room,
+                  translator.emit.count + translator.coldPathRoom + pending
+                    < Recompiler.scratchCapacity - Recompiler.instructionReserve else { return nil }
+            if let stops = breakpoints,
+               stops.stopsBefore(linear: key.csBase &+ key.eip &+ UInt32(offset), physical: key.physical &+ UInt32(offset)) {
+                return nil
+            }
+            return Decoder.decode(bytes + offset, count: min(room - offset, 15), default32: default32)
+        }
         var length = 0, count = 0, ended = false
-        while count < Recompiler.maximumInstructions && length < room
-                && translator.emit.count + translator.coldPathRoom < Recompiler.scratchCapacity - Recompiler.instructionReserve {
+        var following = admitted(at: 0, index: 0, pending: 0)
+        while let i = following {
             let eip = key.eip &+ UInt32(length)
-            if let stops = breakpoints, stops.stopsBefore(linear: key.csBase &+ eip, physical: key.physical &+ UInt32(length)) { break }
-            let i = Decoder.decode(bytes + length, count: min(room - length, 15), default32: default32)
             if i.op == .incomplete {
                 // A first instruction that runs past the page end (or the
                 // CS limit, or the IP wrap) is the interpreter's, fetched
@@ -356,8 +370,8 @@ public final class Recompiler {
                 break
             }
             let next = (eip &+ UInt32(i.length)) & ipMask
-            translator.nextOverwritesFlags = nextOverwritesFlags(after: i, at: length, count: count, room: room,
-                                                                 bytes: bytes, key: key, emitted: translator)
+            following = admitted(at: length + Int(i.length), index: count + 1, pending: Recompiler.instructionReserve)
+            translator.nextOverwritesFlags = following.map { $0.op != .incomplete && BlockTranslator.overwritesFlags($0) } ?? false
             ended = translator.translate(i, eip: eip, next: next)
             length += Int(i.length)
             count += 1
@@ -381,23 +395,6 @@ public final class Recompiler {
         memory.watchCode(page: codePage, offset: Int(key.physical & 0xFFF),
                          count: count > 0 ? length : min(room, 15))
         return cache.record(block)
-    }
-
-    /// Whether the instruction after `i` (at `offset` in the block) will be
-    /// translated into this block too — room, length limit, no breakpoint
-    /// before it — and overwrites every flag `i` sets
-    /// (`BlockTranslator.overwritesFlags`).
-    private func nextOverwritesFlags(after i: Instruction, at offset: Int, count: Int, room: Int,
-                                     bytes: UnsafePointer<UInt8>, key: TranslationCache.Key,
-                                     emitted translator: BlockTranslator) -> Bool {
-        let start = offset + Int(i.length)
-        guard count + 1 < Recompiler.maximumInstructions, start < room,
-              translator.emit.count + translator.coldPathRoom + 2 * Recompiler.instructionReserve < Recompiler.scratchCapacity
-        else { return false }
-        if let stops = breakpoints,
-           stops.stopsBefore(linear: key.csBase &+ key.eip &+ UInt32(start), physical: key.physical &+ UInt32(start)) { return false }
-        let following = Decoder.decode(bytes + start, count: min(room - start, 15), default32: key.mode & 1 != 0)
-        return following.op != .incomplete && BlockTranslator.overwritesFlags(following)
     }
 
     /// Copies the assembled block into executable memory, flushing the

@@ -94,10 +94,15 @@ final class TranslationLookasideBuffer {
     /// The epoch that code at `linear` stays where it is under: the global
     /// one when the TLB holds a global translation for its page.
     func epoch(forCodeAt linear: UInt32) -> UnsafeMutablePointer<UInt64> {
-        let e = slot(linear).pointee
-        let global = e.tag == linear & 0xFFFF_F000 | TranslationLookasideBuffer.valid
-            && e.flags & TranslationLookasideBuffer.global != 0
-        return global ? globalEpoch : epoch
+        let e = slot(linear)
+        return TranslationLookasideBuffer.holds(e, linear) && e.pointee.flags & TranslationLookasideBuffer.global != 0
+            ? globalEpoch : epoch
+    }
+
+    /// Whether `entry` is the valid translation of the page of `linear`.
+    @inline(__always)
+    static func holds(_ entry: UnsafeMutablePointer<Entry>, _ linear: UInt32) -> Bool {
+        entry.pointee.tag == linear & 0xFFFF_F000 | valid
     }
 
     @inline(__always)
@@ -180,7 +185,7 @@ extension CPU {
     func translate(_ linear: UInt32, _ access: MemoryAccess) throws(CPUFault) -> UInt32 {
         let e = tlb.slot(linear)
         let need = TranslationLookasideBuffer.requirement(access)
-        if e.pointee.tag == linear & 0xFFFF_F000 | TranslationLookasideBuffer.valid && e.pointee.flags & need == need {
+        if TranslationLookasideBuffer.holds(e, linear) && e.pointee.flags & need == need {
             return e.pointee.frame | (linear & 0xFFF)
         }
         return try translateMiss(linear, access)

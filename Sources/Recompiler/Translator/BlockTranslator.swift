@@ -1025,9 +1025,9 @@ struct BlockTranslator {
         // after the P6) clears it when the count is not 0, where this
         // host may set it: the flags go to R11 and lose AF there. Rotates
         // leave AF alone on both.
-        if shift && (byCL || immediateCount & 0x1F != 0) && nextOverwritesFlags && !isMemory(o) {
-            flagsProduced()
-        } else if shift && (byCL || immediateCount & 0x1F != 0) {
+        // (Unless the next instruction overwrites them all: then nothing
+        // sees them, and they stay as they fall.)
+        if shift && (byCL || immediateCount & 0x1F != 0) && !(nextOverwritesFlags && !isMemory(o)) {
             captureFlags(into: .r11, savingRAXIn: .r9)
             var countZero: X86Emitter.Label?
             if byCL {
@@ -1090,22 +1090,20 @@ struct BlockTranslator {
             loadRegisterOrMemory(i, a, eip: eip)
             loadSource(b, i, into: .rcx)
         }
-        if nextOverwritesFlags {
-            emit.signedMultiply(size: size, .rax, .rcx)
-            flagsProduced()
-            storeGuestRegister(dst.register, size: size, from: .rax)
-            return true
-        }
-        emit.movImm32(.r10, 0)
         emit.signedMultiply(size: size, .rax, .rcx)
-        emit.setByte(ifGuestCondition: 0, .r10) // OF, which equals CF
-        // SF, ZF, PF of the result, AF clear (TEST's), CF and OF of the multiply.
-        emit.test(size: size, .rax, .rax)
-        captureFlags(into: .r11, savingRAXIn: .rcx)
-        emit.alu(.or, size: 4, .r11, .r10)
-        emit.shift(.shl, size: 4, .r10, count: 11)
-        emit.alu(.or, size: 4, .r11, .r10)
-        flagsComputedInR11()
+        if nextOverwritesFlags {
+            flagsProduced() // as they fall: nothing sees them
+        } else {
+            emit.movImm32(.r10, 0) // MOV leaves the flags alone
+            emit.setByte(ifGuestCondition: 0, .r10) // OF, which equals CF
+            // SF, ZF, PF of the result, AF clear (TEST's), CF and OF of the multiply.
+            emit.test(size: size, .rax, .rax)
+            captureFlags(into: .r11, savingRAXIn: .rcx)
+            emit.alu(.or, size: 4, .r11, .r10)
+            emit.shift(.shl, size: 4, .r10, count: 11)
+            emit.alu(.or, size: 4, .r11, .r10)
+            flagsComputedInR11()
+        }
         storeGuestRegister(dst.register, size: size, from: .rax)
         return true
     }
