@@ -177,6 +177,23 @@ struct X86Emitter {
         byte(0x89); registerOperand(reg: src.rawValue, rm: dst)
     }
 
+    /// The low `size` bytes (1, 2) of `dst` ← those of `src`, the rest of
+    /// `dst` kept: MOV r/m8 or r/m16 between registers, with a REX (so
+    /// byte registers 4–7 are SPL…DIL).
+    mutating func movPartial(size: Int, _ dst: Register, _ src: Register) {
+        precondition(size == 1 || size == 2, "a partial move is of 1 or 2 bytes")
+        if size == 2 { byte(0x66) }
+        byte(0x40 | (src.rawValue >= 8 ? 4 : 0) | (dst.rawValue >= 8 ? 1 : 0))
+        byte(size == 1 ? 0x88 : 0x89); registerOperand(reg: src.rawValue, rm: dst)
+    }
+
+    /// Byte 1 of `dst` (AH, CH or DH) ← the low byte of `src` (AL, CL or
+    /// DL), the rest of `dst` kept; no REX, or those would be SPL…DIL.
+    mutating func movIntoSecondByte(_ dst: Register, from src: Register) {
+        precondition(dst.rawValue < 3 && src.rawValue < 3, "AH, CH, DH are reached only without REX")
+        byte(0x88); byte(0xC0 | src.rawValue << 3 | (dst.rawValue + 4))
+    }
+
     /// dst ← the low `size` bytes (1, 2) of dst, sign-extended to 32 bits.
     mutating func signExtend(size: Int, _ dst: Register) {
         if size == 1 { checkByteRegister(dst) }
@@ -495,12 +512,6 @@ struct X86Emitter {
 
     /// LAHF: AH ← SF, ZF, AF, PF, CF (the low byte of RFLAGS).
     mutating func loadFlagsIntoAH() { byte(0x9F) }
-
-    /// [base + disp] ← AH (no REX prefix: with one, AH cannot be named).
-    mutating func storeAH(base: Register, _ disp: Int32) {
-        precondition(base.rawValue < 8, "AH is addressable only without REX")
-        byte(0x88); memoryOperand(reg: 4, base: base, disp)
-    }
 
     /// SAHF: SF, ZF, AF, PF, CF ← AH (OF and the rest untouched).
     mutating func storeAHIntoFlags() { byte(0x9E) }

@@ -17,7 +17,7 @@ import MMU
 /// reads it: before a helper call (the interpreter, the slow path of a
 /// memory access, which may deliver an exception) and at block exits.
 /// The inline memory path clobbers the host flags, so flags not yet
-/// written back are set aside in R11 before it (PUSHF; POP R11), and
+/// written back are set aside in R11 before it (`captureFlags`), and
 /// written back from there only if the slow path is taken. `flagsInHost`
 /// and `flagsPending` are that state, tracked while translating.
 ///
@@ -445,55 +445,26 @@ struct BlockTranslator {
         emit.pop(.rax)
     }
 
-    /// `CPUState.eflags` ← the host's arithmetic flags, merged into the
-    /// guest's other bits, with instructions that leave the host flags as
-    /// they are (no POPF to put them back): the low byte of RFLAGS is the
-    /// guest's whole low byte (CF, PF, AF, ZF, SF and the fixed bits 1, 3,
-    /// 5); OF, bit 3 of the second byte, is chosen by CMOVO between that
-    /// byte with the bit cleared and set, read from `overflowByteTables`.
-    /// Flags set aside in R11 are merged with plain ALU work (the host's
-    /// flags hold nothing of the guest's then).
+    /// `CPUState.eflags` ← the guest's arithmetic flags, merged into its
+    /// other bits with one 32-bit load and store: a narrower store would
+    /// stall the next 32-bit read of EFLAGS (a helper's, BT for CF, the
+    /// next block's entry) until it retires. Flags in the host are
+    /// captured into R11 first, so the host's no longer hold them.
+    /// Clobbers R9, R10, R11.
     mutating func writeBackFlags() {
         switch flagsPending {
         case .none: return
-        case .inR11:
-            emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset, .r11)
-            emit.movReg32(.r10, .r11)
-            emit.shiftRight32(.r10, by: 8)
-            emit.alu(.and, size: 4, .r10, immediate: EFLAGS.of >> 8)
-            emit.movLoad(size: 1, .r9, base: .rbx, BlockTranslator.eflagsOffset + 1)
-            emit.alu(.and, size: 4, .r9, immediate: ~(EFLAGS.of >> 8))
-            emit.alu(.or, size: 4, .r9, .r10)
-            emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset + 1, .r9)
-            flagsPending = .none
-            return
-        case .inHost:
-            break
+        case .inHost: captureFlags(into: .r11, savingRAXIn: .r10)
+        case .inR11: break
         }
-        emit.movReg64(.r11, .rax)
-        emit.loadFlagsIntoAH()
-        emit.storeAH(base: .rbx, BlockTranslator.eflagsOffset)
-        emit.movReg64(.rax, .r11)
-        emit.movLoad(size: 1, .r10, base: .rbx, BlockTranslator.eflagsOffset + 1)
-        emit.movImm64(.r9, UInt64(UInt(bitPattern: BlockTranslator.overflowByteTables)))
-        emit.movLoadIndexed(size: 1, .r11, base: .r9, index: .r10, scale: 0)
-        emit.movImm64(.r9, UInt64(UInt(bitPattern: BlockTranslator.overflowByteTables + 256)))
-        emit.movLoadIndexed(size: 1, .r10, base: .r9, index: .r10, scale: 0)
-        emit.moveIf(guestCondition: 0, size: 4, .r11, .r10) // CMOVO
-        emit.movStore(size: 1, base: .rbx, BlockTranslator.eflagsOffset + 1, .r11)
+        emit.movLoad(size: 4, .r9, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.alu(.and, size: 4, .r9, immediate: ~BlockTranslator.arithmeticFlags)
+        emit.movReg32(.r10, .r11)
+        emit.alu(.and, size: 4, .r10, immediate: BlockTranslator.arithmeticFlags)
+        emit.alu(.or, size: 4, .r9, .r10)
+        emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r9)
         flagsPending = .none
     }
-
-    /// EFLAGS' second byte with OF (bit 3) cleared (the first 256 bytes),
-    /// and set (the next 256), by the byte's value.
-    static let overflowByteTables: UnsafeMutablePointer<UInt8> = {
-        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 512)
-        for b in 0..<256 {
-            table[b] = UInt8(b) & ~8
-            table[256 + b] = UInt8(b) | 8
-        }
-        return table
-    }()
 
     /// R11 holds an image of all six guest flags just computed (where
     /// they were composed rather than left by one host instruction).
@@ -522,9 +493,30 @@ struct BlockTranslator {
     }
 
     /// A 32-bit result zero-extends into the 64-bit slot (the host register
-    /// holds it zero-extended), 8/16-bit results merge.
+    /// holds it zero-extended), 8/16-bit results merge into the slot in a
+    /// host register. Every store to a slot is of all 8 bytes: a load
+    /// wider than the store before it cannot take its value from the
+    /// store buffer and waits for the store to retire (some 20 cycles on
+    /// the AMD hosts measured), and guest code writes AL or BL and reads
+    /// EAX or EBX right after all the time (`xor ebx, ebx; setb bl; adc
+    /// esi, ebx`, byte loads in decompressors). Clobbers R9 (for AH…BH:
+    /// RDX, or RCX when the value is in DL); only the move, no flags.
     mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
-        emit.movStore(size: size == 4 ? 8 : size, base: .rbx, registerOffset(r, size: size), host)
+        guard size != 4 else {
+            emit.movStore(size: 8, base: .rbx, registerOffset(r, size: size), host)
+            return
+        }
+        let slot = BlockTranslator.gprOffset + Int32(size == 1 ? r & 3 : r) * 8
+        if size == 1 && r >= 4 {
+            let merged: Register = host == .rdx ? .rcx : .rdx
+            emit.movLoad(size: 8, merged, base: .rbx, slot)
+            emit.movIntoSecondByte(merged, from: host)
+            emit.movStore(size: 8, base: .rbx, slot, merged)
+        } else {
+            emit.movLoad(size: 8, .r9, base: .rbx, slot)
+            emit.movPartial(size: size, .r9, host)
+            emit.movStore(size: 8, base: .rbx, slot, .r9)
+        }
     }
 
     // MARK: - Memory operands
@@ -1219,7 +1211,7 @@ struct BlockTranslator {
 
     /// (E)SP ← the value in `host` (zero-extended in it).
     private mutating func storeStackPointer(from host: Register) {
-        emit.movStore(size: stack32 ? 8 : 2, base: .rbx, BlockTranslator.stackPointerOffset, host)
+        storeGuestRegister(4, size: stack32 ? 4 : 2, from: host)
     }
 
     /// `host` ← (E)SP + `delta`, wrapped to the stack's width.
