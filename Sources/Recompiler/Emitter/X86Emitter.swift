@@ -194,6 +194,20 @@ struct X86Emitter {
         byte(0x88); byte(0xC0 | src.rawValue << 3 | (dst.rawValue + 4))
     }
 
+    /// dst ← the low `size` bytes (1, 2) of dst, zero-extended (MOVZX,
+    /// with a REX so byte registers 4–7 are SPL…DIL).
+    mutating func zeroExtend(size: Int, _ dst: Register) {
+        precondition(size == 1 || size == 2, "MOVZX is from 1 or 2 bytes")
+        byte(0x40 | (dst.rawValue >= 8 ? 5 : 0))
+        byte(0x0F); byte(size == 1 ? 0xB6 : 0xB7); registerOperand(reg: dst.rawValue, rm: dst)
+    }
+
+    /// dst ← byte 1 of dst (AH, CH or DH), zero-extended; no REX.
+    mutating func zeroExtendSecondByte(_ dst: Register) {
+        precondition(dst.rawValue < 3, "AH, CH, DH are reached only without REX")
+        byte(0x0F); byte(0xB6); byte(0xC0 | dst.rawValue << 3 | (dst.rawValue + 4))
+    }
+
     /// dst ← the low `size` bytes (1, 2) of dst, sign-extended to 32 bits.
     mutating func signExtend(size: Int, _ dst: Register) {
         if size == 1 { checkByteRegister(dst) }
