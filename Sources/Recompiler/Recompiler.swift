@@ -33,7 +33,10 @@ import MMU
 /// chain entry (`link`), so loops run without coming back. Nothing but the
 /// block's own helper calls can change the machine while native code runs
 /// (one thread), and those make it return when something needs this
-/// loop; the chain entry checks the budget and the code's validity.
+/// loop; the chain entry checks the budget and the code's validity. A link
+/// to a block on the exit's own code page enters after the validity
+/// check: both were translated from the page as it is now, so neither
+/// runs once it changes.
 /// With paging on, where an EIP leads depends on the page tables. Exits
 /// to the same linear page are chained as they are: whatever maps that
 /// page maps the block that jumps and its successor alike, and a block
@@ -121,8 +124,10 @@ public final class Recompiler {
         var lastExitEpoch: UInt = 0
     }
     let chain: UnsafeMutablePointer<ChainState>
-    /// Exits linked to their successor.
+    /// Exits linked to their successor, and how many of those to the code
+    /// after its validity check (on the same code page).
     public private(set) var chainedExits = 0
+    public private(set) var chainedPastCheck = 0
 
     /// Set by a debugger whose instruction-boundary hook (`CPU.debugHooksActive`)
     /// checks nothing but code breakpoints at these addresses: blocks then
@@ -228,8 +233,20 @@ public final class Recompiler {
     private func link(exit: UInt, epoch: UInt) {
         let flushes = cache.flushes
         guard let successor = blockAtInstructionPointer(), cache.flushes == flushes,
-              let target = successor.pointee.chainEntry,
+              var target = successor.pointee.chainEntry,
               let field = UnsafeRawPointer(bitPattern: exit) else { return }
+        // An exit to a block on its own code page may pass the successor's
+        // validity check: the exit's block ran at the page's current
+        // generation (a write to the page makes a block leave before its
+        // next exit) and the successor was just looked up at it, so from
+        // now on whatever makes one stale makes the other stale too, and a
+        // stale block is entered only through its check. (Unguarded exits
+        // jump over their block's code page.)
+        if epoch == 0 && successor.pointee.codePage
+            == (field + BlockTranslator.linkCodePageDistance).loadUnaligned(as: Int32.self) {
+            target += Int(successor.pointee.checkedEntryOffset)
+            chainedPastCheck += 1
+        }
         if let recorded = UnsafeRawPointer(bitPattern: epoch) {
             let linear = UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ UInt32(truncatingIfNeeded: state.pointee.rip)
             let counter = cpu.pagingEpoch(forCodeAt: linear)
@@ -331,11 +348,13 @@ public final class Recompiler {
                                          pageGuard: paging ? BlockTranslator.PageGuard(
                                             csBase: key.csBase, linearPage: (key.csBase &+ key.eip) >> 12,
                                             epoch: cpu.pagingEpoch) : nil,
+                                         validity: BlockTranslator.Validity(
+                                            generation: UnsafePointer(memory.codeGenerations + codePage),
+                                            expectedGeneration: generation, codePage: codePage),
                                          jumpLookup: BlockTranslator.JumpLookup(
                                             entries: UnsafeMutableRawPointer(jumps.entries), context: context,
                                             csBase: key.csBase))
-        translator.beginBlock(eip: key.eip, validity: BlockTranslator.Validity(
-            generation: UnsafePointer(memory.codeGenerations + codePage), expectedGeneration: generation))
+        translator.beginBlock(eip: key.eip)
         /// The instruction at `offset`, the block's `index`-th, decoded, if
         /// the block takes it: under the length limit, inside `room`, no
         /// breakpoint before it, and room for its code after `pending`
@@ -378,7 +397,7 @@ public final class Recompiler {
             if ended { break }
         }
         translatedInstructions &+= UInt64(count)
-        var block = TranslationCache.Block(key: key, instructionCount: Int32(count), codePage: Int32(codePage),
+        var block = TranslationCache.Block(key: key, instructionCount: Int16(count), codePage: Int32(codePage),
                                            context: context, generation: generation)
         if count > 0 {
             if !ended { translator.endBlock(continuingAt: (key.eip &+ UInt32(length)) & ipMask) }
@@ -388,6 +407,7 @@ public final class Recompiler {
                                 instructions: count)
                 block.code = installed + translator.entry
                 block.chainEntry = installed + translator.chainEntry
+                block.checkedEntryOffset = UInt16(translator.checkedEntry - translator.chainEntry)
             }
         }
         // Watch the bytes decoded (for an empty block, those the first
@@ -506,7 +526,8 @@ public final class Recompiler {
     /// operation.
     public var report: String {
         var lines = ["recompiler: \(blocksRun) blocks entered from the dispatcher, \(cache.translations) translated, "
-                     + "\(chainedExits) exits chained, \(cache.flushes) flushes, "
+                     + "\(chainedExits) exits chained (\(chainedPastCheck) on their own code page, past the successor's check), "
+                     + "\(cache.flushes) flushes, "
                      + "\(code.used >> 10) KiB of code; \(steppedInstructions) instructions stepped at boundaries; "
                      + "\(cpu.pagingEpoch.pointee) paging epochs (TLB flushes links depend on)"]
         if translatedInstructions > 0 {

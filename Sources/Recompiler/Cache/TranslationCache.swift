@@ -37,7 +37,11 @@ final class TranslationCache {
     struct Block {
         var key = Key(physical: TranslationCache.empty, eip: 0, csBase: 0, csLimit: 0, mode: 0)
         /// Guest instructions the block holds (it may leave earlier).
-        var instructionCount: Int32 = 0
+        var instructionCount: Int16 = 0
+        /// From the chain entry to the code after its validity check, where
+        /// a predecessor on the same code page translated from the same
+        /// generation may enter (`Recompiler.link`).
+        var checkedEntryOffset: UInt16 = 0
         var codePage: Int32 = -1
         /// The key's CS base, limit and mode as numbered by `JumpCache.context`.
         var context: UInt32 = 0

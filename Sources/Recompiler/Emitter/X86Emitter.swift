@@ -575,6 +575,11 @@ struct X86Emitter {
         jump(if: Condition(code: code & 0xF))
     }
 
+    /// Bytes that are not code (read by the dispatcher, jumped over), little-endian.
+    mutating func data(_ value: UInt64, bytes: Int) {
+        for k in 0..<bytes { byte(UInt8(truncatingIfNeeded: value >> (8 * UInt64(k)))) }
+    }
+
     mutating func jump() -> Label {
         byte(0xE9)
         let label = Label(fieldOffset: count)

@@ -82,7 +82,9 @@ import MMU
 /// (`Recompiler.translate`), so the jumps linked to it need no relinking.
 /// A jump back to the block's own start is linked when it is emitted, to
 /// the budget check: whatever could make the running block stale makes it
-/// leave before.
+/// leave before. For the same reason the dispatcher links an exit to a
+/// block on the same code page to that block's budget check (`checkedEntry`;
+/// the exit's jump passes over its block's code page until then).
 ///
 /// Block layout: the settled exit; the not-here exit; the entry (saves
 /// registers, pins pointers); the chain entry (checks); the body.
@@ -98,6 +100,8 @@ struct BlockTranslator {
     let memoryPath: MemoryPath
     /// With paging on: what exits to another page check; nil with paging off.
     let pageGuard: PageGuard?
+    /// What the block's chain entry checks.
+    let validity: Validity
     let jumpLookup: JumpLookup
 
     /// What exits to a run-time address need for the jump cache: its
@@ -165,22 +169,31 @@ struct BlockTranslator {
     private(set) var chainEntry = 0
     /// Where a jump to the block's own start enters, and that EIP.
     private var loopEntry = (offset: 0, eip: UInt32(0))
+    /// Where the chain entry's validity check has passed (the loop entry).
+    var checkedEntry: Int { loopEntry.offset }
     /// The budget check's immediate, known once the block is complete.
     private var budgetField = 0
 
     /// What a chain entry checks the block's code against: the generation
-    /// of its code page as it was when it was translated (raised by writes
-    /// to the code and by changes of the routes that led to the page).
+    /// of its code page (`codePage`, `PhysicalMemory`'s index) as it was
+    /// when it was translated (raised by writes to the code and by changes
+    /// of the routes that led to the page).
     struct Validity {
         let generation: UnsafePointer<UInt64>
         let expectedGeneration: UInt64
+        let codePage: Int
     }
+    /// From an unguarded exit's jump field to the code page it passes over.
+    static let linkCodePageDistance = 4
 
     /// Field offsets of `ChainState` (Recompiler.swift).
-    static let chainRetired: Int32 = 0
-    static let chainBudget: Int32 = 8
-    static let chainLastExit: Int32 = 16
-    static let chainLastExitEpoch: Int32 = 24
+    static let chainRetired = chainOffset(\.retired)
+    static let chainBudget = chainOffset(\.budget)
+    static let chainLastExit = chainOffset(\.lastExit)
+    static let chainLastExitEpoch = chainOffset(\.lastExitEpoch)
+    private static func chainOffset<T>(_ field: KeyPath<Recompiler.ChainState, T>) -> Int32 {
+        Int32(MemoryLayout<Recompiler.ChainState>.offset(of: field)!)
+    }
     /// From a guarded exit's recorded epoch to its jump's field: the
     /// compare, the `jne` and the `jmp` opcode between them.
     static let linkEpochDistance = 18
@@ -208,8 +221,9 @@ struct BlockTranslator {
     static let frameAlignment: Int32 = 8
 
     init(emit: X86Emitter, helpers: RuntimeHelpers, csLimit: UInt32, stack32: Bool, memoryPath: MemoryPath,
-         pageGuard: PageGuard?, jumpLookup: JumpLookup) {
+         pageGuard: PageGuard?, validity: Validity, jumpLookup: JumpLookup) {
         self.emit = emit
+        self.validity = validity
         self.helpers = helpers
         self.csLimit = csLimit
         self.stack32 = stack32
@@ -223,7 +237,7 @@ struct BlockTranslator {
     /// The exits every block shares, the entry (saves the callee-saved
     /// registers and pins the state, context and chain pointers) and the
     /// chain entry's checks.
-    mutating func beginBlock(eip: UInt32, validity: Validity) {
+    mutating func beginBlock(eip: UInt32) {
         settledExit = emit.count
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
@@ -326,7 +340,11 @@ struct BlockTranslator {
             emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExitEpoch, .rax)
             recordLastExit(link)
         } else {
+            // Until linked, the jump passes over this block's code page,
+            // which decides where the link may enter its successor
+            // (`Recompiler.link`).
             let link = emit.jump()
+            emit.data(UInt64(validity.codePage), bytes: 4)
             emit.bind(link)
             if pageGuard != nil { emit.alu64(.and, base: .r15, BlockTranslator.chainLastExitEpoch, immediate: 0) }
             recordLastExit(link)
