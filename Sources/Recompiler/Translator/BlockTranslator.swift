@@ -499,11 +499,16 @@ struct BlockTranslator {
 
     // MARK: - Guest registers
 
-    /// Offset of guest register `r` of `size` bytes in `CPUState`
-    /// (AH…BH are byte 1 of the first four slots).
+    /// Offset in `CPUState` of the 64-bit slot holding guest register `r`
+    /// of `size` bytes (AH…BH are in the first four slots).
+    private func slotOffset(_ r: UInt8, size: Int) -> Int32 {
+        BlockTranslator.gprOffset + Int32(size == 1 ? r & 3 : r) * 8
+    }
+
+    /// Offset of guest register `r` of `size` bytes itself (AH…BH are
+    /// byte 1 of their slots).
     private func registerOffset(_ r: UInt8, size: Int) -> Int32 {
-        let slot = size == 1 ? Int32(r & 3) : Int32(r)
-        return BlockTranslator.gprOffset + slot * 8 + (size == 1 ? Int32(r >> 2) : 0)
+        slotOffset(r, size: size) + (size == 1 ? Int32(r >> 2) : 0)
     }
 
     /// `host` ← guest register `r` of `size` bytes, zero-extended. Narrower
@@ -513,7 +518,7 @@ struct BlockTranslator {
     /// measured), a narrower one waits for store forwarding (about
     /// seven).
     mutating func loadGuestRegister(_ r: UInt8, size: Int, into host: Register) {
-        let slot = BlockTranslator.gprOffset + Int32(size == 1 ? r & 3 : r) * 8
+        let slot = slotOffset(r, size: size)
         switch size {
         case 4:
             emit.movLoad(size: 4, host, base: .rbx, slot)
@@ -540,12 +545,10 @@ struct BlockTranslator {
     /// esi, ebx`, byte loads in decompressors). Clobbers R9 (for AH…BH:
     /// RDX, or RCX when the value is in DL); only the move, no flags.
     mutating func storeGuestRegister(_ r: UInt8, size: Int, from host: Register) {
-        guard size != 4 else {
-            emit.movStore(size: 8, base: .rbx, registerOffset(r, size: size), host)
-            return
-        }
-        let slot = BlockTranslator.gprOffset + Int32(size == 1 ? r & 3 : r) * 8
-        if size == 1 && r >= 4 {
+        let slot = slotOffset(r, size: size)
+        if size == 4 {
+            emit.movStore(size: 8, base: .rbx, slot, host)
+        } else if size == 1 && r >= 4 {
             let merged: Register = host == .rdx ? .rcx : .rdx
             emit.movLoad(size: 8, merged, base: .rbx, slot)
             emit.movIntoSecondByte(merged, from: host)
@@ -1245,8 +1248,6 @@ struct BlockTranslator {
 
     // MARK: - The stack (SS's B bit is part of the block's key)
 
-    private static let stackPointerOffset = gprOffset + 4 * 8
-
     /// (E)SP ← the value in `host` (zero-extended in it).
     private mutating func storeStackPointer(from host: Register) {
         storeGuestRegister(4, size: stack32 ? 4 : 2, from: host)
@@ -1254,7 +1255,7 @@ struct BlockTranslator {
 
     /// `host` ← (E)SP + `delta`, wrapped to the stack's width.
     private mutating func stackPointer(plus delta: Int32, into host: Register) {
-        emit.movLoad(size: stack32 ? 4 : 2, .rax, base: .rbx, BlockTranslator.stackPointerOffset)
+        loadGuestRegister(4, size: stack32 ? 4 : 2, into: .rax)
         emit.lea32(host, base: .rax, index: nil, scale: 0, delta)
         if !stack32 { emit.zeroExtend16(host) }
     }
@@ -1317,7 +1318,7 @@ struct BlockTranslator {
     /// changes neither.
     private mutating func translateLeave(_ i: Instruction, eip: UInt32) {
         let size = Int(i.operandSize)
-        emit.movLoad(size: stack32 ? 4 : 2, .r14, base: .rbx, BlockTranslator.gprOffset + 5 * 8)
+        loadGuestRegister(5, size: stack32 ? 4 : 2, into: .r14)
         emit.movReg32(.rsi, .r14)
         loadFromGuest(segment: .ss, size: size, eip: eip)
         emit.lea32(.r14, base: .r14, index: nil, scale: 0, Int32(size))
