@@ -39,8 +39,7 @@ final class TranslationCache {
         /// Guest instructions the block holds (it may leave earlier).
         var instructionCount: Int16 = 0
         /// From the chain entry to the code after its validity check, where
-        /// a predecessor on the same code page translated from the same
-        /// generation may enter (`Recompiler.link`).
+        /// a predecessor on the same code page enters (`Recompiler.link`).
         var checkedEntryOffset: UInt16 = 0
         var codePage: Int32 = -1
         /// The key's CS base, limit and mode as numbered by `JumpCache.context`.
