@@ -52,46 +52,40 @@ final class BlockChainingTests: XCTestCase {
         }
     }
 
-    /// A chained loop whose first block rewrites the second one (in
-    /// another page) on the pass where ECX = 500: from then on the chain
-    /// must run the new code (ADD 2 instead of ADD 1).
-    func testRewrittenSuccessorUnderAChain() {
+    /// A chained loop whose first block rewrites the second one, at
+    /// `successor`, on the pass where ECX = 500: from then on the chain
+    /// must run the new code (ADD 2 instead of ADD 1). Returns the
+    /// recompiled bench, checked against the interpreter.
+    func runRewrittenSuccessor(at successor: Int) -> EngineBench {
         func rel32(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(v).littleEndian, Array.init) }
         var program: [UInt8] = [0xB9, 0xE8, 0x03, 0x00, 0x00]                //  0: mov ecx, 1000
         program += [0x81, 0xF9, 0xF4, 0x01, 0x00, 0x00, 0x75, 0x07]          //  5: cmp ecx, 500; jne 20
-        program += [0xC6, 0x05] + address(0x1002) + [0x02]                   // 13: mov byte [0x1002], 2
-        program += [0xE9] + rel32(0x1000 - 25)                               // 20: jmp 0x1000
-        program += [UInt8](repeating: 0xF4, count: 0x1000 - program.count)
-        program += [0x83, 0xC0, 0x01]                                        // 0x1000: add eax, 1
-        program += [0x49, 0x0F, 0x85] + rel32(5 - 0x100A) + [0xF4]          // 0x1003: dec ecx; jnz 5; hlt
+        program += [0xC6, 0x05] + address(UInt32(successor + 2)) + [0x02]    // 13: mov byte [successor + 2], 2
+        program += [0xE9] + rel32(successor - 25)                            // 20: jmp successor
+        program += [UInt8](repeating: 0xF4, count: successor - program.count)
+        program += [0x83, 0xC0, 0x01]                                        // successor: add eax, 1
+        program += [0x49, 0x0F, 0x85] + rel32(5 - (successor + 10)) + [0xF4] // dec ecx; jnz 5; hlt
         let reference = EngineBench(), translated = EngineBench()
         for bench in [reference, translated] { bench.flat32(code: program); bench.cpu.setReg32(0, 0) }
         reference.run(recompiled: false, limit: 100_000)
         translated.run(recompiled: true, limit: 100_000)
-        assertSameState(reference, translated, "rewritten successor")
+        assertSameState(reference, translated, "successor rewritten at +\(successor)")
         XCTAssertEqual(translated.cpu.reg32(0), 1500)
         XCTAssertGreaterThan(translated.recompiler.chainedExits, 0)
+        return translated
+    }
+
+    /// The successor in another page.
+    func testRewrittenSuccessorUnderAChain() {
+        let translated = runRewrittenSuccessor(at: 0x1000)
         XCTAssertLessThan(translated.recompiler.blocksRun, 30, "the jump to the rewritten block was linked again")
     }
 
-    /// The same on one code page: links between its blocks enter past the
+    /// On one code page: links between its blocks enter past the
     /// successor's validity check, and the rewrite must still reach the
     /// chain (the writing block leaves, and both blocks are translated anew).
     func testRewrittenSuccessorOnTheSamePage() {
-        func rel32(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(v).littleEndian, Array.init) }
-        var program: [UInt8] = [0xB9, 0xE8, 0x03, 0x00, 0x00]                //  0: mov ecx, 1000
-        program += [0x81, 0xF9, 0xF4, 0x01, 0x00, 0x00, 0x75, 0x07]          //  5: cmp ecx, 500; jne 20
-        program += [0xC6, 0x05] + address(0x42) + [0x02]                     // 13: mov byte [0x42], 2
-        program += [0xE9] + rel32(0x40 - 25)                                 // 20: jmp 0x40
-        program += [UInt8](repeating: 0xF4, count: 0x40 - program.count)
-        program += [0x83, 0xC0, 0x01]                                        // 0x40: add eax, 1
-        program += [0x49, 0x0F, 0x85] + rel32(5 - 0x4A) + [0xF4]            // 0x43: dec ecx; jnz 5; hlt
-        let reference = EngineBench(), translated = EngineBench()
-        for bench in [reference, translated] { bench.flat32(code: program); bench.cpu.setReg32(0, 0) }
-        reference.run(recompiled: false, limit: 100_000)
-        translated.run(recompiled: true, limit: 100_000)
-        assertSameState(reference, translated, "rewritten successor on the same page")
-        XCTAssertEqual(translated.cpu.reg32(0), 1500)
+        let translated = runRewrittenSuccessor(at: 0x40)
         XCTAssertGreaterThan(translated.recompiler.chainedPastCheck, 0, "links on one page pass the check")
         XCTAssertLessThan(translated.recompiler.blocksRun, 30, "the loop ran chained before and after the rewrite")
     }
