@@ -590,29 +590,39 @@ final class XvfbSession {
     /// Starts Xvfb on a display number no server holds. A number whose
     /// socket or lock a previous server left behind is skipped, and a
     /// server that exits at once (it found the display taken after all)
-    /// is retried on the next number: CI once ran window tests against a
-    /// stale socket with no server behind it.
+    /// or that no X client can talk to within 10 s is retried on the next
+    /// number: CI ran window tests, a few times, against a display whose
+    /// socket was there but that SDL could not open.
     init() throws {
         var number = 100 + Int(getpid()) % 800
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("novabox-xvfb-\(getpid()).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
         for _ in 0..<8 {
             while ["/tmp/.X11-unix/X\(number)", "/tmp/.X\(number)-lock"].contains(where: FileManager.default.fileExists) { number += 1 }
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let server = Process()
             server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             server.arguments = ["Xvfb", ":\(number)", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"]
             server.standardOutput = FileHandle.nullDevice
-            server.standardError = FileHandle.nullDevice
+            server.standardError = FileHandle(forWritingAtPath: log)
             try server.run()
             let started = poll(seconds: 10) { !server.isRunning || FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") }
-            // Still running a moment later: it holds the display.
-            if started && server.isRunning && !poll(seconds: 0.3, { !server.isRunning }) {
+            // Still running a moment later, and answering a client: it holds the display.
+            var environment = ProcessInfo.processInfo.environment
+            environment["DISPLAY"] = ":\(number)"
+            if started && server.isRunning && !poll(seconds: 0.3, { !server.isRunning })
+                && (!XvfbSession.isInstalled("xdotool")
+                    || poll(seconds: 10, { (try? runTool("xdotool", ["getdisplaygeometry"], environment: environment)) != nil })) {
                 display = ":\(number)"
                 self.server = server
                 return
             }
             if server.isRunning { server.terminate() }
+            server.waitUntilExit()
             number += 1
         }
-        throw XCTSkip("Xvfb did not start (tried up to :\(number))")
+        let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        throw XCTSkip("Xvfb did not start (tried up to :\(number)); it said: \(said.suffix(500))")
     }
 
     func stop() {
