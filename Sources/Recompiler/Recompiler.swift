@@ -113,9 +113,13 @@ public final class Recompiler {
         /// Instructions retired by blocks that jumped on to a successor,
         /// not yet in the CPU's count.
         var retired: UInt64 = 0
-        /// Instructions the run may still take; a chain entry subtracts its
-        /// block's length and returns here when that goes negative.
+        /// Instructions the run may take: the first block loads it into
+        /// R12, where each chain entry subtracts its block's length and
+        /// returns here when that goes negative.
         var budget: Int64 = 0
+        /// The recompiler as the helpers' context argument (stored by the
+        /// first block, read by each helper call).
+        var context: UnsafeMutableRawPointer? = nil
         /// The displacement field of the unchained exit jump the last block
         /// left through (0: none), for `link`.
         var lastExit: UInt = 0

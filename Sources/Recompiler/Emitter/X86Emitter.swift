@@ -297,10 +297,15 @@ struct X86Emitter {
         registerOperand(reg: src.rawValue, rm: dst)
     }
 
-    /// 64-bit dst ← dst op imm (sign-extended from 32 bits).
-    mutating func alu64(_ op: ALUOperation, _ dst: Register, immediate imm: Int32) {
+    /// 64-bit dst ← dst op imm (sign-extended from 32 bits). Returns where
+    /// the immediate is, for `patchInt32`.
+    @discardableResult
+    mutating func alu64(_ op: ALUOperation, _ dst: Register, immediate imm: Int32) -> Int {
         rex(w: true, base: dst.rawValue)
-        byte(0x81); registerOperand(reg: op.rawValue, rm: dst); int32(imm)
+        byte(0x81); registerOperand(reg: op.rawValue, rm: dst)
+        let at = count
+        int32(imm)
+        return at
     }
 
     /// The shifts and rotates of group 2, in their /digit order.

@@ -51,7 +51,9 @@ import MMU
 /// is exact while the helper runs (a memory helper takes it back when the
 /// access succeeds, so its slow path and the inline fast path join with
 /// the same count; the interpreter fallback keeps it).
-/// RBX = CPUState, R12 = context, R15 = the `ChainState`, RBP = the host
+/// RBX = CPUState, R15 = the `ChainState`, R12 = the instructions the run
+/// may still take (the budget: a register, so that chained blocks do not
+/// wait on each other's read-modify-write of it in memory), RBP = the host
 /// TLB of the block's privilege class (one movabs per block entry instead
 /// of one per access); R13/R14
 /// survive helper calls (saved flags, a read-modify-write's offset); R11
@@ -189,6 +191,7 @@ struct BlockTranslator {
     /// Field offsets of `ChainState` (Recompiler.swift).
     static let chainRetired = chainOffset(\.retired)
     static let chainBudget = chainOffset(\.budget)
+    static let chainContext = chainOffset(\.context)
     static let chainLastExit = chainOffset(\.lastExit)
     static let chainLastExitEpoch = chainOffset(\.lastExitEpoch)
     private static func chainOffset<T>(_ field: KeyPath<Recompiler.ChainState, T>) -> Int32 {
@@ -235,8 +238,9 @@ struct BlockTranslator {
     // MARK: - Block frame
 
     /// The exits every block shares, the entry (saves the callee-saved
-    /// registers and pins the state, context and chain pointers) and the
-    /// chain entry's checks.
+    /// registers, pins the state and chain pointers, keeps the context for
+    /// the helpers and takes the budget into R12) and the chain entry's
+    /// checks.
     mutating func beginBlock(eip: UInt32) {
         settledExit = emit.count
         emit.movImm32(.rax, 0)
@@ -256,8 +260,9 @@ struct BlockTranslator {
         for r in BlockTranslator.savedRegisters { emit.push(r) }
         emit.alu64(.sub, .rsp, immediate: BlockTranslator.frameAlignment)
         emit.movReg64(.rbx, .rdi)
-        emit.movReg64(.r12, .rsi)
         emit.movReg64(.r15, .rdx)
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainContext, .rsi)
+        emit.movLoad(size: 8, .r12, base: .r15, BlockTranslator.chainBudget)
         // The host TLB of the block's privilege class, for every inline
         // access of the chain: a chained jump never changes the class
         // (CPL is part of every block's key, and what changes CPL leaves
@@ -279,7 +284,7 @@ struct BlockTranslator {
         // A jump back to this block's start comes here: whatever could make
         // the code stale while it runs makes it leave first.
         loopEntry = (emit.count, eip)
-        budgetField = emit.alu64(.sub, base: .r15, BlockTranslator.chainBudget, immediate: 0)
+        budgetField = emit.alu64(.sub, .r12, immediate: 0)
         emit.jump(if: .sign, to: notHere)
         flagsPending = .inR11
         flagsInHost = false
@@ -585,7 +590,7 @@ struct BlockTranslator {
 
     mutating func callHelper(_ address: UnsafeRawPointer) {
         precondition(flagsPending == .none, "a helper reads the guest flags from CPUState")
-        emit.movReg64(.rdi, .r12)
+        emit.movLoad(size: 8, .rdi, base: .r15, BlockTranslator.chainContext)
         emit.call(address)
         flagsInHost = false
     }
