@@ -91,6 +91,10 @@ public final class Recompiler {
     /// instruction-count time and the debugger's step counts.
     public var exactBudget = true
 
+    /// The instruction count and the budget when the running chain was
+    /// entered: with the budget left, they give the count (`syncInstructionCount`).
+    private var runStart: (count: UInt64, budget: Int64) = (0, 0)
+
     /// Exceptions delivered from inside blocks (each counts as one step of
     /// the budget, as in `CPU.run`).
     private var exceptionsInBlocks = 0
@@ -103,19 +107,20 @@ public final class Recompiler {
     public private(set) var blocksRun: UInt64 = 0
     public private(set) var steppedInstructions: UInt64 = 0
 
-    /// (state, context, chain state) -> retired.
+    /// (state, context, chain state) -> instructions the last block
+    /// retired that it did not take from the budget, or
+    /// `BlockTranslator.countSetByHelper`.
     typealias BlockEntry = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer,
                                            UnsafeMutableRawPointer) -> UInt64
 
     /// What chained blocks share while they run (field offsets in
     /// `BlockTranslator.chain…`).
     struct ChainState {
-        /// Instructions retired by blocks that jumped on to a successor,
-        /// not yet in the CPU's count.
-        var retired: UInt64 = 0
-        /// Instructions the run may take: the first block loads it into
-        /// R12, where each chain entry subtracts its block's length and
-        /// returns here when that goes negative.
+        /// Instructions the run may take. The first block loads it into
+        /// R12, where each chain entry checks its block's length against
+        /// it and each exit takes off what its block retired; stored back
+        /// before each helper call and on the way out, so that the count
+        /// of retired instructions is what left the budget.
         var budget: Int64 = 0
         /// The recompiler as the helpers' context argument (stored by the
         /// first block, read by each helper call).
@@ -216,9 +221,12 @@ public final class Recompiler {
             let countBefore = cpu.instructionCount, exceptionsBefore = exceptionsInBlocks
             let entry = unsafeBitCast(block.pointee.code!, to: BlockEntry.self)
             blocksRun &+= 1
-            chain.pointee = ChainState(retired: 0, budget: Int64(count - done))
+            runStart = (cpu.instructionCount, Int64(count - done))
+            chain.pointee = ChainState(budget: runStart.budget)
             let retired = entry(UnsafeMutableRawPointer(s), context, UnsafeMutableRawPointer(chain))
-            cpu.instructionCount &+= retired &+ chain.pointee.retired
+            if retired != UInt64(BlockTranslator.countSetByHelper) {
+                cpu.instructionCount = runStart.count &+ UInt64(runStart.budget &- chain.pointee.budget) &+ retired
+            }
             done += Int(cpu.instructionCount &- countBefore) + exceptionsInBlocks - exceptionsBefore
             if chain.pointee.lastExit != 0 {
                 link(exit: chain.pointee.lastExit, epoch: cpu.pagingEnabled ? chain.pointee.lastExitEpoch : 0)
@@ -431,12 +439,14 @@ public final class Recompiler {
 
     // MARK: - Helpers (called from translated code, RuntimeHelpers.swift)
 
-    /// Adds what the running blocks retired (the chain's and this block's)
-    /// to the CPU's count.
+    /// The CPU's count as of the helper's instruction: what the chain
+    /// retired is what it took from the budget (`ChainState.budget`, stored
+    /// by the block before the call), and the instructions of the current
+    /// block before this one (the descriptor's).
     @inline(__always)
     private func syncInstructionCount(_ descriptor: UInt64) {
-        cpu.instructionCount &+= RuntimeHelpers.unsynced(descriptor) &+ chain.pointee.retired
-        chain.pointee.retired = 0
+        cpu.instructionCount = runStart.count &+ UInt64(runStart.budget &- chain.pointee.budget)
+            &+ RuntimeHelpers.retiredInBlock(descriptor)
     }
 
     /// Whether the machine wants the block to stop at this boundary: code
@@ -446,20 +456,12 @@ public final class Recompiler {
             || (cpu.interruptRequested && state.pointee.eflags & EFLAGS.if != 0)
     }
 
-    /// Memory helpers hold the count exact during the access and take it
-    /// back when it succeeds (the block keeps counting from there).
-    @inline(__always)
-    private func unsyncInstructionCount(_ descriptor: UInt64) {
-        cpu.instructionCount &-= RuntimeHelpers.unsynced(descriptor)
-    }
-
     func loadForBlock(offset: UInt32, descriptor: UInt64) -> UInt64 {
         syncInstructionCount(descriptor)
         do {
             let segment = RuntimeHelpers.segment(descriptor), size = RuntimeHelpers.size(descriptor)
             let value = try cpu.read(segment, offset, size: size)
             cpu.fillHostTLB(segment, offset, size: size)
-            unsyncInstructionCount(descriptor)
             return UInt64(value)
         } catch {
             exceptionsInBlocks += 1
@@ -479,7 +481,6 @@ public final class Recompiler {
             cpu.raise(error, instructionAt: RuntimeHelpers.eip(descriptor))
             return .faulted
         }
-        unsyncInstructionCount(descriptor)
         return blockMustLeave ? .storedLeave : .stored
     }
 

@@ -28,7 +28,7 @@ struct X86Emitter {
         let code: UInt8
         static let above = Condition(code: 7)
         static let belowOrEqual = Condition(code: 6)
-        static let sign = Condition(code: 8)
+        static let less = Condition(code: 0xC)
         static let carry = Condition(code: 2)
         static let zero = Condition(code: 4)
         static let notZero = Condition(code: 5)

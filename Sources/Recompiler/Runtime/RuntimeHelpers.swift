@@ -8,10 +8,11 @@ import CPU
 ///
 /// What a call needs besides its operands travels in one 64-bit
 /// descriptor built at translation time: the EIP of the instruction (a
-/// fault is raised there), the translated instructions retired since the
-/// last call (added to the instruction count first, so devices and
-/// exception delivery see it exact), and the segment and size of the
-/// access, or the length and operation of the interpreted instruction.
+/// fault is raised there), the instructions of its block retired before
+/// it (with the budget the block stored, the helper sets the instruction
+/// count from it first, so devices and exception delivery see it exact),
+/// and the segment and size of the access, or the length and operation
+/// of the interpreted instruction.
 struct RuntimeHelpers {
     typealias Load = @convention(c) (UnsafeMutableRawPointer, UInt32, UInt64) -> UInt64
     typealias Store = @convention(c) (UnsafeMutableRawPointer, UInt32, UInt64, UInt32) -> UInt32
@@ -57,16 +58,16 @@ struct RuntimeHelpers {
 
     // MARK: - Descriptors
 
-    static func accessDescriptor(eip: UInt32, unsynced: Int, segment: SegmentRegister, size: Int) -> UInt64 {
-        UInt64(eip) | UInt64(unsynced) << 32 | UInt64(segment.rawValue) << 40 | UInt64(size) << 44
+    static func accessDescriptor(eip: UInt32, retiredInBlock: Int, segment: SegmentRegister, size: Int) -> UInt64 {
+        UInt64(eip) | UInt64(retiredInBlock) << 32 | UInt64(segment.rawValue) << 40 | UInt64(size) << 44
     }
 
-    static func fallbackDescriptor(eip: UInt32, unsynced: Int, length: Int, op: Op) -> UInt64 {
-        UInt64(eip) | UInt64(unsynced) << 32 | UInt64(length) << 40 | UInt64(op.rawValue) << 48
+    static func fallbackDescriptor(eip: UInt32, retiredInBlock: Int, length: Int, op: Op) -> UInt64 {
+        UInt64(eip) | UInt64(retiredInBlock) << 32 | UInt64(length) << 40 | UInt64(op.rawValue) << 48
     }
 
     @inline(__always) static func eip(_ d: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: d) }
-    @inline(__always) static func unsynced(_ d: UInt64) -> UInt64 { d >> 32 & 0xFF }
+    @inline(__always) static func retiredInBlock(_ d: UInt64) -> UInt64 { d >> 32 & 0xFF }
     @inline(__always) static func segment(_ d: UInt64) -> SegmentRegister { SegmentRegister(rawValue: Int(d >> 40 & 7)) ?? .ds }
     @inline(__always) static func size(_ d: UInt64) -> Int { Int(d >> 44 & 7) }
     @inline(__always) static func length(_ d: UInt64) -> UInt32 { UInt32(d >> 40 & 0xF) }

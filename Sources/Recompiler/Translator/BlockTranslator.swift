@@ -45,15 +45,17 @@ import MMU
 /// fault, and fills the host TLB. Everything else calls the interpreter
 /// for that one instruction.
 ///
-/// The generated function: `(state, context, chain) -> retired`, where
-/// retired is the number of translated instructions not yet added to the
-/// CPU's instruction count. Each helper call passes that number, and the count
-/// is exact while the helper runs (a memory helper takes it back when the
-/// access succeeds, so its slow path and the inline fast path join with
-/// the same count; the interpreter fallback keeps it).
-/// RBX = CPUState, R15 = the `ChainState`, R12 = the instructions the run
-/// may still take (the budget: a register, so that chained blocks do not
-/// wait on each other's read-modify-write of it in memory), RBP = the host
+/// Counting: R12 holds the instructions the run may still take (the
+/// budget, in a register so that chained blocks do not wait on each
+/// other's read-modify-write of a counter in memory). A chain entry
+/// compares its block's length with it; an exit takes off what its block
+/// retired. The instructions retired in the run are what left the budget,
+/// so a helper call passes only the instructions of its block before its
+/// own (in the descriptor) with the budget stored in `ChainState`, and the
+/// count is exact while the helper runs. The generated function:
+/// `(state, context, chain) -> retired`, where retired is what the last
+/// block retired and did not take from the budget, or `countSetByHelper`.
+/// RBX = CPUState, R15 = the `ChainState`, R12 = the budget, RBP = the host
 /// TLB of the block's privilege class (one movabs per block entry instead
 /// of one per access); R13/R14
 /// survive helper calls (saved flags, a read-modify-write's offset); R11
@@ -61,8 +63,8 @@ import MMU
 /// RAX, RCX, RDX, RSI, RDI, R9, R10 are scratch.
 ///
 /// Chaining: an exit to a static successor (JMP, both ways of a Jcc,
-/// running off the block's end) puts the guest flags in R11, adds its
-/// retired count to the chain state, then passes a `jmp rel32` that the
+/// running off the block's end) puts the guest flags in R11, takes its
+/// retired instructions from the budget, then passes a `jmp rel32` that the
 /// dispatcher later points at the successor's chain entry
 /// (`Recompiler.link`); until then it falls into code that writes the
 /// flags back and returns to the dispatcher, telling it where that jump is.
@@ -155,8 +157,10 @@ struct BlockTranslator {
     /// The last guest load happened with flags pending (a read-modify-write
     /// must not: its store's fault needs `CPUState.eflags` exact).
     private var loadedWithFlagsPending = false
-    /// Translated instructions retired since the last helper call.
-    var unsynced = 0
+    /// Instructions of this block retired before the one being translated
+    /// (translated or interpreted): with the budget left in R12 it gives
+    /// the CPU's instruction count at any point of the block.
+    var retiredInBlock = 0
     /// The instruction after the one being translated is in the block and
     /// sets all six arithmetic flags without reading them, faulting or
     /// leaving (`overwritesFlags`): flags this one composes (IMUL, shifts)
@@ -189,7 +193,6 @@ struct BlockTranslator {
     static let linkCodePageDistance = 4
 
     /// Field offsets of `ChainState` (Recompiler.swift).
-    static let chainRetired = chainOffset(\.retired)
     static let chainBudget = chainOffset(\.budget)
     static let chainContext = chainOffset(\.context)
     static let chainLastExit = chainOffset(\.lastExit)
@@ -207,6 +210,10 @@ struct BlockTranslator {
     /// The recorded epoch of an exit not linked yet: never the CPU's.
     static let unlinkedEpoch = UInt64.max
 
+    /// What a block returns when a helper set the instruction count and
+    /// nothing retired after it (the settled exit); otherwise it returns
+    /// the instructions it retired that are not yet taken from R12.
+    static let countSetByHelper: UInt32 = 0xFFFF_FFFF
     static let arithmeticFlags: UInt32 = 0x8D5
     static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
     static let ripOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.rip)!)
@@ -245,6 +252,7 @@ struct BlockTranslator {
         settledExit = emit.count
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+        emit.movImm32(.rax, BlockTranslator.countSetByHelper)
         epilogue()
         // Back to the dispatcher at this block's start: the budget is spent,
         // or the code is stale (the dispatcher translates it again).
@@ -284,8 +292,8 @@ struct BlockTranslator {
         // A jump back to this block's start comes here: whatever could make
         // the code stale while it runs makes it leave first.
         loopEntry = (emit.count, eip)
-        budgetField = emit.alu64(.sub, .r12, immediate: 0)
-        emit.jump(if: .sign, to: notHere)
+        budgetField = emit.alu64(.cmp, .r12, immediate: 0)
+        emit.jump(if: .less, to: notHere)
         flagsPending = .inR11
         flagsInHost = false
     }
@@ -298,6 +306,7 @@ struct BlockTranslator {
     }
 
     private mutating func epilogue() {
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainBudget, .r12)
         emit.alu64(.add, .rsp, immediate: BlockTranslator.frameAlignment)
         for r in BlockTranslator.savedRegisters.reversed() { emit.pop(r) }
         emit.ret()
@@ -322,7 +331,7 @@ struct BlockTranslator {
             return
         }
         chainFlags()
-        if retired > 0 { emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(retired)) }
+        if retired > 0 { emit.alu64(.sub, .r12, immediate: Int32(retired)) }
         if eip == loopEntry.eip {
             emit.jump(to: loopEntry.offset)
             return
@@ -376,7 +385,7 @@ struct BlockTranslator {
 
     /// Ends a block that ran off its end (length limit, page end).
     mutating func endBlock(continuingAt eip: UInt32) {
-        exit(to: eip, retired: unsynced, chainable: true)
+        exit(to: eip, retired: retiredInBlock, chainable: true)
     }
 
     // MARK: - Guest flags
@@ -590,6 +599,7 @@ struct BlockTranslator {
 
     mutating func callHelper(_ address: UnsafeRawPointer) {
         precondition(flagsPending == .none, "a helper reads the guest flags from CPUState")
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainBudget, .r12)
         emit.movLoad(size: 8, .rdi, base: .r15, BlockTranslator.chainContext)
         emit.call(address)
         flagsInHost = false
@@ -602,7 +612,7 @@ struct BlockTranslator {
         loadedWithFlagsPending = flagsPending != .none
         withInlineAccess(segment: segment, size: size, write: false) { t in
             t.writeBackFlagsOnSlowPath {
-                $0.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: $0.unsynced, segment: segment, size: size))
+                $0.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, retiredInBlock: $0.retiredInBlock, segment: segment, size: size))
                 $0.callHelper($0.helpers.load)
                 $0.emit.bitTest64(.rax, bit: RuntimeHelpers.faultBit)
                 $0.emit.jump(if: .carry, to: $0.settledExit)
@@ -628,7 +638,7 @@ struct BlockTranslator {
     /// runs straight through.
     private mutating func withInlineAccess(segment: SegmentRegister, size: Int, write: Bool,
                                           slowPath: @escaping (inout BlockTranslator) -> Void) {
-        let state = TranslationState(unsynced: unsynced, flagsInHost: flagsInHost, flagsPending: flagsPending,
+        let state = TranslationState(retiredInBlock: retiredInBlock, flagsInHost: flagsInHost, flagsPending: flagsPending,
                                      loadedWithFlagsPending: loadedWithFlagsPending)
         var checks: [X86Emitter.Label] = []
         emitInlineAccess(segment: segment, size: size, write: write, slow: &checks)
@@ -638,7 +648,7 @@ struct BlockTranslator {
     /// What a slow path's code depends on of the translator's state where
     /// its access is.
     struct TranslationState {
-        let unsynced: Int
+        let retiredInBlock: Int
         let flagsInHost: Bool
         let flagsPending: PendingFlags
         let loadedWithFlagsPending: Bool
@@ -663,8 +673,8 @@ struct BlockTranslator {
     private mutating func emitColdPaths() {
         for path in coldPaths {
             let start = emit.count
-            (unsynced, flagsInHost, flagsPending, loadedWithFlagsPending) =
-                (path.state.unsynced, path.state.flagsInHost, path.state.flagsPending, path.state.loadedWithFlagsPending)
+            (retiredInBlock, flagsInHost, flagsPending, loadedWithFlagsPending) =
+                (path.state.retiredInBlock, path.state.flagsInHost, path.state.flagsPending, path.state.loadedWithFlagsPending)
             for check in path.checks { emit.bind(check) }
             path.body(&self)
             emit.jump(to: path.rejoin)
@@ -752,7 +762,7 @@ struct BlockTranslator {
         }
         withInlineAccess(segment: segment, size: size, write: true) { t in
             t.writeBackFlagsOnSlowPath {
-                $0.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, unsynced: $0.unsynced, segment: segment, size: size))
+                $0.emit.movImm64(.rdx, RuntimeHelpers.accessDescriptor(eip: eip, retiredInBlock: $0.retiredInBlock, segment: segment, size: size))
                 $0.callHelper($0.helpers.store)
                 $0.emit.test(size: 4, .rax, .rax)
                 let stored = $0.emit.jump(if: .zero)
@@ -760,7 +770,7 @@ struct BlockTranslator {
                 $0.emit.jump(if: .zero, to: $0.settledExit)
                 afterStore(&$0)
                 if readModifyWrite { $0.restoreFlagsFromR13() }
-                $0.exit(to: next, retired: $0.unsynced + 1)
+                $0.exit(to: next, retired: $0.retiredInBlock + 1)
                 $0.emit.bind(stored)
             }
         }
@@ -855,8 +865,8 @@ struct BlockTranslator {
         case .call:
             guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
             pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
-            unsynced += 1
-            exit(to: target, retired: unsynced, chainable: true)
+            retiredInBlock += 1
+            exit(to: target, retired: retiredInBlock, chainable: true)
             return true
         case .ret:
             translateReturn(i, eip: eip)
@@ -894,7 +904,7 @@ struct BlockTranslator {
         default:
             return interpret(i, eip: eip)
         }
-        unsynced += 1
+        retiredInBlock += 1
         return false
     }
 
@@ -1246,7 +1256,7 @@ struct BlockTranslator {
     /// left: the path of a translated form for the cases it leaves to the
     /// reference (the guest flags are already in `CPUState`).
     private mutating func interpretAndLeave(_ i: Instruction, eip: UInt32) {
-        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, retiredInBlock: retiredInBlock, length: Int(i.length), op: i.op))
         callHelper(helpers.interpret)
         emit.jump(to: settledExit)
     }
@@ -1369,9 +1379,9 @@ struct BlockTranslator {
         emit.alu(.cmp, size: 4, .rax, immediate: csLimit)
         flagsInHost = false
         let inside = emit.jump(if: .belowOrEqual)
-        let (pending, flags) = (unsynced, flagsPending)
+        let (pending, flags) = (retiredInBlock, flagsPending)
         _ = interpret(i, eip: eip)
-        (unsynced, flagsPending) = (pending, flags)
+        (retiredInBlock, flagsPending) = (pending, flags)
         emit.bind(inside)
     }
 
@@ -1381,7 +1391,7 @@ struct BlockTranslator {
     /// this context and paging epoch, else back to the dispatcher.
     private mutating func exitToTargetInRAX(countingThisInstruction: Bool = true) {
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
-        if countingThisInstruction { unsynced += 1 }
+        if countingThisInstruction { retiredInBlock += 1 }
         chainFlags(savingRAXIn: .r9)
         let j = jumpLookup
         // RCX ← the entry: index (linear ^ linear >> 12) & mask, times 32.
@@ -1406,7 +1416,7 @@ struct BlockTranslator {
         emit.movLoad(size: 8, .r10, base: .rcx, 8)
         emit.alu64(.cmp, .r10, .rdx)
         let stale = emit.jump(if: .notZero)
-        emit.alu64(.add, base: .r15, BlockTranslator.chainRetired, immediate: Int32(unsynced))
+        emit.alu64(.sub, .r12, immediate: Int32(retiredInBlock))
         // No exit for the dispatcher to link if the successor turns us away.
         emit.alu64(.and, base: .r15, BlockTranslator.chainLastExit, immediate: 0)
         emit.movLoad(size: 8, .rax, base: .rcx, 16)
@@ -1416,7 +1426,7 @@ struct BlockTranslator {
         writeBackFlags()
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
-        emit.movImm32(.rax, UInt32(unsynced))
+        emit.movImm32(.rax, UInt32(retiredInBlock))
         epilogue()
     }
 
@@ -1432,17 +1442,17 @@ struct BlockTranslator {
     /// JMP: one exit. Jcc: the host tests the same condition on the
     /// guest's flags and leaves through one of two exits.
     private mutating func translateBranch(_ i: Instruction, next: UInt32, target: UInt32) {
-        unsynced += 1
+        retiredInBlock += 1
         if i.op == .jmp {
-            exit(to: target, retired: unsynced, chainable: true)
+            exit(to: target, retired: retiredInBlock, chainable: true)
             return
         }
         loadFlagsIntoHost()
         // Each way sets the flags aside for its successor (`exit`).
         let taken = emit.jump(ifGuestCondition: i.condition)
-        exit(to: next, retired: unsynced, chainable: true)
+        exit(to: next, retired: retiredInBlock, chainable: true)
         emit.bind(taken)
-        exit(to: target, retired: unsynced, chainable: true)
+        exit(to: target, retired: retiredInBlock, chainable: true)
     }
 
     /// Runs `i` on the interpreter through the fallback helper. Returns
@@ -1452,9 +1462,9 @@ struct BlockTranslator {
     /// left.
     private mutating func interpret(_ i: Instruction, eip: UInt32) -> Bool {
         writeBackFlags()
-        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, retiredInBlock: retiredInBlock, length: Int(i.length), op: i.op))
         callHelper(helpers.interpret)
-        unsynced = 0
+        retiredInBlock += 1
         if BlockTranslator.endsBlockWhenInterpreted(i) {
             emit.jump(to: settledExit)
             return true
@@ -1472,9 +1482,9 @@ struct BlockTranslator {
     /// for the dispatcher).
     mutating func interpretAcrossPageEnd(eip: UInt32) {
         writeBackFlags()
-        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: 0, op: .incomplete))
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, retiredInBlock: retiredInBlock, length: 0, op: .incomplete))
         callHelper(helpers.interpret)
-        unsynced = 0
+        retiredInBlock = 1
         emit.test(size: 4, .rax, .rax)
         emit.jump(if: .notZero, to: settledExit)
         emit.movLoad(size: 4, .rax, base: .rbx, BlockTranslator.ripOffset)

@@ -106,7 +106,7 @@ extension BlockTranslator {
         let done = emit.jump()
         emit.bind(byZero)
         for label in tooLarge { emit.bind(label) }
-        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, unsynced: unsynced, length: Int(i.length), op: i.op))
+        emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, retiredInBlock: retiredInBlock, length: Int(i.length), op: i.op))
         callHelper(helpers.raiseDivideError)
         emit.jump(to: settledExit)
         emit.bind(done)
