@@ -107,11 +107,9 @@ public final class Recompiler {
     public private(set) var blocksRun: UInt64 = 0
     public private(set) var steppedInstructions: UInt64 = 0
 
-    /// (state, context, chain state) -> instructions the last block
-    /// retired that it did not take from the budget, or
-    /// `BlockTranslator.countSetByHelper`.
-    typealias BlockEntry = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer,
-                                           UnsafeMutableRawPointer) -> UInt64
+    /// (state, chain state) -> instructions the last block retired that
+    /// it did not take from the budget, or `BlockTranslator.countSetByHelper`.
+    typealias BlockEntry = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> UInt64
 
     /// What chained blocks share while they run (field offsets in
     /// `BlockTranslator.chain…`).
@@ -122,8 +120,8 @@ public final class Recompiler {
         /// before each helper call and on the way out, so that the count
         /// of retired instructions is what left the budget.
         var budget: Int64 = 0
-        /// The recompiler as the helpers' context argument (stored by the
-        /// first block, read by each helper call).
+        /// The recompiler as the helpers' context argument (read by each
+        /// helper call).
         var context: UnsafeMutableRawPointer? = nil
         /// The displacement field of the unchained exit jump the last block
         /// left through (0: none), for `link`.
@@ -222,11 +220,9 @@ public final class Recompiler {
             let entry = unsafeBitCast(block.pointee.code!, to: BlockEntry.self)
             blocksRun &+= 1
             runStart = (cpu.instructionCount, Int64(count - done))
-            chain.pointee = ChainState(budget: runStart.budget)
-            let retired = entry(UnsafeMutableRawPointer(s), context, UnsafeMutableRawPointer(chain))
-            if retired != UInt64(BlockTranslator.countSetByHelper) {
-                cpu.instructionCount = runStart.count &+ UInt64(runStart.budget &- chain.pointee.budget) &+ retired
-            }
+            chain.pointee = ChainState(budget: runStart.budget, context: context)
+            let retired = entry(UnsafeMutableRawPointer(s), UnsafeMutableRawPointer(chain))
+            if retired != UInt64(BlockTranslator.countSetByHelper) { cpu.instructionCount = countInChain(retiredInBlock: retired) }
             done += Int(cpu.instructionCount &- countBefore) + exceptionsInBlocks - exceptionsBefore
             if chain.pointee.lastExit != 0 {
                 link(exit: chain.pointee.lastExit, epoch: cpu.pagingEnabled ? chain.pointee.lastExitEpoch : 0)
@@ -439,14 +435,19 @@ public final class Recompiler {
 
     // MARK: - Helpers (called from translated code, RuntimeHelpers.swift)
 
-    /// The CPU's count as of the helper's instruction: what the chain
-    /// retired is what it took from the budget (`ChainState.budget`, stored
-    /// by the block before the call), and the instructions of the current
-    /// block before this one (the descriptor's).
+    /// The CPU's count in the running chain: what left the budget
+    /// (`ChainState.budget`, stored by the block before a helper call and
+    /// on its way out) and `retiredInBlock` the block has not taken off it.
+    @inline(__always)
+    private func countInChain(retiredInBlock: UInt64) -> UInt64 {
+        runStart.count &+ UInt64(runStart.budget &- chain.pointee.budget) &+ retiredInBlock
+    }
+
+    /// The CPU's count as of the helper's instruction (the descriptor holds
+    /// the instructions of its block before it).
     @inline(__always)
     private func syncInstructionCount(_ descriptor: UInt64) {
-        cpu.instructionCount = runStart.count &+ UInt64(runStart.budget &- chain.pointee.budget)
-            &+ RuntimeHelpers.retiredInBlock(descriptor)
+        cpu.instructionCount = countInChain(retiredInBlock: RuntimeHelpers.retiredInBlock(descriptor))
     }
 
     /// Whether the machine wants the block to stop at this boundary: code

@@ -53,7 +53,7 @@ import MMU
 /// so a helper call passes only the instructions of its block before its
 /// own (in the descriptor) with the budget stored in `ChainState`, and the
 /// count is exact while the helper runs. The generated function:
-/// `(state, context, chain) -> retired`, where retired is what the last
+/// `(state, chain) -> retired`, where retired is what the last
 /// block retired and did not take from the budget, or `countSetByHelper`.
 /// RBX = CPUState, R15 = the `ChainState`, R12 = the budget, RBP = the host
 /// TLB of the block's privilege class (one movabs per block entry instead
@@ -245,9 +245,8 @@ struct BlockTranslator {
     // MARK: - Block frame
 
     /// The exits every block shares, the entry (saves the callee-saved
-    /// registers, pins the state and chain pointers, keeps the context for
-    /// the helpers and takes the budget into R12) and the chain entry's
-    /// checks.
+    /// registers, pins the state and chain pointers and takes the budget
+    /// into R12) and the chain entry's checks.
     mutating func beginBlock(eip: UInt32) {
         settledExit = emit.count
         emit.movImm32(.rax, 0)
@@ -268,8 +267,7 @@ struct BlockTranslator {
         for r in BlockTranslator.savedRegisters { emit.push(r) }
         emit.alu64(.sub, .rsp, immediate: BlockTranslator.frameAlignment)
         emit.movReg64(.rbx, .rdi)
-        emit.movReg64(.r15, .rdx)
-        emit.movStore(size: 8, base: .r15, BlockTranslator.chainContext, .rsi)
+        emit.movReg64(.r15, .rsi)
         emit.movLoad(size: 8, .r12, base: .r15, BlockTranslator.chainBudget)
         // The host TLB of the block's privilege class, for every inline
         // access of the chain: a chained jump never changes the class
