@@ -137,7 +137,7 @@ extension BlockTranslator {
             emit.alu(.xor, size: 4, .r9, .r11)
             emit.alu(.and, size: 4, .r9, immediate: 1)
         }
-        emit.shift(.shl, size: 4, .r9, count: 11) // OF
+        emit.shift(.shl, size: 4, .r10, count: BlockTranslator.imageCarryBit) // R9 is OF, R10 CF, as in the flag image
         emit.test(size: 4, .rax, .rax)
         captureFlags(into: .r11, savingRAXIn: .rdx)
         emit.alu(.or, size: 4, .r11, .r10)

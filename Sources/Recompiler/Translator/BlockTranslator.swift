@@ -215,6 +215,18 @@ struct BlockTranslator {
     /// the instructions it retired that are not yet taken from R12.
     static let countSetByHelper: UInt32 = 0xFFFF_FFFF
     static let arithmeticFlags: UInt32 = 0x8D5
+    /// Where the flag image (R11, and R13 in a read-modify-write) keeps
+    /// the guest's arithmetic flags: AX as LAHF and SETO AL leave it, so
+    /// a capture is those two and a MOVZX. Bits 8–15 are EFLAGS' low
+    /// byte (CF at 8, PF 10, AF 12, ZF 14, SF 15), bit 0 is OF, bits 1–7
+    /// are 0. An image in EFLAGS' own layout took two more instructions
+    /// per capture (moving OF to bit 11), which made a capture cost 1.2 ns
+    /// instead of 0.55 on this project's AMD EPYC host, twice per
+    /// iteration of a byte-copy loop.
+    static func imageBits(_ eflags: UInt32) -> UInt32 {
+        (eflags & 0xFF) << 8 | (eflags & EFLAGS.of != 0 ? 1 : 0)
+    }
+    static let imageCarryBit: UInt8 = 8
     static let gprOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.gpr)!)
     static let ripOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.rip)!)
     static let eflagsOffset = Int32(MemoryLayout<CPUState>.offset(of: \CPUState.eflags)!)
@@ -274,7 +286,7 @@ struct BlockTranslator {
         // (CPL is part of every block's key, and what changes CPL leaves
         // through the dispatcher).
         emit.movImm64(.rbp, UInt64(UInt(bitPattern: memoryPath.hostTLB)))
-        emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        loadFlagImage(into: .r11)
 
         // Entered from a predecessor, R11 holds the guest flags (newer
         // than CPUState's, maybe): see `chainFlags`.
@@ -396,7 +408,7 @@ struct BlockTranslator {
             setHostFlags(fromImageIn: .r11)
             flagsPending = .inHost
         } else {
-            emit.movLoad(size: 4, .r10, base: .rbx, BlockTranslator.eflagsOffset)
+            loadFlagImage(into: .r10)
             setHostFlags(fromImageIn: .r10)
         }
         flagsInHost = true
@@ -409,7 +421,7 @@ struct BlockTranslator {
     mutating func carryIntoHost() {
         guard !flagsInHost else { return }
         if flagsPending == .inR11 {
-            emit.bitTest64(.r11, bit: 0)
+            emit.bitTest64(.r11, bit: BlockTranslator.imageCarryBit)
         } else {
             emit.bitTest(base: .rbx, BlockTranslator.eflagsOffset, bit: 0)
         }
@@ -429,7 +441,7 @@ struct BlockTranslator {
         switch flagsPending {
         case .inHost: setFlagsAside(savingRAXIn: save)
         case .inR11: break
-        case .none: emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset)
+        case .none: loadFlagImage(into: .r11)
         }
         flagsPending = .inR11
     }
@@ -443,34 +455,37 @@ struct BlockTranslator {
         flagsPending = .inR11
     }
 
-    /// `dst` ← an EFLAGS image of the host's six arithmetic flags (the low
-    /// byte as in RFLAGS, OF at bit 11), from LAHF and SETO rather than
-    /// PUSHF: PUSHF is microcoded and took three times as long per capture
-    /// on the AMD EPYC hosts measured (1.2 ns against 0.4), and a Linux
-    /// boot captures flags around most memory accesses. Clobbers RAX
-    /// (kept in `save` meanwhile when given) and the host flags.
+    /// `dst` ← the flag image (`imageBits`) of the host's six arithmetic
+    /// flags, from LAHF and SETO rather than PUSHF: PUSHF is microcoded
+    /// and took three times as long per capture on the AMD EPYC hosts
+    /// measured, and a Linux boot captures flags around most memory
+    /// accesses. Clobbers RAX (kept in `save` meanwhile when given) and
+    /// the host flags.
     mutating func captureFlags(into dst: Register, savingRAXIn save: Register? = nil) {
         if let save { emit.movReg64(save, .rax) }
         emit.loadFlagsIntoAH()
-        emit.setByte(ifGuestCondition: 0, .rax)      // AL ← OF
-        emit.shift(.shl, size: 1, .rax, count: 3)    // OF to bit 3 of AL…
-        emit.shift(.rol, size: 2, .rax, count: 8)    // …and AL to AX's high byte
+        emit.setByte(ifGuestCondition: 0, .rax) // AL ← OF
         emit.zeroExtend16(dst, from: .rax)
         if let save { emit.movReg64(.rax, save) }
         flagsInHost = false
     }
 
-    /// Host OF, SF, ZF, AF, PF, CF ← those bits of the EFLAGS image in
-    /// `image` (any register but RAX), without POPF, whose microcode costs
-    /// tens of cycles: with the image's two low bytes swapped in AX, an
-    /// ADD to AL that overflows exactly when OF (now AL's bit 3) is set,
-    /// then SAHF for the other five from AH. Only the flags change.
+    /// `dst` ← the flag image of `CPUState.eflags`. Clobbers the host flags.
+    private mutating func loadFlagImage(into dst: Register) {
+        emit.movLoad(size: 1, dst, base: .rbx, BlockTranslator.eflagsOffset)
+        emit.shift(.shl, size: 4, dst, count: 8)
+        emit.bitTest(base: .rbx, BlockTranslator.eflagsOffset, bit: 11)
+        emit.setByte(ifGuestCondition: 2, dst) // bit 0 ← CF, which is OF here
+    }
+
+    /// Host OF, SF, ZF, AF, PF, CF ← those of the flag image in `image`
+    /// (any register but RAX), without POPF, whose microcode costs tens
+    /// of cycles: an ADD to AL (OF, 0 or 1) that overflows exactly when it
+    /// is 1, then SAHF for the other five from AH. Only the flags change.
     mutating func setHostFlags(fromImageIn image: Register) {
         emit.push(.rax)
         emit.movReg32(.rax, image)
-        emit.exchangeALWithAH()
-        emit.andAL(0x08)
-        emit.addToAL(0x78) // 8 + 78h overflows, 0 + 78h does not
+        emit.addToAL(0x7F) // 1 + 7Fh overflows, 0 + 7Fh does not
         emit.storeAHIntoFlags()
         emit.pop(.rax)
     }
@@ -490,6 +505,8 @@ struct BlockTranslator {
         emit.movLoad(size: 4, .r9, base: .rbx, BlockTranslator.eflagsOffset)
         emit.alu(.and, size: 4, .r9, immediate: ~BlockTranslator.arithmeticFlags)
         emit.movReg32(.r10, .r11)
+        emit.shift(.shl, size: 1, .r10, count: 3)  // OF to bit 3…
+        emit.shift(.rol, size: 2, .r10, count: 8)  // …and with the low byte swapped, to bit 11
         emit.alu(.and, size: 4, .r10, immediate: BlockTranslator.arithmeticFlags)
         emit.alu(.or, size: 4, .r9, .r10)
         emit.movStore(size: 4, base: .rbx, BlockTranslator.eflagsOffset, .r9)
@@ -627,7 +644,7 @@ struct BlockTranslator {
         let aside = flagsPending
         writeBackFlags()
         body(&self)
-        if aside == .inR11 { emit.movLoad(size: 4, .r11, base: .rbx, BlockTranslator.eflagsOffset) }
+        if aside == .inR11 { loadFlagImage(into: .r11) }
         flagsPending = aside
     }
 
@@ -1080,7 +1097,7 @@ struct BlockTranslator {
                 emit.test(size: 1, .rcx, immediate: 0x1F)
                 countZero = emit.jump(if: .zero)
             }
-            emit.alu(.and, size: 4, .r11, immediate: ~EFLAGS.af)
+            emit.alu(.and, size: 4, .r11, immediate: ~BlockTranslator.imageBits(EFLAGS.af))
             if let countZero { emit.bind(countZero) }
             flagsPending = .inR11
             flagsInHost = false
@@ -1146,7 +1163,7 @@ struct BlockTranslator {
             emit.test(size: size, .rax, .rax)
             captureFlags(into: .r11, savingRAXIn: .rcx)
             emit.alu(.or, size: 4, .r11, .r10)
-            emit.shift(.shl, size: 4, .r10, count: 11)
+            emit.shift(.shl, size: 4, .r10, count: BlockTranslator.imageCarryBit)
             emit.alu(.or, size: 4, .r11, .r10)
             flagsComputedInR11()
         }

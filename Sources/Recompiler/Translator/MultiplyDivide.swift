@@ -35,7 +35,7 @@ extension BlockTranslator {
             emit.alu64(.cmp, .rdx, .rax)
         }
         let insignificant = emit.jump(if: .zero)
-        emit.alu(.or, size: 4, .r11, immediate: EFLAGS.cf | EFLAGS.of)
+        emit.alu(.or, size: 4, .r11, immediate: BlockTranslator.imageBits(EFLAGS.cf | EFLAGS.of))
         emit.bind(insignificant)
         flagsComputedInR11()
         if size == 1 {
