@@ -486,8 +486,8 @@ public final class Recompiler {
     }
 
     /// Runs one instruction on the interpreter. Returns whether the block
-    /// may go on: it retired, EIP is the next instruction's, and nothing
-    /// wants the block to stop.
+    /// may go on: it retired, EIP is the next instruction's, no TLB flush
+    /// raised the paging epoch, and nothing wants the block to stop.
     func interpretForBlock(descriptor: UInt64) -> Bool {
         syncInstructionCount(descriptor)
         fallbackTally[RuntimeHelpers.op(descriptor)] &+= 1
@@ -498,6 +498,7 @@ public final class Recompiler {
         // unless the instruction is one that ends blocks.
         let length = RuntimeHelpers.length(descriptor)
         var endsBlock = false
+        let epoch = cpu.pagingEpoch.pointee
         guard cpu.executeInstruction(decoded: { endsBlock = length == 0 && BlockTranslator.endsBlockWhenInterpreted($0) }) else {
             exceptionsInBlocks += 1
             return false
@@ -505,7 +506,9 @@ public final class Recompiler {
         var next = eip &+ length
         if !cpu.segment(.cs).pointee.is32Bit { next &= 0xFFFF }
         let onward = length == 0 ? !endsBlock : UInt32(truncatingIfNeeded: state.pointee.rip) == next
-        return onward && !blockMustLeave
+        // A flush (INVLPG of a page code was looked up on) may have remapped
+        // the block's own page.
+        return onward && !blockMustLeave && epoch == cpu.pagingEpoch.pointee
     }
 
     /// Delivers the #DE of a DIV/IDIV whose divisor is 0 or whose quotient

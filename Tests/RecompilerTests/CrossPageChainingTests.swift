@@ -138,4 +138,43 @@ final class CrossPageChainingTests: XCTestCase {
             XCTAssertLessThan(translated.recompiler.blocksRun, 300, "one dispatcher entry per pass: \(context)")
         }
     }
+
+    /// INVLPG goes on in its block unless it flushed a page code was looked
+    /// up on. Here the code remaps its own page (PTE rewrite, INVLPG): the
+    /// next instruction must come from the new frame. And INVLPG of a data
+    /// page, in a loop, must not send each pass through the dispatcher.
+    func testInvalidatingItsOwnPageLeavesTheBlockAndADataPageDoesNot() {
+        func bench(_ code: [UInt8], atRoutine routineCode: [UInt8] = [], second: [UInt8] = []) -> EngineBench {
+            let bench = EngineBench()
+            bench.flat32(code: code)
+            bench.memory.copyIn(Self.firstCode, routineCode)
+            bench.memory.copyIn(Self.secondCode, second)
+            bench.memory.copyIn(Self.firstDirectory, imm32(Self.firstTable | 3))
+            for page: UInt32 in 0..<1024 { bench.memory.copyIn(Self.firstTable + 4 * page, imm32(page << 12 | 3)) }
+            bench.memory.copyIn(Self.firstTable + 4 * (Self.routine >> 12), imm32(Self.firstCode | 3))
+            bench.state.pointee.cr3 = UInt64(Self.firstDirectory)
+            bench.state.pointee.cr0 |= 0x8000_0000
+            return bench
+        }
+        // At the routine: remap its page to the second frame, then MOV EAX (1 here, 2 there); HLT.
+        let remap = invalidatePTE
+        func remapping() -> EngineBench {
+            bench([0xE9] + rel32(from: 0x10_0005, to: Self.routine),
+                  atRoutine: remap + [0xB8] + imm32(1) + [0xF4],
+                  second: Array(repeating: 0x90, count: remap.count) + [0xB8] + imm32(2) + [0xF4])
+        }
+        let own = remapping(), ownReference = remapping()
+        ownReference.run(recompiled: false, limit: 1_000)
+        own.run(recompiled: true, limit: 1_000)
+        assertSameState(ownReference, own, "INVLPG of the block's own page")
+        XCTAssertEqual(own.cpu.reg32(0), 2, "the instruction after INVLPG came from the new frame")
+
+        // mov ecx, 1000; invlpg [200000h]; dec ecx; jnz back; hlt
+        let loop: [UInt8] = [0xB9] + imm32(1000) + [0x0F, 0x01, 0x3D] + imm32(0x20_0000) + [0x49, 0x75, 0xF6, 0xF4]
+        let data = bench(loop), dataReference = bench(loop)
+        dataReference.run(recompiled: false, limit: 10_000)
+        data.run(recompiled: true, limit: 10_000)
+        assertSameState(dataReference, data, "INVLPG of a data page")
+        XCTAssertLessThan(data.recompiler.blocksRun, 20, "INVLPG of a data page stays in the chain")
+    }
 }

@@ -1525,9 +1525,16 @@ struct BlockTranslator {
     }
 
     static func endsBlockWhenInterpreted(_ i: Instruction) -> Bool {
+        switch i.op {
         // RDTSC changes nothing a block depends on, and the helper makes
-        // the instruction count (guest time) exact for it.
-        if i.op == .rdtsc { return false }
+        // the instruction count (guest time) exact for it. INVLPG ends the
+        // block at run time only when it raised the paging epoch, i.e.
+        // flushed a page code was looked up on (the block's own, maybe):
+        // a Linux boot runs it 40 000 times on kmap's data pages, and each
+        // sent the next block through the dispatcher.
+        case .rdtsc, .invlpg: return false
+        default: break
+        }
         if i.endsCodeBlock { return true }
         switch i.op {
         // Segment loads: the block's key says which segments are flat.
