@@ -4,8 +4,9 @@ import MMU
 @testable import Recompiler
 
 /// Near calls and returns against the interpreter: frames in 32-bit and
-/// 16-bit code, RET imm16, and a RET whose target lies past the CS limit
-/// (#GP at the RET, from the interpreter the translation hands it to).
+/// 16-bit code, RET imm16, CALL and JMP through registers and memory, and
+/// a RET, JMP or CALL whose target lies past the CS limit (#GP at the
+/// instruction, from the interpreter the translation hands it to).
 final class CallAndReturnTests: XCTestCase {
     func run(_ program: [UInt8], realMode: Bool, setUp: (EngineBench) -> Void = { _ in }) -> EngineBench {
         let reference = EngineBench(), translated = EngineBench()
@@ -88,6 +89,57 @@ final class CallAndReturnTests: XCTestCase {
         let bench = run(program, realMode: false)
         XCTAssertEqual(bench.cpu.eip, base + 23)
         XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
+    }
+
+    /// CALL through a register and through memory, 32-bit.
+    func testIndirectCalls() {
+        let base: UInt32 = 0x10_0000
+        func address(_ offset: UInt32) -> [UInt8] { withUnsafeBytes(of: (base + offset).littleEndian, Array.init) }
+        let program: [UInt8] = [0xB8] + address(14) + [0xFF, 0xD0]             //  0: mov eax, 14; call eax
+            + [0xFF, 0x15] + address(17) + [0xF4]                               //  7: call [17]; hlt
+            + [0x41, 0xC3, 0xF4] + address(21) + [0x42, 0xC3]                   // 14: inc ecx; ret; hlt; 17: dd 21; 21: inc edx; ret
+        let bench = run(program, realMode: false)
+        XCTAssertEqual(bench.cpu.eip, base + 14, "after the HLT")
+        XCTAssertEqual(bench.cpu.reg32(1), 0x1111 + 1)
+        XCTAssertEqual(bench.cpu.reg32(2), 0x2222 + 1)
+        XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
+    }
+
+    /// CALL r16 on a 16-bit stack.
+    func testIndirectCall16() {
+        let program: [UInt8] = [0xB8, 0x06, 0x01, 0xFF, 0xD0,  // 100h: mov ax, 106h; call ax
+                                0xF4,                          // 105h: hlt
+                                0x41, 0xC3]                    // 106h: inc cx; ret
+        let bench = run(program, realMode: true)
+        XCTAssertEqual(bench.cpu.reg32(1) & 0xFFFF, 0x1111 + 1)
+        XCTAssertEqual(bench.recompiler.fallbackCounts.map(\.op), [.hlt], bench.recompiler.report)
+    }
+
+    /// A CALL r/m whose push rewrites code the block was translated from:
+    /// the block leaves after the push, for the call's target.
+    func testIndirectCallWhosePushRewritesCode() {
+        let base: UInt32 = 0x10_0000
+        func address(_ offset: UInt32) -> [UInt8] { withUnsafeBytes(of: (base + offset).littleEndian, Array.init) }
+        let program: [UInt8] = [0xBC] + address(4)                             //  0: mov esp, base + 4
+            + [0xB8] + address(13) + [0xFF, 0xD0, 0xF4]                         //  5: mov eax, 13; call eax; hlt
+            + [0x41, 0xC3]                                                      // 13: inc ecx; ret
+        let bench = run(program, realMode: false)
+        XCTAssertEqual(bench.cpu.eip, base + 13, "after the HLT")
+        XCTAssertEqual(bench.cpu.reg32(1), 0x1111 + 1)
+    }
+
+    /// A 16-bit CALL r/m16 to an address past the limit of a small CS
+    /// faults before it pushes anything.
+    func testIndirectCallPastTheLimitFaults() {
+        var program: [UInt8] = [0xB8, 0x00, 0xF0,       // mov ax, 0xF000 (beyond CS limit 0x7FFF)
+                                0xFF, 0xD0]             // call ax
+        program += [UInt8](repeating: 0x90, count: 0x100 - program.count) + [0xF4]
+        let bench = run(program, realMode: true) { bench in
+            bench.cpu.segment(.cs).pointee.limit = 0x7FFF
+            bench.memory.copyIn(13 * 4, [0x00, 0x02, 0x00, 0x10])
+        }
+        XCTAssertEqual(bench.exceptions.map(\.vector), [13])
+        XCTAssertEqual(bench.exceptions.first?.eip, 0x103)
     }
 
     /// A 16-bit JMP r/m16 to an address past the limit of a small CS faults.

@@ -55,7 +55,7 @@ extension BlockTranslator {
         if isMemory(d) {
             emit.movReg32(.rsi, .r14)
             emit.movReg32(.rcx, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: .eip(next), readModifyWrite: false) { t in
                 t.commitCarry(from: .r13)
             }
         } else {

@@ -29,8 +29,8 @@ import MMU
 /// BSF/BSR, 32-bit SHLD/SHRD; LEA; NOP, PAUSE; CLC, STC, CMC, CLD, STD,
 /// CLI (where it only clears IF), PUSHF; LODS, STOS, MOVS, SCAS, CMPS
 /// without REP; PUSH r/m/imm, LEAVE, POP r; and the near transfers that
-/// end a block: relative JMP/Jcc/CALL (exits to static successors), RET
-/// and JMP r/m (exits to an address known at run time). Families with
+/// end a block: relative JMP/Jcc/CALL (exits to static successors), RET,
+/// JMP r/m and CALL r/m (exits to an address known at run time). Families with
 /// rules of their own live beside this file, as extensions:
 /// MultiplyDivide, StringInstructions, BitInstructions,
 /// ExchangeInstructions.
@@ -391,6 +391,27 @@ struct BlockTranslator {
         emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
         emit.movImm32(.rax, UInt32(retired))
         epilogue()
+    }
+
+    /// Returns to the dispatcher with EIP = the value in `target` (an
+    /// indirect CALL's, when its push asks the block to leave) and
+    /// `retired` uncounted instructions.
+    private mutating func leave(toTargetIn target: Register, retired: Int) {
+        let flags = (flagsInHost, flagsPending)
+        defer { (flagsInHost, flagsPending) = flags }
+        writeBackFlags()
+        emit.movImm32(.rax, 0)
+        emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, target)
+        emit.movImm32(.rax, UInt32(retired))
+        epilogue()
+    }
+
+    /// Where a store's instruction goes on when the store asks the block to
+    /// leave: a known EIP, or an indirect CALL's target, kept in R13.
+    enum Continuation {
+        case eip(UInt32)
+        case targetInR13
     }
 
     /// Ends a block that ran off its end (length limit, page end).
@@ -760,7 +781,7 @@ struct BlockTranslator {
     /// the machine's attention) ends the block after this instruction.
     /// `afterStore` completes the instruction once the store succeeded
     /// (on both the inline and the helper path, and before a leave).
-    mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: UInt32,
+    mutating func storeToGuest(segment: SegmentRegister, size: Int, eip: UInt32, next: Continuation,
                                        readModifyWrite: Bool,
                                        afterStore: @escaping (inout BlockTranslator) -> Void = { _ in }) {
         if readModifyWrite {
@@ -785,7 +806,10 @@ struct BlockTranslator {
                 $0.emit.jump(if: .zero, to: $0.settledExit)
                 afterStore(&$0)
                 if readModifyWrite { $0.restoreFlagsFromR13() }
-                $0.exit(to: next, retired: $0.retiredInBlock + 1)
+                switch next {
+                case .eip(let eip): $0.exit(to: eip, retired: $0.retiredInBlock + 1)
+                case .targetInR13: $0.leave(toTargetIn: .r13, retired: $0.retiredInBlock + 1)
+                }
                 $0.emit.bind(stored)
             }
         }
@@ -877,11 +901,14 @@ struct BlockTranslator {
             guard translatePop(i, eip: eip) else { return interpret(i, eip: eip) }
         case .leave:
             translateLeave(i, eip: eip)
-        case .call:
+        case .call where i.operands.0.kind == .relative:
             guard let target = relativeTarget(i, next: next) else { return interpret(i, eip: eip) }
-            pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: target)
+            pushValue(next, size: Int(i.operandSize), eip: eip, continuingAt: .eip(target))
             retiredInBlock += 1
             exit(to: target, retired: retiredInBlock, chainable: true)
+            return true
+        case .call:
+            guard translateIndirectCall(i, eip: eip, next: next) else { return interpret(i, eip: eip) }
             return true
         case .ret:
             translateReturn(i, eip: eip)
@@ -950,7 +977,7 @@ struct BlockTranslator {
         if isMemory(dst) {
             effectiveAddress(i, dst, into: .rsi)
             loadSource(src, i, into: .rcx)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: .eip(next), readModifyWrite: false)
         } else if isMemory(src) {
             effectiveAddress(i, src, into: .rsi)
             loadFromGuest(segment: i.segment, size: size, eip: eip)
@@ -1031,7 +1058,7 @@ struct BlockTranslator {
         if isMemory(o) {
             emit.movReg32(.rsi, .r14)
             emit.movReg32(.rcx, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: committingFlags)
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: .eip(next), readModifyWrite: committingFlags)
         } else {
             storeGuestRegister(o.register, size: size, from: .rax)
         }
@@ -1194,7 +1221,7 @@ struct BlockTranslator {
         emit.movImm32(.rcx, 0)
         emit.setByte(ifGuestCondition: i.condition, .rcx)
         if isMemory(o) {
-            storeToGuest(segment: i.segment, size: 1, eip: eip, next: next, readModifyWrite: false)
+            storeToGuest(segment: i.segment, size: 1, eip: eip, next: .eip(next), readModifyWrite: false)
         } else {
             storeGuestRegister(o.register, size: 1, from: .rcx)
         }
@@ -1229,7 +1256,7 @@ struct BlockTranslator {
         emit.test(size: 4, .rax, immediate: EFLAGS.vm)
         flagsInHost = false
         let virtual8086 = emit.jump(if: .notZero)
-        pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+        pushRegisterValue(size: size, eip: eip, continuingAt: .eip(next)) { t in
             t.emit.movLoad(size: 4, .rcx, base: .rbx, BlockTranslator.eflagsOffset)
             t.emit.alu(.and, size: 4, .rcx, immediate: ~EFLAGS.rf)
         }
@@ -1293,7 +1320,7 @@ struct BlockTranslator {
     /// Pushes ECX (loaded by `loadValue`): the store first, (E)SP after it,
     /// so a fault leaves (E)SP as it was. `continuingAt`: where the guest
     /// goes on if the store makes the block leave.
-    private mutating func pushRegisterValue(size: Int, eip: UInt32, continuingAt next: UInt32,
+    private mutating func pushRegisterValue(size: Int, eip: UInt32, continuingAt next: Continuation,
                                             loadValue: (inout BlockTranslator) -> Void) {
         stackPointer(plus: -Int32(size), into: .r14)
         loadValue(&self)
@@ -1303,7 +1330,7 @@ struct BlockTranslator {
         }
     }
 
-    private mutating func pushValue(_ value: UInt32, size: Int, eip: UInt32, continuingAt next: UInt32) {
+    private mutating func pushValue(_ value: UInt32, size: Int, eip: UInt32, continuingAt next: Continuation) {
         pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in t.emit.movImm32(.rcx, value) }
     }
 
@@ -1312,14 +1339,14 @@ struct BlockTranslator {
         let o = i.operands.0, size = Int(i.operandSize)
         switch o.kind {
         case .register where Int(o.size) == size:
-            pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+            pushRegisterValue(size: size, eip: eip, continuingAt: .eip(next)) { t in
                 t.loadGuestRegister(o.register, size: size, into: .rcx)
             }
         case .immediate:
-            pushValue(i.immediate, size: size, eip: eip, continuingAt: next)
+            pushValue(i.immediate, size: size, eip: eip, continuingAt: .eip(next))
         case .memory where Int(o.size) == size, .absolute where Int(o.size) == size:
             // The source is read (with ESP as it was) before the stack is written.
-            pushRegisterValue(size: size, eip: eip, continuingAt: next) { t in
+            pushRegisterValue(size: size, eip: eip, continuingAt: .eip(next)) { t in
                 t.loadRegisterOrMemory(i, o, eip: eip)
                 t.emit.movReg32(.rcx, .rax)
             }
@@ -1380,6 +1407,25 @@ struct BlockTranslator {
         guard isPlain(o), Int(o.size) == Int(i.operandSize), o.size != 1 else { return false }
         loadRegisterOrMemory(i, o, eip: eip)
         interpretUnlessInsideCodeLimit(i, eip: eip)
+        exitToTargetInRAX()
+        return true
+    }
+
+    /// CALL r/m: the target is read and checked against the CS limit (as
+    /// for JMP r/m), then the return address pushed, then the block leaves
+    /// for the target through the jump cache. The target waits in R13,
+    /// which the push's helper keeps. Interpreted, each one sent the block
+    /// after it through the dispatcher: the paravirtual calls of an i386
+    /// kernel before it patches them, and a user land's calls through
+    /// function pointers.
+    private mutating func translateIndirectCall(_ i: Instruction, eip: UInt32, next: UInt32) -> Bool {
+        let o = i.operands.0, size = Int(i.operandSize)
+        guard isPlain(o), Int(o.size) == size, o.size != 1 else { return false }
+        loadRegisterOrMemory(i, o, eip: eip)
+        interpretUnlessInsideCodeLimit(i, eip: eip)
+        emit.movReg32(.r13, .rax)
+        pushValue(next, size: size, eip: eip, continuingAt: .targetInR13)
+        emit.movReg32(.rax, .r13)
         exitToTargetInRAX()
         return true
     }

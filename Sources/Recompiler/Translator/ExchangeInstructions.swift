@@ -26,7 +26,7 @@ extension BlockTranslator {
         emit.movReg32(.r13, .rax)
         loadGuestRegister(register.register, size: size, into: .rcx)
         emit.movReg32(.rsi, .r14)
-        storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+        storeToGuest(segment: i.segment, size: size, eip: eip, next: .eip(next), readModifyWrite: false) { t in
             t.emit.movReg32(.rax, .r13)
             t.storeGuestRegister(register.register, size: size, from: .rax)
         }
@@ -51,7 +51,7 @@ extension BlockTranslator {
         if isMemory(d) {
             emit.movReg32(.rsi, .r14)
             emit.movReg32(.r14, .rax)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true) { t in
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: .eip(next), readModifyWrite: true) { t in
                 t.emit.movReg32(.rax, .r14)
                 t.storeGuestRegister(source.register, size: size, from: .rax)
             }
@@ -83,7 +83,7 @@ extension BlockTranslator {
             emit.moveIf(guestCondition: notEqual, size: 4, .rdx, .rax)
             emit.movReg32(.rsi, .r14)
             emit.movReg32(.r14, .rdx)
-            storeToGuest(segment: i.segment, size: size, eip: eip, next: next, readModifyWrite: true) { t in
+            storeToGuest(segment: i.segment, size: size, eip: eip, next: .eip(next), readModifyWrite: true) { t in
                 t.emit.movReg32(.rax, .r14)
                 t.storeGuestRegister(0, size: size, from: .rax)
             }

@@ -31,7 +31,7 @@ extension BlockTranslator {
             }
             loadGuestRegister(7, size: indexSize, into: .rsi)
             let indices: [UInt8] = i.op == .movs ? [6, 7] : [7]
-            storeToGuest(segment: .es, size: size, eip: eip, next: next, readModifyWrite: false) { t in
+            storeToGuest(segment: .es, size: size, eip: eip, next: .eip(next), readModifyWrite: false) { t in
                 t.advanceStringIndices(indices, size: size, indexSize: indexSize)
             }
         default: // SCAS, CMPS: the flags of a compare, first operand − ES:[(E)DI]
