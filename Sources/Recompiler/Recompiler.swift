@@ -380,17 +380,29 @@ public final class Recompiler {
             return Decoder.decode(bytes + offset, count: min(room - offset, 15), default32: default32)
         }
         var length = 0, count = 0, ended = false
+        var nextPage: (page: Int, bytes: Int)?
         var following = admitted(at: 0, index: 0, pending: 0)
         while let i = following {
             let eip = key.eip &+ UInt32(length)
             if i.op == .incomplete {
-                // A first instruction that runs past the page end (or the
-                // CS limit, or the IP wrap) is the interpreter's, fetched
-                // anew each time; a block holding just that keeps it off
-                // the dispatcher (a kernel boot ran one 600 000 times).
+                // A first instruction that runs past the page end is
+                // translated whole (a kernel's table lookup across one ran
+                // 600 000 times in a boot), checked at run time against the
+                // next page (`translateAcrossPageEnd`); where it cannot be,
+                // or past the CS limit or the IP wrap, the interpreter
+                // fetches it anew each time, in a block that keeps it off
+                // the dispatcher.
                 if count == 0 {
-                    translator.interpretAcrossPageEnd(eip: eip)
-                    length = room
+                    let beyond = min(limitRoom, default32 ? Int.max : 0x1_0000 - Int(key.eip)) - pageRoom
+                    if pageRoom < limitRoom && beyond > 0,
+                       let across = translateAcrossPageEnd(key, bytes: bytes, pageRoom: pageRoom, beyond: beyond,
+                                                           default32: default32, paging: paging, into: &translator) {
+                        length = across.length
+                        nextPage = across.page
+                    } else {
+                        translator.interpretAcrossPageEnd(eip: eip)
+                        length = room
+                    }
                     count = 1
                     ended = true
                 }
@@ -421,8 +433,65 @@ public final class Recompiler {
         // Watch the bytes decoded (for an empty block, those the first
         // instruction would need), so rewriting them re-translates.
         memory.watchCode(page: codePage, offset: Int(key.physical & 0xFFF),
-                         count: count > 0 ? length : min(room, 15))
+                         count: count > 0 ? min(length, room) : min(room, 15))
+        if let nextPage { memory.watchCode(page: nextPage.page, offset: 0, count: nextPage.bytes) }
         return cache.record(block)
+    }
+
+    /// Translates the instruction at `key`, which runs `beyond` bytes at
+    /// most past its page's end (`pageRoom` bytes in it), behind a check
+    /// that the next page holds the bytes it held and (paging on) maps as
+    /// it did; if the check fails the block interprets the instruction.
+    /// Nil when the next page is not cacheable code (a #PF, MMIO) or the
+    /// instruction does not fit: the interpreter's then.
+    private func translateAcrossPageEnd(_ key: TranslationCache.Key, bytes: UnsafePointer<UInt8>, pageRoom: Int, beyond: Int,
+                                        default32: Bool, paging: Bool, into translator: inout BlockTranslator)
+        -> (length: Int, page: (page: Int, bytes: Int))? {
+        let linear = key.csBase &+ key.eip &+ UInt32(pageRoom)
+        let physical: UInt32
+        if paging {
+            let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
+            guard let pa = try? cpu.physicalAddress(linear, fetch) else { return nil }
+            physical = pa
+        } else {
+            physical = (key.physical &+ UInt32(pageRoom)) & memory.a20Mask
+        }
+        guard let page = memory.codePage(forReading: physical),
+              let next = memory.hostPointer(forReading: physical) else { return nil }
+        var joined = [UInt8](repeating: 0, count: 15)
+        let count = min(15, pageRoom + beyond)
+        for k in 0..<count { joined[k] = k < pageRoom ? bytes[k] : next[k - pageRoom] }
+        let i = joined.withUnsafeBufferPointer { Decoder.decode($0.baseAddress!, count: count, default32: default32) }
+        guard i.op != .incomplete, Int(i.length) > pageRoom else { return nil }
+        if paging { cpu.noteCodeEntry(linear: linear) }
+        let counter = cpu.pagingEpoch(forCodeAt: linear)
+        let nextPage = BlockTranslator.NextPage(
+            generation: UnsafePointer(memory.codeGenerations + page), expectedGeneration: memory.codeGenerations[page],
+            epoch: paging ? (counter, counter.pointee, physical) : nil)
+        let checks = translator.checkNextPage(nextPage)
+        let eip = key.eip, following = (eip &+ UInt32(i.length)) & (default32 ? 0xFFFF_FFFF : 0xFFFF)
+        translator.nextOverwritesFlags = false
+        let ended = translator.translate(i, eip: eip, next: following)
+        if !ended { translator.endBlock(continuingAt: following) }
+        translator.finishNextPageChecks(checks, nextPage, eip: eip)
+        return (Int(i.length), (page, Int(i.length) - pageRoom))
+    }
+
+    /// Whether the page after the one the instruction at the descriptor's
+    /// EIP starts in still reaches the physical page in `record` (a block
+    /// of `translateAcrossPageEnd`); if so the record takes the paging
+    /// epoch it holds under now, and the block goes on translated.
+    func revalidateNextPage(descriptor: UInt64, record: UnsafeRawPointer) -> Bool {
+        let linear = (UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ RuntimeHelpers.eip(descriptor)) | 0xFFF
+        let next = linear &+ 1
+        let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
+        guard let physical = try? cpu.physicalAddress(next, fetch),
+              physical >> 12 == record.loadUnaligned(fromByteOffset: 16, as: UInt32.self) >> 12 else { return false }
+        cpu.noteCodeEntry(linear: next)
+        let counter = cpu.pagingEpoch(forCodeAt: next)
+        code.patch(field: record, UInt64(UInt(bitPattern: counter)))
+        code.patch(field: record + 8, counter.pointee)
+        return true
     }
 
     /// Copies the assembled block into executable memory, flushing the

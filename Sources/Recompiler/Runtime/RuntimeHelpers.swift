@@ -1,8 +1,9 @@
 import CPU
 
 /// The functions translated code calls: guest memory loads and stores,
-/// the interpreter for one instruction, and raising #DE for a division
-/// the translated code found impossible. C calling convention, first
+/// the interpreter for one instruction, raising #DE for a division the
+/// translated code found impossible, and looking up again the next page
+/// an instruction across a page end reads. C calling convention, first
 /// argument the recompiler (as an opaque context pointer), so generated
 /// code calls them like any C function and Swift needs no trampolines.
 ///
@@ -18,6 +19,7 @@ struct RuntimeHelpers {
     typealias Store = @convention(c) (UnsafeMutableRawPointer, UInt32, UInt64, UInt32) -> UInt32
     typealias Interpret = @convention(c) (UnsafeMutableRawPointer, UInt64) -> UInt32
     typealias RaiseDivideError = @convention(c) (UnsafeMutableRawPointer, UInt64) -> Void
+    typealias RevalidateNextPage = @convention(c) (UnsafeMutableRawPointer, UInt64, UnsafeRawPointer) -> UInt32
 
     /// Bit of a load's result that says "faulted, exception delivered".
     static let faultBit: UInt8 = 32
@@ -36,6 +38,9 @@ struct RuntimeHelpers {
     let interpret: UnsafeRawPointer
     /// Takes a fallback descriptor (the DIV/IDIV's EIP and retired count).
     let raiseDivideError: UnsafeRawPointer
+    /// Takes a fallback descriptor and the block's next-page record
+    /// (`BlockTranslator.checkNextPage`); nonzero when it still holds.
+    let revalidateNextPage: UnsafeRawPointer
 
     init() {
         let load: Load = { context, offset, descriptor in
@@ -54,6 +59,10 @@ struct RuntimeHelpers {
         self.store = unsafeBitCast(store, to: UnsafeRawPointer.self)
         self.interpret = unsafeBitCast(interpret, to: UnsafeRawPointer.self)
         self.raiseDivideError = unsafeBitCast(raiseDivideError, to: UnsafeRawPointer.self)
+        let revalidateNextPage: RevalidateNextPage = { context, descriptor, record in
+            Recompiler.withContext(context) { $0.revalidateNextPage(descriptor: descriptor, record: record) } ? 1 : 0
+        }
+        self.revalidateNextPage = unsafeBitCast(revalidateNextPage, to: UnsafeRawPointer.self)
     }
 
     // MARK: - Descriptors

@@ -1552,6 +1552,73 @@ struct BlockTranslator {
         exitToTargetInRAX(countingThisInstruction: false)
     }
 
+    /// What a block whose first instruction runs on into the next code
+    /// page depends on there: that page's generation (its bytes), and with
+    /// paging on, its linear page's translation, kept in a record after
+    /// the block's code: the paging epoch it holds under (counter, value)
+    /// and the physical page it reached.
+    struct NextPage {
+        let generation: UnsafePointer<UInt64>
+        let expectedGeneration: UInt64
+        let epoch: (counter: UnsafePointer<UInt64>, value: UInt64, physical: UInt32)?
+    }
+
+    /// The checks `checkNextPage` emitted, for `finishNextPageChecks`.
+    struct NextPageChecks {
+        let stale: X86Emitter.Label
+        let mapping: (check: Int, record: X86Emitter.Label, moved: X86Emitter.Label)?
+    }
+
+    /// Before a first instruction that runs on into the next code page:
+    /// when that page's bytes changed, the block interprets the
+    /// instruction instead; when the epoch moved (a kernel's TLB flushes
+    /// move it often), a helper looks the page up again and, if it maps
+    /// as it did, records the new epoch and the block goes on.
+    mutating func checkNextPage(_ next: NextPage) -> NextPageChecks {
+        emit.movImm64(.rax, UInt64(UInt(bitPattern: next.generation)))
+        emit.movImm64(.r10, next.expectedGeneration)
+        emit.alu(.cmp, size: 8, .r10, base: .rax, 0)
+        let stale = emit.jump(if: .notZero)
+        guard next.epoch != nil else { return NextPageChecks(stale: stale, mapping: nil) }
+        let check = emit.count
+        let record = emit.leaRIPRelative(.r10)
+        emit.movLoad(size: 8, .rax, base: .r10, 0)
+        emit.movLoad(size: 8, .rax, base: .rax, 0)
+        emit.alu(.cmp, size: 8, .rax, base: .r10, 8)
+        return NextPageChecks(stale: stale, mapping: (check, record, emit.jump(if: .notZero)))
+    }
+
+    /// The ways `checkNextPage` turns, after the body; the state is the
+    /// block's at entry (flags in R11).
+    mutating func finishNextPageChecks(_ checks: NextPageChecks, _ next: NextPage, eip: UInt32) {
+        let entryState = (0, false, PendingFlags.inR11, false)
+        var interpret: [X86Emitter.Label] = [checks.stale]
+        if let mapping = checks.mapping, let epoch = next.epoch {
+            emit.bind(mapping.moved)
+            (retiredInBlock, flagsInHost, flagsPending, loadedWithFlagsPending) = entryState
+            writeBackFlags()
+            let record = emit.leaRIPRelative(.rdx)
+            emit.movImm64(.rsi, RuntimeHelpers.fallbackDescriptor(eip: eip, retiredInBlock: 0, length: 0, op: .incomplete))
+            callHelper(helpers.revalidateNextPage)
+            emit.test(size: 4, .rax, .rax)
+            let moved = emit.jump(if: .zero)
+            loadFlagImage(into: .r11)
+            emit.jump(to: mapping.check)
+            emit.bind(moved)
+            loadFlagImage(into: .r11)
+            interpret.append(emit.jump())
+            // The record: epoch counter, epoch, physical page.
+            emit.bind(mapping.record, toAddressOf: emit.count)
+            emit.bind(record, toAddressOf: emit.count)
+            emit.data(UInt64(UInt(bitPattern: epoch.counter)), bytes: 8)
+            emit.data(epoch.value, bytes: 8)
+            emit.data(UInt64(epoch.physical), bytes: 4)
+        }
+        for label in interpret { emit.bind(label) }
+        (retiredInBlock, flagsInHost, flagsPending, loadedWithFlagsPending) = entryState
+        interpretAcrossPageEnd(eip: eip)
+    }
+
     /// Whether `i` sets CF, PF, AF, ZF, SF and OF without reading any, and
     /// can neither fault nor leave the block: register and immediate forms
     /// of the plain ALU operations, NEG, two- and three-operand IMUL, and
