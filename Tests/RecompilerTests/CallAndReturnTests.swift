@@ -128,11 +128,11 @@ final class CallAndReturnTests: XCTestCase {
         XCTAssertEqual(bench.cpu.reg32(1), 0x1111 + 1)
     }
 
-    /// A 16-bit CALL r/m16 to an address past the limit of a small CS
-    /// faults before it pushes anything.
-    func testIndirectCallPastTheLimitFaults() {
+    /// A 16-bit CALL or JMP through AX to an address past the limit of a
+    /// small CS faults (#GP at the instruction, before a CALL pushes).
+    func checkBranchThroughAXPastTheLimitFaults(_ modrm: UInt8) {
         var program: [UInt8] = [0xB8, 0x00, 0xF0,       // mov ax, 0xF000 (beyond CS limit 0x7FFF)
-                                0xFF, 0xD0]             // call ax
+                                0xFF, modrm]            // call ax (D0) / jmp ax (E0)
         program += [UInt8](repeating: 0x90, count: 0x100 - program.count) + [0xF4]
         let bench = run(program, realMode: true) { bench in
             bench.cpu.segment(.cs).pointee.limit = 0x7FFF
@@ -142,18 +142,9 @@ final class CallAndReturnTests: XCTestCase {
         XCTAssertEqual(bench.exceptions.first?.eip, 0x103)
     }
 
-    /// A 16-bit JMP r/m16 to an address past the limit of a small CS faults.
-    func testIndirectJumpPastTheLimitFaults() {
-        var program: [UInt8] = [0xB8, 0x00, 0xF0,       // mov ax, 0xF000 (beyond CS limit 0x7FFF)
-                                0xFF, 0xE0]             // jmp ax
-        program += [UInt8](repeating: 0x90, count: 0x100 - program.count) + [0xF4]
-        let bench = run(program, realMode: true) { bench in
-            bench.cpu.segment(.cs).pointee.limit = 0x7FFF
-            bench.memory.copyIn(13 * 4, [0x00, 0x02, 0x00, 0x10])
-        }
-        XCTAssertEqual(bench.exceptions.map(\.vector), [13])
-        XCTAssertEqual(bench.exceptions.first?.eip, 0x103)
-    }
+    func testIndirectCallPastTheLimitFaults() { checkBranchThroughAXPastTheLimitFaults(0xD0) }
+
+    func testIndirectJumpPastTheLimitFaults() { checkBranchThroughAXPastTheLimitFaults(0xE0) }
 
     func testReturnPastTheLimitFaults() {
         // Real mode: 66 C3 pops a 32-bit address 0x12345 > CS limit 0xFFFF.

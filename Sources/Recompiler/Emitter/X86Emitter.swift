@@ -535,9 +535,7 @@ struct X86Emitter {
     /// SAHF: SF, ZF, AF, PF, CF ← AH (OF and the rest untouched).
     mutating func storeAHIntoFlags() { byte(0x9E) }
 
-    /// XCHG AL, AH; AND AL, imm8; ADD AL, imm8.
-    mutating func exchangeALWithAH() { byte(0x86); byte(0xE0) }
-    mutating func andAL(_ imm: UInt8) { byte(0x24); byte(imm) }
+    /// ADD AL, imm8.
     mutating func addToAL(_ imm: UInt8) { byte(0x04); byte(imm) }
 
     mutating func push(_ r: Register) {

@@ -334,10 +334,7 @@ struct BlockTranslator {
         let flags = (flagsInHost, flagsPending)
         defer { (flagsInHost, flagsPending) = flags }
         guard chainable else {
-            writeBackFlags()
-            emit.movImm32(.rax, 0)
-            emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
-            leave(at: eip, returning: retired)
+            leaveUnlinked(for: .eip(eip), returning: retired)
             return
         }
         chainFlags()
@@ -388,23 +385,27 @@ struct BlockTranslator {
     /// instructions.
     private mutating func leave(at eip: UInt32, returning retired: Int) {
         emit.movImm32(.rax, eip)
-        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, .rax)
+        leave(withEIPIn: .rax, returning: retired)
+    }
+
+    private mutating func leave(withEIPIn r: Register, returning retired: Int) {
+        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, r)
         emit.movImm32(.rax, UInt32(retired))
         epilogue()
     }
 
-    /// Returns to the dispatcher with EIP = the value in `target` (an
-    /// indirect CALL's, when its push asks the block to leave) and
-    /// `retired` uncounted instructions.
-    private mutating func leave(toTargetIn target: Register, retired: Int) {
+    /// Returns to the dispatcher for `next`, the flags written back and no
+    /// exit for it to link.
+    private mutating func leaveUnlinked(for next: Continuation, returning retired: Int) {
         let flags = (flagsInHost, flagsPending)
         defer { (flagsInHost, flagsPending) = flags }
         writeBackFlags()
         emit.movImm32(.rax, 0)
         emit.movStore(size: 8, base: .r15, BlockTranslator.chainLastExit, .rax)
-        emit.movStore(size: 8, base: .rbx, BlockTranslator.ripOffset, target)
-        emit.movImm32(.rax, UInt32(retired))
-        epilogue()
+        switch next {
+        case .eip(let eip): leave(at: eip, returning: retired)
+        case .targetInR13: leave(withEIPIn: .r13, returning: retired)
+        }
     }
 
     /// Where a store's instruction goes on when the store asks the block to
@@ -806,10 +807,7 @@ struct BlockTranslator {
                 $0.emit.jump(if: .zero, to: $0.settledExit)
                 afterStore(&$0)
                 if readModifyWrite { $0.restoreFlagsFromR13() }
-                switch next {
-                case .eip(let eip): $0.exit(to: eip, retired: $0.retiredInBlock + 1)
-                case .targetInR13: $0.leave(toTargetIn: .r13, retired: $0.retiredInBlock + 1)
-                }
+                $0.leaveUnlinked(for: next, returning: $0.retiredInBlock + 1)
                 $0.emit.bind(stored)
             }
         }
