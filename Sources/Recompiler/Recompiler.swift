@@ -294,11 +294,8 @@ public final class Recompiler {
         let paging = cpu.pagingEnabled
         let physical: UInt32
         if paging {
-            let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
-            guard let pa = try? cpu.physicalAddress(linear, fetch) else { return nil }
+            guard let pa = codeTranslation(linear) else { return nil }
             physical = pa
-            // Links and jump-cache entries to this block rely on the page's translation.
-            cpu.noteCodeEntry(linear: linear)
         } else {
             physical = linear & memory.a20Mask
         }
@@ -326,6 +323,17 @@ public final class Recompiler {
         jumps.record(linear: linear, tag: JumpCache.tag(eip: eip, context: block.pointee.context),
                      epochCounter: paging ? cpu.pagingEpoch(forCodeAt: linear) : cpu.pagingEpoch, chainEntry: chainEntry)
         return block
+    }
+
+    /// The physical address code at `linear` is fetched from, or nil (a
+    /// fetch there faults: the interpreter's); noted as a page that links,
+    /// jump-cache entries and blocks rely on the translation of, so that
+    /// INVLPG of it raises the paging epoch.
+    private func codeTranslation(_ linear: UInt32) -> UInt32? {
+        let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
+        guard let physical = try? cpu.physicalAddress(linear, fetch) else { return nil }
+        cpu.noteCodeEntry(linear: linear)
+        return physical
     }
 
     // MARK: - Translation
@@ -450,8 +458,7 @@ public final class Recompiler {
         let linear = key.csBase &+ key.eip &+ UInt32(pageRoom)
         let physical: UInt32
         if paging {
-            let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
-            guard let pa = try? cpu.physicalAddress(linear, fetch) else { return nil }
+            guard let pa = codeTranslation(linear) else { return nil }
             physical = pa
         } else {
             physical = (key.physical &+ UInt32(pageRoom)) & memory.a20Mask
@@ -463,11 +470,10 @@ public final class Recompiler {
         for k in 0..<count { joined[k] = k < pageRoom ? bytes[k] : next[k - pageRoom] }
         let i = joined.withUnsafeBufferPointer { Decoder.decode($0.baseAddress!, count: count, default32: default32) }
         guard i.op != .incomplete, Int(i.length) > pageRoom else { return nil }
-        if paging { cpu.noteCodeEntry(linear: linear) }
         let counter = cpu.pagingEpoch(forCodeAt: linear)
         let nextPage = BlockTranslator.NextPage(
             generation: UnsafePointer(memory.codeGenerations + page), expectedGeneration: memory.codeGenerations[page],
-            epoch: paging ? (counter, counter.pointee, physical) : nil)
+            mapping: paging ? BlockTranslator.NextPageRecord(epochCounter: counter, epoch: counter.pointee, physical: physical) : nil)
         let checks = translator.checkNextPage(nextPage)
         let eip = key.eip, following = (eip &+ UInt32(i.length)) & (default32 ? 0xFFFF_FFFF : 0xFFFF)
         translator.nextOverwritesFlags = false
@@ -482,15 +488,12 @@ public final class Recompiler {
     /// of `translateAcrossPageEnd`); if so the record takes the paging
     /// epoch it holds under now, and the block goes on translated.
     func revalidateNextPage(descriptor: UInt64, record: UnsafeRawPointer) -> Bool {
-        let linear = (UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ RuntimeHelpers.eip(descriptor)) | 0xFFF
-        let next = linear &+ 1
-        let fetch = MemoryAccess(write: false, user: state.pointee.cpl == 3, fetch: true)
-        guard let physical = try? cpu.physicalAddress(next, fetch),
-              physical >> 12 == record.loadUnaligned(fromByteOffset: 16, as: UInt32.self) >> 12 else { return false }
-        cpu.noteCodeEntry(linear: next)
+        let next = ((UInt32(truncatingIfNeeded: cpu.segment(.cs).pointee.base) &+ RuntimeHelpers.eip(descriptor)) | 0xFFF) &+ 1
+        let recorded = record.loadUnaligned(as: BlockTranslator.NextPageRecord.self)
+        guard let physical = codeTranslation(next), physical >> 12 == recorded.physical >> 12 else { return false }
         let counter = cpu.pagingEpoch(forCodeAt: next)
-        code.patch(field: record, UInt64(UInt(bitPattern: counter)))
-        code.patch(field: record + 8, counter.pointee)
+        code.patch(field: record + BlockTranslator.NextPageRecord.offset(\.epochCounter), UInt64(UInt(bitPattern: counter)))
+        code.patch(field: record + BlockTranslator.NextPageRecord.offset(\.epoch), counter.pointee)
         return true
     }
 

@@ -1552,13 +1552,25 @@ struct BlockTranslator {
 
     /// What a block whose first instruction runs on into the next code
     /// page depends on there: that page's generation (its bytes), and with
-    /// paging on, its linear page's translation, kept in a record after
-    /// the block's code: the paging epoch it holds under (counter, value)
-    /// and the physical page it reached.
+    /// paging on, its linear page's translation (`mapping`).
     struct NextPage {
         let generation: UnsafePointer<UInt64>
         let expectedGeneration: UInt64
-        let epoch: (counter: UnsafePointer<UInt64>, value: UInt64, physical: UInt32)?
+        let mapping: NextPageRecord?
+    }
+
+    /// The next page's translation as a block last saw it, kept after the
+    /// block's code, where `Recompiler.revalidateNextPage` updates it: the
+    /// paging epoch it holds under (counter and value) and the physical
+    /// address it reached.
+    struct NextPageRecord {
+        var epochCounter: UnsafePointer<UInt64>
+        var epoch: UInt64
+        var physical: UInt32
+
+        static func offset<T>(_ field: KeyPath<NextPageRecord, T>) -> Int {
+            MemoryLayout<NextPageRecord>.offset(of: field)!
+        }
     }
 
     /// The checks `checkNextPage` emitted, for `finishNextPageChecks`.
@@ -1577,12 +1589,12 @@ struct BlockTranslator {
         emit.movImm64(.r10, next.expectedGeneration)
         emit.alu(.cmp, size: 8, .r10, base: .rax, 0)
         let stale = emit.jump(if: .notZero)
-        guard next.epoch != nil else { return NextPageChecks(stale: stale, mapping: nil) }
+        guard next.mapping != nil else { return NextPageChecks(stale: stale, mapping: nil) }
         let check = emit.count
         let record = emit.leaRIPRelative(.r10)
-        emit.movLoad(size: 8, .rax, base: .r10, 0)
+        emit.movLoad(size: 8, .rax, base: .r10, Int32(NextPageRecord.offset(\.epochCounter)))
         emit.movLoad(size: 8, .rax, base: .rax, 0)
-        emit.alu(.cmp, size: 8, .rax, base: .r10, 8)
+        emit.alu(.cmp, size: 8, .rax, base: .r10, Int32(NextPageRecord.offset(\.epoch)))
         return NextPageChecks(stale: stale, mapping: (check, record, emit.jump(if: .notZero)))
     }
 
@@ -1591,7 +1603,7 @@ struct BlockTranslator {
     mutating func finishNextPageChecks(_ checks: NextPageChecks, _ next: NextPage, eip: UInt32) {
         let entryState = (0, false, PendingFlags.inR11, false)
         var interpret: [X86Emitter.Label] = [checks.stale]
-        if let mapping = checks.mapping, let epoch = next.epoch {
+        if let mapping = checks.mapping, let seen = next.mapping {
             emit.bind(mapping.moved)
             (retiredInBlock, flagsInHost, flagsPending, loadedWithFlagsPending) = entryState
             writeBackFlags()
@@ -1605,12 +1617,11 @@ struct BlockTranslator {
             emit.bind(moved)
             loadFlagImage(into: .r11)
             interpret.append(emit.jump())
-            // The record: epoch counter, epoch, physical page.
             emit.bind(mapping.record, toAddressOf: emit.count)
             emit.bind(record, toAddressOf: emit.count)
-            emit.data(UInt64(UInt(bitPattern: epoch.counter)), bytes: 8)
-            emit.data(epoch.value, bytes: 8)
-            emit.data(UInt64(epoch.physical), bytes: 4)
+            withUnsafeBytes(of: seen) { bytes in
+                for b in bytes.prefix(MemoryLayout<NextPageRecord>.size) { emit.data(UInt64(b), bytes: 1) }
+            }
         }
         for label in interpret { emit.bind(label) }
         (retiredInBlock, flagsInHost, flagsPending, loadedWithFlagsPending) = entryState
@@ -1644,14 +1655,10 @@ struct BlockTranslator {
         // a Linux boot runs it 40 000 times on kmap's data pages, and each
         // sent the next block through the dispatcher.
         case .rdtsc, .invlpg: return false
-        default: break
-        }
-        if i.endsCodeBlock { return true }
-        switch i.op {
         // Segment loads: the block's key says which segments are flat.
         case .sti, .invalid, .tooLong, .lss, .lds, .les, .lfs, .lgs: return true
-        case .mov, .pop: return i.operands.0.kind == .segment
-        default: return false
+        case .mov, .pop: return i.endsCodeBlock || i.operands.0.kind == .segment
+        default: return i.endsCodeBlock
         }
     }
 }
