@@ -298,10 +298,16 @@ public final class PhysicalMemory {
 
     /// Where CPU accesses to physical page `page` may go straight to host
     /// memory: reads to RAM, ROM or device memory (nil: MMIO, unmapped);
-    /// writes only to RAM that holds no cached code (nil: everything whose
-    /// writes someone must hear of, or that drops them).
-    public func directAccessPointers(page: UInt32) -> (read: UnsafeMutablePointer<UInt8>?, write: UnsafeMutablePointer<UInt8>?) {
-        (hostPointer(forReading: page << 12), quietRAMPointer(forWriting: page << 12))
+    /// writes only to RAM (nil: everything whose writes someone must hear
+    /// of, or that drops them), `watched` when the page holds cached code:
+    /// then only writes that miss its `codeLines` may go straight.
+    public func directAccessPointers(page: UInt32)
+        -> (read: UnsafeMutablePointer<UInt8>?, write: UnsafeMutablePointer<UInt8>?, watched: Bool) {
+        let r = writeRoutes[Int(page)]
+        guard r & (PhysicalMemory.mmioFlag | PhysicalMemory.arenaFlag) == 0 else {
+            return (hostPointer(forReading: page << 12), nil, false)
+        }
+        return (hostPointer(forReading: page << 12), ram + (Int(r) << 12), codeLines[Int(r)] != 0)
     }
 
     // MARK: - Routes to host memory

@@ -57,6 +57,9 @@ public final class Recompiler {
     let jumps = JumpCache()
     let code: ExecutableMemory
     let helpers = RuntimeHelpers()
+    /// The watched-page store stubs, and the page of code they live in.
+    let watchedStores: WatchedPageStores
+    private let stubCode: ExecutableMemory
 
     /// Longest block. Bounds the work of a re-translation after a code write
     /// and keeps the retired count inside a helper descriptor's 8 bits.
@@ -106,6 +109,10 @@ public final class Recompiler {
     /// boundaries this engine hands over (interrupts, TF, uncacheable code).
     public private(set) var blocksRun: UInt64 = 0
     public private(set) var steppedInstructions: UInt64 = 0
+    /// Guest loads and stores blocks made through the helpers (the
+    /// inline path's misses: first touches, MMIO, faults, code pages).
+    public private(set) var helperLoads: UInt64 = 0
+    public private(set) var helperStores: UInt64 = 0
 
     /// (state, chain state) -> instructions the last block retired that
     /// it did not take from the budget, or `BlockTranslator.countSetByHelper`.
@@ -152,6 +159,8 @@ public final class Recompiler {
         memory = cpu.memory
         state = cpu.state
         code = try ExecutableMemory(capacity: Recompiler.codeCapacity)
+        stubCode = try ExecutableMemory(capacity: PhysicalMemory.pageSize)
+        watchedStores = WatchedPageStores(memory: memory, code: stubCode)
         scratch = .allocate(capacity: Recompiler.scratchCapacity)
         fallbackTally = .allocate(capacity: Op.allCases.count)
         fallbackTally.initialize(repeating: 0, count: Op.allCases.count)
@@ -360,7 +369,8 @@ public final class Recompiler {
                                          stack32: key.mode & 32 != 0,
                                          memoryPath: BlockTranslator.MemoryPath(
                                             hostTLB: cpu.hostTLB.table(user: key.mode & 12 == 12),
-                                            flatSegments: key.mode >> TranslationCache.flatSegmentsShift),
+                                            flatSegments: key.mode >> TranslationCache.flatSegmentsShift,
+                                            watchedStores: watchedStores),
                                          pageGuard: paging ? BlockTranslator.PageGuard(
                                             csBase: key.csBase, linearPage: (key.csBase &+ key.eip) >> 12,
                                             epoch: cpu.pagingEpoch) : nil,
@@ -531,6 +541,7 @@ public final class Recompiler {
 
     func loadForBlock(offset: UInt32, descriptor: UInt64) -> UInt64 {
         syncInstructionCount(descriptor)
+        helperLoads &+= 1
         do {
             let segment = RuntimeHelpers.segment(descriptor), size = RuntimeHelpers.size(descriptor)
             let value = try cpu.read(segment, offset, size: size)
@@ -545,6 +556,7 @@ public final class Recompiler {
 
     func storeForBlock(offset: UInt32, descriptor: UInt64, value: UInt32) -> RuntimeHelpers.StoreResult {
         syncInstructionCount(descriptor)
+        helperStores &+= 1
         let segment = RuntimeHelpers.segment(descriptor), size = RuntimeHelpers.size(descriptor)
         do {
             try cpu.write(segment, offset, size: size, value: value)
@@ -616,6 +628,7 @@ public final class Recompiler {
                          + "\(translationNanoseconds / 1_000_000) ms (\(translationNanoseconds / translatedInstructions) ns each); "
                          + "\(blocksRun > 0 ? cpu.instructionCount / blocksRun : 0) guest instructions per dispatcher entry")
         }
+        lines.append("memory helpers: \(helperLoads) loads, \(helperStores) stores")
         let fallbacks = fallbackCounts
         let total = fallbacks.reduce(0) { $0 + $1.count }
         lines.append("interpreter fallback: \(total) instructions" + (fallbacks.isEmpty ? "" : ":"))

@@ -86,6 +86,74 @@ final class SelfModifyingCodeTests: XCTestCase {
         XCTAssertGreaterThan(translated.recompiler.blocksRun, 3, "the loop ran as blocks")
     }
 
+    /// A loop whose stack shares its code's page, as a boot sector's does
+    /// (real mode, through SS's base) and as a small flat program's may:
+    /// its pushes miss the code's lines, so after the first (which fills
+    /// the host TLB) they are stored by the watched-page stub, not the
+    /// helper; memory and state as on the interpreter.
+    func testStoresBesideCodeOnItsPageNeedNoHelper() {
+        // 16-bit registers and 2-byte pushes in real mode, 32-bit in flat.
+        let loop: [UInt8] = [0x51, 0x5A, 0x01, 0xD0,                    // push ecx; pop edx; add eax, edx
+                             0x41, 0x83, 0xF9, 0x64, 0x75, 0xF6, 0xF4]  // inc ecx; cmp ecx, 100; jne 0; hlt
+        for realMode in [true, false] {
+            let (codePage, stackTop): (UInt32, UInt32) = realMode ? (0x1_0000, 0xF00) : (base, base + 0xF00)
+            let (reference, translated) = runBoth(loop, realMode: realMode) { $0.cpu.setReg32(4, stackTop) }
+            XCTAssertEqual(translated.cpu.reg32(0), 4950, "real mode: \(realMode)")
+            XCTAssertNil(firstDifference(translated.memory.copyOut(codePage, count: 4096),
+                                         reference.memory.copyOut(codePage, count: 4096)), "real mode: \(realMode)")
+            XCTAssertLessThan(translated.recompiler.helperStores, 5, "real mode: \(realMode): pushes beside the code")
+        }
+    }
+
+    /// The stub checks the last byte's line too: a dword store whose first
+    /// byte is in a line without code and whose last byte is an ADD's
+    /// immediate, one line on. Each pass adds 1 to the immediate, so the
+    /// passes add 1, 2 and 3.
+    func testStoreWhoseLastByteReachesCode() {
+        let program = [UInt8](repeating: 0x90, count: 0x40)             // line 0: never run
+            + [0x83, 0xC0, 0x01]                                        // 40: add eax, 1
+            + [0x81, 0x05] + address(0x3F) + [0x00, 0x00, 0x00, 0x01]   // 43: add dword [3F], 0x01000000
+            + [0x41, 0x83, 0xF9, 0x03, 0x75, 0xED, 0xF4]                // 4D: inc ecx; cmp ecx, 3; jne 40; hlt
+        let (_, translated) = runBoth(program) { $0.state.pointee.rip = UInt64(self.base + 0x40) }
+        XCTAssertEqual(translated.cpu.reg32(0), 6)
+    }
+
+    /// And the first byte's: a word store whose first byte is a JMP's
+    /// displacement at the end of a line and whose second byte is in a
+    /// line without code. Each pass moves the jump one INC further on.
+    func testStoreWhoseFirstByteReachesCode() {
+        var program = [UInt8](repeating: 0x90, count: 0x40)             // line 0: never run
+        program += [UInt8](repeating: 0x40, count: 32)                  // 40: inc eax × 32
+        program += [0x66, 0x83, 0x05] + address(0x7F) + [0x01]          // 60: add word [7F], 1
+        program += [0x41, 0x83, 0xF9, 0x03, 0x75, 0x10, 0xF4]           // 68: inc ecx; cmp ecx, 3; jne 7E; hlt
+        program += [UInt8](repeating: 0x90, count: 0x7E - program.count) + [0xEB, 0xC0] // 7E: jmp 40
+        let (_, translated) = runBoth(program) { $0.state.pointee.rip = UInt64(self.base + 0x40) }
+        XCTAssertEqual(translated.cpu.reg32(0), 32 + 31 + 30)
+    }
+
+    /// A watched write entry goes with an INVLPG like any other: a page
+    /// holding code (a RET, called once) and data is stored to, remapped
+    /// to another frame (its PTE rewritten, then INVLPG), and stored to
+    /// again; the second store reaches the new frame.
+    func testRemappedWatchedPageTakesTheNewFrame() {
+        func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        let shared: UInt32 = 0x18_0000, newFrame: UInt32 = 0x19_0000, data = shared + 0x800
+        let pte = PagingDifferentialTests.pageTable + 4 * (shared >> 12)
+        let program: [UInt8] = [0xE8] + le(shared &- (base + 5))     // call the RET on the shared page
+            + [0xC7, 0x05] + le(data) + le(1)                           // mov dword [data], 1
+            + [0xC7, 0x05] + le(pte) + le(newFrame | 7)                 // mov dword [pte], new frame
+            + [0x0F, 0x01, 0x3D] + le(data)                             // invlpg [data]
+            + [0xC7, 0x05] + le(data) + le(2) + [0xF4]                  // mov dword [data], 2; hlt
+        let (reference, translated) = runBoth(program) { bench in
+            PagingDifferentialTests.enablePaging(bench)
+            bench.memory.copyIn(shared, [0xC3])
+        }
+        XCTAssertEqual(reference.memory.copyOut(newFrame + 0x800, count: 1), [2], "the reference stored to the new frame")
+        for frame in [shared, newFrame] {
+            XCTAssertEqual(translated.memory.copyOut(frame + 0x800, count: 4), reference.memory.copyOut(frame + 0x800, count: 4))
+        }
+    }
+
     /// A load past DS's limit inside a block, after an ADD whose flags the
     /// block still held: #GP at the load's IP, with the ADD's flags in the
     /// pushed FLAGS image and its result in AX.

@@ -129,7 +129,7 @@ public final class CPU {
         self.memory = memory
         self.io = io
         self.tlb = TranslationLookasideBuffer(memory: memory)
-        memory.addCodeWatchObserver { [weak host = tlb.host] page in host?.revokeWrites(ramPage: page) }
+        memory.addCodeWatchObserver { [weak host = tlb.host] page in host?.watchWrites(ramPage: page) }
         reset()
     }
 

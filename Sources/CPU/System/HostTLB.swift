@@ -7,10 +7,13 @@ import MMU
 /// address linear + addend", with everything else already settled when it
 /// was filled: the page walk and its permission bits (as the CPU's own TLB
 /// granted them, the dirty bit included for writes), the A20 gate, the
-/// route (RAM or ROM to read; plain RAM to write), and for writes that no
-/// cached code lives on the page. So translated code tests one tag and
-/// adds one word; whatever misses takes the helper, which does the access
-/// the interpreter's way and fills the entry for next time.
+/// route (RAM or ROM to read; plain RAM to write). So translated code
+/// tests one tag and adds one word; whatever misses takes the helper,
+/// which does the access the interpreter's way and fills the entry for
+/// next time. A write entry for a RAM page holding cached code carries
+/// `watchedWrite` in its tag: the one-compare path misses it, and the
+/// recompiler's watched-page store stub stores through it only where the
+/// bytes hold no code (a boot sector's stack shares its code's page).
 ///
 /// Two tables, one per privilege class (CPL 3 uses the user one), so a
 /// change of CPL needs no flush. Entries go when what they settled can
@@ -18,7 +21,7 @@ import MMU
 /// changes, the drop at a page fault), a change of the memory map or the
 /// A20 gate (`checkMemoryMap`, polled by the engine between blocks), and,
 /// for write entries, a page that starts holding cached code
-/// (`PhysicalMemory.onCodeWatchStarted`).
+/// (`PhysicalMemory.addCodeWatchObserver`), whose entries become watched.
 public final class HostTLB {
     /// Layout shared with generated code: tags are linear page addresses
     /// (`invalid` never equals one), compared with the page of an access's
@@ -32,6 +35,9 @@ public final class HostTLB {
     /// 2048 entries per table map 8 MiB: a Linux kernel's hot data.
     public static let entryCount = 2048
     public static let invalid: UInt32 = 1
+    /// Set in a write tag (never in a page address, never in `invalid`)
+    /// whose page holds cached code.
+    public static let watchedWrite: UInt32 = 2
     public static let entryShift = 4
     public static let readTagOffset = MemoryLayout<Entry>.offset(of: \.readTag)!
     public static let writeTagOffset = MemoryLayout<Entry>.offset(of: \.writeTag)!
@@ -39,8 +45,8 @@ public final class HostTLB {
 
     /// Supervisor entries, then user entries.
     private let entries: UnsafeMutablePointer<Entry>
-    /// Per RAM page: some write entry may lead to it (so a page that starts
-    /// holding code is looked for only where it can be found).
+    /// Per RAM page: some unwatched write entry may lead to it (so a page
+    /// that starts holding code is looked for only where it can be found).
     private let writeMapped: UnsafeMutablePointer<Bool>
     private let ramPages: Int
     private let ram: UnsafeMutablePointer<UInt8>
@@ -90,7 +96,7 @@ public final class HostTLB {
         for user in 0..<2 { // supervisor, user: no array per call (INVLPG of a large page calls this 1024 times)
             let e = slot(linear, user: user == 1)
             if e.pointee.readTag == page { e.pointee.readTag = HostTLB.invalid }
-            if e.pointee.writeTag == page { e.pointee.writeTag = HostTLB.invalid }
+            if e.pointee.writeTag & ~HostTLB.watchedWrite == page { e.pointee.writeTag = HostTLB.invalid }
         }
     }
 
@@ -104,33 +110,36 @@ public final class HostTLB {
         flush()
     }
 
-    /// RAM page `page` now holds cached code: writes to it must take the
-    /// helper, which tells the code tracking.
-    func revokeWrites(ramPage page: Int) {
+    /// RAM page `page` now holds cached code: writes to it must check
+    /// its code lines, so its write entries become watched.
+    func watchWrites(ramPage page: Int) {
         guard page < ramPages, writeMapped[page] else { return }
         writeMapped[page] = false
         let host = UInt64(UInt(bitPattern: ram + (page << PhysicalMemory.pageShift)))
-        for k in 0..<2 * HostTLB.entryCount where entries[k].writeTag != HostTLB.invalid
+        for k in 0..<2 * HostTLB.entryCount where entries[k].writeTag & (HostTLB.invalid | HostTLB.watchedWrite) == 0
             && UInt64(entries[k].writeTag) &+ entries[k].addend == host {
-            entries[k].writeTag = HostTLB.invalid
+            entries[k].writeTag |= HostTLB.watchedWrite
         }
     }
 
     /// Records how linear page `linear` reaches host memory at this
     /// privilege: `read` / `write` are the host page for each kind of
-    /// access, nil where that kind must take the helper.
-    func fill(_ linear: UInt32, user: Bool, read: UnsafeMutablePointer<UInt8>?, write: UnsafeMutablePointer<UInt8>?) {
+    /// access, nil where that kind must take the helper; `watched`: the
+    /// write page holds cached code.
+    func fill(_ linear: UInt32, user: Bool, read: UnsafeMutablePointer<UInt8>?,
+              write: UnsafeMutablePointer<UInt8>?, watched: Bool) {
         let page = linear & 0xFFFF_F000
         // One addend per entry: where reads and writes land apart (PAM),
         // only reads go direct.
         let write = read == nil || read == write ? write : nil
         guard let host = read ?? write else { return }
-        if let write {
+        if let write, !watched {
             let ramPage = (write - ram) >> PhysicalMemory.pageShift
             if ramPage >= 0 && ramPage < ramPages { writeMapped[ramPage] = true }
         }
         slot(linear, user: user).pointee = Entry(readTag: read != nil ? page : HostTLB.invalid,
-                                                 writeTag: write != nil ? page : HostTLB.invalid,
+                                                 writeTag: write == nil ? HostTLB.invalid
+                                                     : page | (watched ? HostTLB.watchedWrite : 0),
                                                  addend: UInt64(UInt(bitPattern: host)) &- UInt64(page))
     }
 }
@@ -156,6 +165,6 @@ extension CPU {
             writable = e.pointee.flags & write == write
         }
         let pages = memory.directAccessPointers(page: (physical & memory.a20Mask) >> 12)
-        hostTLB.fill(linear, user: user, read: pages.read, write: writable ? pages.write : nil)
+        hostTLB.fill(linear, user: user, read: pages.read, write: writable ? pages.write : nil, watched: pages.watched)
     }
 }

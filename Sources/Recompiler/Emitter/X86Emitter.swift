@@ -522,6 +522,12 @@ struct X86Emitter {
         byte(0x0F); byte(0xBA); registerOperand(reg: 4, rm: r); byte(bit)
     }
 
+    /// CF ← bit (`index` mod 64) of the 64-bit `r`.
+    mutating func bitTest64(_ r: Register, bitIn index: Register) {
+        rex(w: true, reg: index.rawValue, base: r.rawValue)
+        byte(0x0F); byte(0xA3); registerOperand(reg: index.rawValue, rm: r)
+    }
+
     // MARK: - Host flags and stack
 
     /// CLC, STC, CMC on the host's CF.

@@ -39,7 +39,9 @@ import MMU
 /// are checked and its base added. The linear address then goes through
 /// the CPU's host TLB (System/HostTLB.swift in CPU): one tag compare and
 /// one addend for an access the CPU already granted on a RAM page (for
-/// writes, one holding no translated code). Anything else calls a helper
+/// writes, one holding no translated code; a store to a page that holds
+/// some tries `WatchedPageStores` next, which stores when it misses the
+/// code's lines). Anything else calls a helper
 /// (`RuntimeHelpers`) that does the full segment and paging checks (the
 /// page walk, setting A/D, a #PF), MMIO and code tracking, reports a
 /// fault, and fills the host TLB. Everything else calls the interpreter
@@ -133,6 +135,8 @@ struct BlockTranslator {
         /// the block was keyed (`flatSegments(of:)`), and the key holds
         /// it so, so accesses through it need no segment checks.
         let flatSegments: UInt32
+        /// What a store's slow path tries before the helper.
+        let watchedStores: WatchedPageStores
     }
 
     /// Which segment caches are flat: base 0, limit 4 GiB − 1, present
@@ -678,8 +682,19 @@ struct BlockTranslator {
         let state = TranslationState(retiredInBlock: retiredInBlock, flagsInHost: flagsInHost, flagsPending: flagsPending,
                                      loadedWithFlagsPending: loadedWithFlagsPending)
         var checks: [X86Emitter.Label] = []
-        emitInlineAccess(segment: segment, size: size, write: write, slow: &checks)
-        coldPaths.append(ColdPath(checks: checks, rejoin: emit.count, state: state, body: slowPath))
+        let (tlbMiss, linear) = emitInlineAccess(segment: segment, size: size, write: write, slow: &checks)
+        let watchedStore = write ? WatchedStore(tlbMiss: tlbMiss, size: size, linear: linear) : nil
+        if !write { checks.append(tlbMiss) }
+        coldPaths.append(ColdPath(checks: checks, watchedStore: watchedStore, rejoin: emit.count, state: state, body: slowPath))
+    }
+
+    /// A store's host-TLB miss, which may be a watched write entry
+    /// (WatchedPageStores.swift): the stub for its size is called first,
+    /// with the linear address from `linear`.
+    struct WatchedStore {
+        let tlbMiss: X86Emitter.Label
+        let size: Int
+        let linear: Register
     }
 
     /// What a slow path's code depends on of the translator's state where
@@ -692,9 +707,11 @@ struct BlockTranslator {
     }
 
     /// A slow path waiting for the end of the body: the checks' jumps to
-    /// it, where it rejoins the inline path, and the state it starts from.
+    /// it (a store's TLB miss tries the watched-page stub before them),
+    /// where it rejoins the inline path, and the state it starts from.
     struct ColdPath {
         let checks: [X86Emitter.Label]
+        let watchedStore: WatchedStore?
         let rejoin: Int
         let state: TranslationState
         let body: (inout BlockTranslator) -> Void
@@ -712,6 +729,12 @@ struct BlockTranslator {
             let start = emit.count
             (retiredInBlock, flagsInHost, flagsPending, loadedWithFlagsPending) =
                 (path.state.retiredInBlock, path.state.flagsInHost, path.state.flagsPending, path.state.loadedWithFlagsPending)
+            if let store = path.watchedStore {
+                emit.bind(store.tlbMiss)
+                emit.movReg32(.r9, store.linear)
+                emit.call(memoryPath.watchedStores.stub(size: store.size))
+                emit.jump(if: .zero, to: path.rejoin)
+            }
             for check in path.checks { emit.bind(check) }
             path.body(&self)
             emit.jump(to: path.rejoin)
@@ -726,8 +749,12 @@ struct BlockTranslator {
     /// the segment's type and limit are checked and its base added. Then
     /// one host-TLB compare (the tag against the page of the access's
     /// last byte, so an access crossing the page end misses) and the
-    /// entry's addend make the host address.
-    private mutating func emitInlineAccess(segment: SegmentRegister, size: Int, write: Bool, slow: inout [X86Emitter.Label]) {
+    /// entry's addend make the host address. The segment checks' jumps go
+    /// to `slow`; returned are the TLB compare's (RDX then holds the
+    /// entry's offset, R10 the page compared) and where the linear address
+    /// is.
+    private mutating func emitInlineAccess(segment: SegmentRegister, size: Int, write: Bool,
+                                           slow: inout [X86Emitter.Label]) -> (tlbMiss: X86Emitter.Label, linear: Register) {
         // The linear address: the offset itself through a flat segment,
         // else (checked) base + offset in RAX.
         let flat = memoryPath.flatSegments & 1 << UInt32(segment.rawValue) != 0
@@ -756,7 +783,7 @@ struct BlockTranslator {
         emit.alu(.and, size: 4, .r10, immediate: 0xFFFF_F000)
         let tag = write ? HostTLB.writeTagOffset : HostTLB.readTagOffset
         emit.alu(.cmp, size: 4, .r10, base: .rbp, index: .rdx, Int32(tag))
-        slow.append(emit.jump(if: .notZero))
+        let tlbMiss = emit.jump(if: .notZero)
         // Host address = linear + the entry's addend.
         if flat {
             emit.movLoadIndexed(size: 8, .rax, base: .rbp, index: .rdx, scale: 0, Int32(HostTLB.addendOffset))
@@ -773,6 +800,7 @@ struct BlockTranslator {
                 emit.movLoad(size: size, .rax, base: .rax, 0)
             }
         }
+        return (tlbMiss, linear)
     }
 
     /// Stores the low `size` bytes of ECX at the offset in ESI of
