@@ -53,7 +53,7 @@ public final class Recompiler {
     public let cpu: CPU
     let memory: PhysicalMemory
     let state: UnsafeMutablePointer<CPUState>
-    let cache = TranslationCache()
+    let cache: TranslationCache
     let jumps = JumpCache()
     let code: ExecutableMemory
     let helpers = RuntimeHelpers()
@@ -159,6 +159,7 @@ public final class Recompiler {
         memory = cpu.memory
         state = cpu.state
         code = try ExecutableMemory(capacity: Recompiler.codeCapacity)
+        cache = try TranslationCache()
         stubCode = try ExecutableMemory(capacity: PhysicalMemory.pageSize)
         watchedStores = WatchedPageStores(memory: memory, code: stubCode)
         scratch = .allocate(capacity: Recompiler.scratchCapacity)

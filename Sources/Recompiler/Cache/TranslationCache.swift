@@ -1,3 +1,5 @@
+import Glibc
+
 /// Translated blocks, found by what their code depends on.
 ///
 /// A block is keyed by the guest physical address of its first byte and by
@@ -12,8 +14,10 @@
 /// A20) translates again — the code-page tracking of `PhysicalMemory`,
 /// shared with the interpreter's decoded-block cache.
 ///
-/// One set-associative table allocated once: 64 Ki sets of 4 ways, 256 Ki
-/// blocks. A Linux boot runs some 10^5 distinct blocks; with 16 Ki
+/// One set-associative table reserved once: 64 Ki sets of 4 ways, 256 Ki
+/// blocks, 14 MiB of zero pages that the host backs as translations land
+/// in them (a BIOS-sized guest touches a few hundred KiB of it) and takes
+/// back at a flush. A Linux boot runs some 10^5 distinct blocks; with 16 Ki
 /// direct-mapped slots its kernel thrashed the table (a translation per
 /// 50 blocks entered). A set holds a physical address's aliases (other
 /// EIPs, CS bases, modes) side by side. A new block takes the way holding
@@ -35,7 +39,7 @@ final class TranslationCache {
     }
 
     struct Block {
-        var key = Key(physical: TranslationCache.empty, eip: 0, csBase: 0, csLimit: 0, mode: 0)
+        var key = Key(physical: 0, eip: 0, csBase: 0, csLimit: 0, mode: 0)
         /// Guest instructions the block holds (it may leave earlier).
         var instructionCount: Int16 = 0
         /// From the chain entry to the code after its validity check, where
@@ -50,23 +54,36 @@ final class TranslationCache {
         var chainEntry: UnsafeRawPointer? = nil
     }
 
-    static let empty: UInt32 = 0xFFFF_FFFF
+    /// Set in the mode of every key the table holds, so the all-zero key
+    /// of an empty slot (a zero page) matches no lookup's.
+    private static let occupied: UInt32 = 1 << 31
     static let flatSegmentsShift: UInt32 = 6
     static let ways = 4
     static let setShift = 16
     static let slotCount = ways << setShift
 
     let slots: UnsafeMutablePointer<Block>
+    private static let bytes = TranslationCache.slotCount * MemoryLayout<Block>.stride
     /// Blocks translated since the start, and flushes of the whole cache.
     private(set) var translations = 0
     private(set) var flushes = 0
 
-    init() {
-        slots = .allocate(capacity: TranslationCache.slotCount)
-        slots.initialize(repeating: Block(), count: TranslationCache.slotCount)
+    init() throws(ExecutableMemory.Failure) {
+        guard let p = mmap(nil, TranslationCache.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              p != MAP_FAILED else { throw .cannotMap(TranslationCache.bytes) }
+        // All-zero bytes are an empty Block (no code, a key never looked up).
+        slots = p.bindMemory(to: Block.self, capacity: TranslationCache.slotCount)
     }
 
-    deinit { slots.deallocate() }
+    deinit { munmap(slots, TranslationCache.bytes) }
+
+    /// `key` as the table holds it.
+    @inline(__always)
+    private static func held(_ key: Key) -> Key {
+        var k = key
+        k.mode |= TranslationCache.occupied
+        return k
+    }
 
     /// The first way of the set `key` belongs to. Fibonacci hashing of the
     /// physical address and the mode.
@@ -79,13 +96,15 @@ final class TranslationCache {
     /// The block translated for `key`, or nil.
     @inline(__always)
     func lookup(_ key: Key) -> UnsafeMutablePointer<Block>? {
-        let s = set(key)
-        for way in 0..<TranslationCache.ways where s[way].key == key { return s + way }
+        let s = set(key), held = TranslationCache.held(key)
+        for way in 0..<TranslationCache.ways where s[way].key == held { return s + way }
         return nil
     }
 
     func record(_ block: Block) -> UnsafeMutablePointer<Block> {
         let s = set(block.key)
+        var block = block
+        block.key = TranslationCache.held(block.key)
         translations += 1
         // A retranslation replaces its stale block in place.
         for way in 0..<TranslationCache.ways where s[way].key == block.key {
@@ -98,9 +117,12 @@ final class TranslationCache {
         return s
     }
 
+    /// Empties every slot: the pages go back to the host and read as
+    /// zeros again.
     func flush() {
-        // Whole blocks: a key equal to `empty`'s must not find old code.
-        for k in 0..<TranslationCache.slotCount { slots[k] = Block() }
+        if madvise(slots, TranslationCache.bytes, MADV_DONTNEED) != 0 {
+            slots.update(repeating: Block(), count: TranslationCache.slotCount)
+        }
         flushes += 1
     }
 }
