@@ -60,7 +60,7 @@ final class WindowTests: XCTestCase {
              "-d", "ioport", "-D", trace, "-screenshot", ours],
             environment: environment, stderr: FileHandle(forWritingAtPath: stderrPath))
         defer { if novabox.isRunning { novabox.terminate() } }
-        let window = try x.findWindow(named: "^Novabox")
+        let window = try x.findWindow(named: "^Novabox", of: novabox)
 
         // SeaBIOS gives up booting; the window shows it at twice the size.
         var capture: RGBImage?
@@ -141,7 +141,7 @@ final class WindowTests: XCTestCase {
         let novabox = try NovaboxCommand.start(["-bios", firmware, "-display", "sdl", "-serial", "none",
                                                 "-timeout", "5", "-screenshot", ours], environment: x.environment)
         defer { if novabox.isRunning { novabox.terminate() } }
-        let window = try x.findWindow(named: "^Novabox")
+        let window = try x.findWindow(named: "^Novabox", of: novabox)
         var capture: RGBImage?
         let shown = poll(seconds: 30) {
             capture = try? x.capture(window)
@@ -179,7 +179,7 @@ final class WindowTests: XCTestCase {
         let novabox = try NovaboxCommand.start(["-bios", firmware, "-display", "sdl", "-serial", "none",
                                                 "-timeout", "8", "-screenshot", ours], environment: x.environment)
         defer { if novabox.isRunning { novabox.terminate() } }
-        let window = try x.findWindow(named: "^Novabox")
+        let window = try x.findWindow(named: "^Novabox", of: novabox)
         var seen: [[UInt32]] = []
         let shown = poll(seconds: 60) {
             guard let pixels = (try? x.capture(window))?.halved()?.pixels else { return false }
@@ -205,7 +205,7 @@ final class WindowTests: XCTestCase {
         defer { x.stop() }
         let (novabox, log) = try startInputEcho(on: x)
         defer { if novabox.isRunning { novabox.terminate() } }
-        let window = try x.findWindow(named: "^Novabox")
+        let window = try x.findWindow(named: "^Novabox", of: novabox)
         try x.run("xdotool", ["windowfocus", "--sync", window])
         for key in ["a", "Up", "KP_Divide", "KP_Enter", "Pause", "Print"] {
             try x.run("xdotool", ["key", key])
@@ -244,7 +244,7 @@ final class WindowTests: XCTestCase {
         defer { x.stop() }
         let (novabox, log) = try startInputEcho(on: x)
         defer { if novabox.isRunning { novabox.terminate() } }
-        let window = try x.findWindow(named: "^Novabox")
+        let window = try x.findWindow(named: "^Novabox", of: novabox)
         try x.run("xdotool", ["windowfocus", "--sync", window])
         try x.run("xdotool", ["key", "ctrl+alt+g"])
         XCTAssertTrue(poll(seconds: 10) { ((try? x.run("xdotool", ["getwindowname", window])) ?? "").contains("releases the mouse") },
@@ -281,7 +281,7 @@ final class WindowTests: XCTestCase {
         defer { x.stop() }
         let novabox = try NovaboxCommand.start(["-display", "sdl", "-serial", "none"], environment: x.environment)
         defer { if novabox.isRunning { novabox.terminate() } }
-        let window = try x.findWindow(named: "^Novabox")
+        let window = try x.findWindow(named: "^Novabox", of: novabox)
         // What a window manager sends when the user clicks the close button.
         _ = try x.run("python3", ["-c", WindowTests.closeWindow, window])
         XCTAssertTrue(poll(seconds: 30) { !novabox.isRunning }, "novabox kept running after its window was closed")
@@ -644,15 +644,21 @@ final class XvfbSession {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The id of the first window whose name matches `pattern`, waiting up to 60 s.
-    func findWindow(named pattern: String) throws -> String {
+    /// The id of the first window whose name matches `pattern`, waiting up
+    /// to 60 s while `owner` (the novabox that should open it) runs. The
+    /// skip says what there was instead (seen a few times in CI, never here).
+    func findWindow(named pattern: String, of owner: Process) throws -> String {
         var id = ""
         _ = poll(seconds: 60) {
             id = (try? run("xdotool", ["search", "--name", pattern]))?.split(separator: "\n").first.map(String.init) ?? ""
-            return !id.isEmpty
+            return !id.isEmpty || !owner.isRunning
         }
-        guard !id.isEmpty else { throw XCTSkip("no window named \(pattern) appeared on \(display)") }
-        return id
+        guard id.isEmpty else { return id }
+        let windows = ((try? run("xdotool", ["search", "--name", "."])) ?? "").split(separator: "\n").prefix(8)
+            .map { (try? run("xdotool", ["getwindowname", String($0)])) ?? "?" }
+        throw XCTSkip("no window named \(pattern) appeared on \(display): novabox "
+                      + (owner.isRunning ? "still runs" : "exited with \(owner.terminationStatus)")
+                      + "; the display's named windows: \(windows)")
     }
 
     /// The window's pixels as the X server has them.
