@@ -476,10 +476,11 @@ public final class Recompiler {
         }
         guard let page = memory.codePage(forReading: physical),
               let next = memory.hostPointer(forReading: physical) else { return nil }
-        var joined = [UInt8](repeating: 0, count: 15)
         let count = min(15, pageRoom + beyond)
-        for k in 0..<count { joined[k] = k < pageRoom ? bytes[k] : next[k - pageRoom] }
-        let i = joined.withUnsafeBufferPointer { Decoder.decode($0.baseAddress!, count: count, default32: default32) }
+        let i = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { joined in
+            for k in 0..<count { joined[k] = k < pageRoom ? bytes[k] : next[k - pageRoom] }
+            return Decoder.decode(joined.baseAddress!, count: count, default32: default32)
+        }
         guard i.op != .incomplete, Int(i.length) > pageRoom else { return nil }
         let counter = cpu.pagingEpoch(forCodeAt: linear)
         let nextPage = BlockTranslator.NextPage(

@@ -683,8 +683,8 @@ struct BlockTranslator {
                                      loadedWithFlagsPending: loadedWithFlagsPending)
         var checks: [X86Emitter.Label] = []
         let (tlbMiss, linear) = emitInlineAccess(segment: segment, size: size, write: write, slow: &checks)
-        let watchedStore = write ? WatchedStore(tlbMiss: tlbMiss, size: size, linear: linear) : nil
-        if !write { checks.append(tlbMiss) }
+        var watchedStore: WatchedStore?
+        if write { watchedStore = WatchedStore(tlbMiss: tlbMiss, size: size, linear: linear) } else { checks.append(tlbMiss) }
         coldPaths.append(ColdPath(checks: checks, watchedStore: watchedStore, rejoin: emit.count, state: state, body: slowPath))
     }
 
